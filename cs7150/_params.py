@@ -1,0 +1,60 @@
+"""Checks shared by every layer: array shapes and the ``conv_param`` /
+``pool_param`` dictionaries.
+
+Each check raises ``ValueError`` or ``TypeError`` with a message that names the
+offending argument, what it was, and what was expected, so a student sees
+"conv_param['stride'] must be positive, got 0" instead of a NumPy
+broadcasting error three calls deeper.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+def check_array(x, name: str, ndim: int, layout: str) -> np.ndarray:
+    """Return ``x`` if it is a floating NumPy array with ``ndim`` dimensions.
+
+    ``layout`` names the axes for the message, e.g. ``"(N, C, H, W)"``.
+    Raises TypeError for a non-array or a non-float dtype, ValueError for the
+    wrong number of dimensions.
+    """
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray of shape {layout}, got {type(x).__name__}")
+    if x.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimensions {layout}, got shape {x.shape}")
+    if not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"{name} must be float32 or float64, got dtype {x.dtype}")
+    return x
+
+
+def get_param(params, key: str, name: str, default=None):
+    """Return ``params[key]``; a missing key without a default is a KeyError-like ValueError."""
+    if not isinstance(params, dict):
+        raise TypeError(f"{name} must be a dict, got {type(params).__name__}")
+    if key in params:
+        return params[key]
+    if default is None:
+        raise ValueError(f"{name} is missing the key {key!r} (got keys {sorted(params)})")
+    return default
+
+
+def as_tuple(value, n: int, name: str, minimum: int) -> tuple[int, ...]:
+    """Normalize an int or a length-``n`` sequence of ints to an ``n``-tuple.
+
+    Every entry must be an integer ``>= minimum``; ``name`` (e.g.
+    ``"conv_param['pad']"``) appears in the error message.
+    """
+    values = (value,) * n if isinstance(value, numbers.Integral) else value
+    try:
+        values = tuple(values)
+    except TypeError:
+        raise TypeError(f"{name} must be an int or a tuple of {n} ints, got {value!r}") from None
+    if len(values) != n or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in values):
+        raise TypeError(f"{name} must be an int or a tuple of {n} ints, got {value!r}")
+    if any(v < minimum for v in values):
+        what = "non-negative" if minimum == 0 else f">= {minimum}"
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return tuple(int(v) for v in values)
+

@@ -1,0 +1,39 @@
+"""The ``cs7150`` command: one subcommand per module.
+
+Each entry of ``COMMANDS`` names a module that defines
+``configure(parser: argparse.ArgumentParser)`` and ``run(args) -> int``.
+Modules are imported only when their subcommand (or ``--help``) needs them.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS = {
+    "demo": ("cs7150.demo", "print the lecture's worked numbers and a naive/fast/PyTorch timing table"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cs7150", description="CS7150 CNN course tools.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        sub_parser = sub.add_parser(name, help=help_text, description=help_text)
+        module = importlib.import_module(module_name)
+        module.configure(sub_parser)
+        sub_parser.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    return int(args._run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

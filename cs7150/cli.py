@@ -12,6 +12,7 @@ import sys
 
 COMMANDS = {
     "demo": ("cs7150.demo", "print the lecture's worked numbers and a naive/fast/PyTorch timing table"),
+    "data": ("cs7150.data_cli", "check the offline MNIST subset, or download full MNIST (--full)"),
 }
 
 

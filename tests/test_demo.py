@@ -1,0 +1,85 @@
+"""``cs7150 demo`` with its quickest options, and the timing helpers it uses."""
+import argparse
+
+import pytest
+
+from cs7150 import demo
+from cs7150.timing import check_targets, format_targets, format_timings, layer_timings, median_time, median_times
+
+
+def run_demo(argv):
+    parser = argparse.ArgumentParser()
+    demo.configure(parser)
+    return demo.run(parser.parse_args(argv))
+
+
+def test_demo_prints_the_worked_numbers_table_and_timings(capsys):
+    assert run_demo(["--batch", "2", "--repeats", "1", "--naive-batch", "1"]) == 0
+    out = capsys.readouterr().out
+    for line in [
+        "W=7, K=3, P=0, S=1  ->  5 x 5",
+        "W=7, K=3, P=0, S=2  ->  3 x 3",
+        "W=7, K=3, P=1, S=1  ->  7 x 7",
+        "W=7, K=3, P=0, S=3  ->  2 x 2",
+        "output:        10 x 32 x 32",
+        "parameters:    10 x (3 x 5 x 5) + 10 = 760",
+        "multiply-adds: 10 x 32 x 32 x (3 x 5 x 5) = 768,000",
+        "K=3:  L=1: 3, L=2: 5, L=3: 7, L=4: 9, L=5: 11",
+    ]:
+        assert line in out
+    assert "does not fit evenly" in out
+    assert "Conv (C_out=20, K=5, P=2, S=1)  20 x 28 x 28  20 x 1 x 5 x 5" in out
+    assert "Linear (2450 -> 500)" in out and "1,256,080" in out
+    assert "naive ms (scaled from batch 1)" in out
+    timing_rows = [line for line in out.splitlines() if line.startswith(("conv", "pool")) and "float" in line]
+    assert len(timing_rows) == 12
+
+
+def test_demo_without_timing(capsys):
+    assert run_demo(["--no-timing"]) == 0
+    out = capsys.readouterr().out
+    assert "LeNet-5 on a 1 x 28 x 28 digit" in out and "Forward + backward" not in out
+
+
+def test_median_time():
+    calls = []
+    assert median_time(lambda: calls.append(1), repeats=3, warmup=2) >= 0
+    assert len(calls) == 5
+    with pytest.raises(ValueError, match="repeats >= 1"):
+        median_time(lambda: None, repeats=0)
+
+
+def test_median_times_interleaves_calls():
+    calls = []
+    times = median_times([lambda: calls.append("a"), lambda: calls.append("b")], repeats=2, warmup=1)
+    assert len(times) == 2 and calls == ["a", "b"] * 3
+
+
+def test_layer_timings_rows_and_targets():
+    rows = layer_timings(batch=2, repeats=1, dtypes=("float64",), naive=False, layers=["conv1", "pool2 max"])
+    assert [(r["layer"], r["dtype"], r["input"]) for r in rows] == [
+        ("conv1", "float64", "2 x 1 x 28 x 28"), ("pool2 max", "float64", "2 x 50 x 14 x 14"),
+    ]
+    assert all(r["naive_s"] is None and r["fast_s"] > 0 and r["torch_s"] > 0 for r in rows)
+    assert rows[0]["fast_over_torch"] == rows[0]["fast_s"] / rows[0]["torch_s"]
+    assert "naive ms" in format_timings(rows).splitlines()[0]
+    results = check_targets(rows)
+    assert [(r["target"], r["layer"]) for r in results] == [
+        ("fast conv faster than PyTorch float64", "conv1"), ("fast pool within 2x PyTorch", "pool2 max"),
+    ]
+    assert len(format_targets(results).splitlines()) == 2 + len(results)
+
+
+def test_check_targets_bounds():
+    row = {"layer": "conv1", "kind": "conv", "dtype": "float32", "fast_over_torch": 1.5, "naive_over_fast": 19.9}
+    results = {r["target"]: r["met"] for r in check_targets([row])}
+    assert results == {"fast conv within 1.5x PyTorch float32": True, "fast conv >= 20x faster than naive": False}
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [({"batch": 0}, "batch"), ({"layers": ["conv3"]}, "unknown layers"), ({"dtypes": ("float16",)}, "float16")],
+)
+def test_layer_timings_bad_options(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        layer_timings(**kwargs)

@@ -1,0 +1,161 @@
+"""The lecture's worked numbers and claims, checked with cs7150's own functions (and PyTorch)."""
+import io
+
+import numpy as np
+import pytest
+import torch
+
+from cs7150.gradcheck import rel_error
+from cs7150.layers import affine_forward, conv_forward_fast
+from cs7150.shapes import LENET5, conv_macs, conv_output_size, conv_params, receptive_field, summarize
+
+
+def conv_out_shape(size, kernel, pad=0, stride=1, channels=1, filters=1):
+    """Output shape of cs7150's fast convolution on a square float64 input, and PyTorch's."""
+    x = np.zeros((1, channels, size, size))
+    w = np.zeros((filters, channels, kernel, kernel))
+    out, _ = conv_forward_fast(x, w, np.zeros(filters), {"stride": stride, "pad": pad})
+    expected = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), stride=stride, padding=pad)
+    assert out.shape == tuple(expected.shape)
+    return out.shape[1:]
+
+
+# --- output sizes ---------------------------------------------------------------------------------
+
+
+def test_7x7_input_3x3_filter_gives_5x5():
+    assert conv_output_size(7, 3) == 5
+    assert conv_out_shape(7, 3) == (1, 5, 5)
+
+
+def test_stride_2_gives_3x3():
+    assert conv_output_size(7, 3, stride=2) == 3
+    assert conv_out_shape(7, 3, stride=2) == (1, 3, 3)
+
+
+def test_pad_1_keeps_7x7():
+    assert conv_output_size(7, 3, pad=1) == 7
+    assert conv_out_shape(7, 3, pad=1) == (1, 7, 7)
+
+
+def test_stride_3_does_not_fit_evenly_and_is_floored():
+    assert (7 - 3) % 3 != 0  # (W - K) / S + 1 = 4/3 + 1 = 2.33...
+    assert conv_output_size(7, 3, stride=3) == 2 == (7 - 3) // 3 + 1
+    assert conv_out_shape(7, 3, stride=3) == (1, 2, 2)  # the last column and row are never visited
+
+
+@pytest.mark.parametrize("kernel", [1, 3, 5, 7, 9])
+@pytest.mark.parametrize("size", [9, 28, 32])
+def test_same_padding_keeps_the_size_for_odd_kernels(kernel, size):
+    pad = (kernel - 1) // 2
+    assert conv_output_size(size, kernel, pad) == size
+    assert conv_out_shape(size, kernel, pad) == (1, size, size)
+
+
+def test_same_padding_is_not_an_integer_for_even_kernels():
+    assert (4 - 1) / 2 != (4 - 1) // 2
+    assert conv_output_size(32, 4, pad=1) == 31 and conv_output_size(32, 4, pad=2) == 33
+
+
+# --- 3 x 32 x 32 input, ten 5x5 filters, pad 2 ---------------------------------------------------
+
+
+def test_ten_5x5_filters_on_3x32x32():
+    assert conv_out_shape(32, 5, pad=2, channels=3, filters=10) == (10, 32, 32)
+    assert conv_params(3, 10, 5) == 760 == 10 * (3 * 5 * 5) + 10
+    assert conv_macs(3, 10, 5, 32) == 768_000 == 10 * 32 * 32 * (3 * 5 * 5)
+    w, b = np.zeros((10, 3, 5, 5)), np.zeros(10)
+    assert w.size + b.size == 760
+
+
+# --- receptive field -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kernel", [3, 5])
+def test_receptive_field_grows_linearly(kernel):
+    fields = [receptive_field([(kernel, 1, 1)] * depth) for depth in range(1, 6)]
+    assert fields == [1 + depth * (kernel - 1) for depth in range(1, 6)]
+    if kernel == 3:
+        assert fields == [3, 5, 7, 9, 11]
+
+
+# --- LeNet-5 ------------------------------------------------------------------------------------
+
+
+def test_lenet5_table():
+    out = io.StringIO()
+    rows = summarize(LENET5, (1, 28, 28), file=out)
+    table = [(r["layer"], r["output_size"], r["weight_size"]) for r in rows[:-1]]
+    assert table == [
+        ("Input", "1 x 28 x 28", ""),
+        ("Conv (C_out=20, K=5, P=2, S=1)", "20 x 28 x 28", "20 x 1 x 5 x 5"),
+        ("ReLU", "20 x 28 x 28", ""),
+        ("MaxPool (K=2, S=2)", "20 x 14 x 14", ""),
+        ("Conv (C_out=50, K=5, P=2, S=1)", "50 x 14 x 14", "50 x 20 x 5 x 5"),
+        ("ReLU", "50 x 14 x 14", ""),
+        ("MaxPool (K=2, S=2)", "50 x 7 x 7", ""),
+        ("Flatten", "2450", ""),
+        ("Linear (2450 -> 500)", "500", "2450 x 500"),
+        ("ReLU", "500", ""),
+        ("Linear (500 -> 10)", "10", "500 x 10"),
+    ]
+    assert rows[-1]["params"] == 520 + 25_050 + 1_225_500 + 5_010 == 1_256_080
+    assert "Linear (2450 -> 500)" in out.getvalue() and "2450 x 500" in out.getvalue()
+
+
+# --- equivalences -----------------------------------------------------------------------------------
+
+
+def equivalent_conv(w1, b1, w2, b2):
+    """One convolution equal to conv(conv(x, w1, b1), w2, b2) (stride 1, no padding, no nonlinearity).
+
+    Convolution here is cross-correlation, so the combined kernel is the *full* 2-D convolution of
+    w2 with w1, summed over the middle channels: W[f, c, p+r, q+s] += w2[f, m, p, q] * w1[m, c, r, s],
+    a kernel of size K1 + K2 - 1. The first bias passes through the second filter's weights.
+    """
+    F, M, K2, _ = w2.shape
+    _, C, K1, _ = w1.shape
+    w = np.zeros((F, C, K1 + K2 - 1, K1 + K2 - 1))
+    for p, q in np.ndindex(K2, K2):
+        w[:, :, p:p + K1, q:q + K1] += np.einsum("fm,mcrs->fcrs", w2[:, :, p, q], w1)
+    b = b2 + np.einsum("fmpq,m->f", w2, b1)
+    return w, b
+
+
+@pytest.mark.parametrize("K1, K2, C, M, F", [(3, 3, 1, 1, 1), (3, 5, 2, 4, 3), (1, 3, 3, 2, 2), (5, 2, 2, 3, 1)])
+def test_two_linear_convs_are_one_conv(K1, K2, C, M, F):
+    rng = np.random.default_rng(K1 * 10 + K2)
+    x = rng.standard_normal((2, C, 11, 12))
+    w1, b1 = rng.standard_normal((M, C, K1, K1)), rng.standard_normal(M)
+    w2, b2 = rng.standard_normal((F, M, K2, K2)), rng.standard_normal(F)
+    no_pad = {"stride": 1, "pad": 0}
+    hidden, _ = conv_forward_fast(x, w1, b1, no_pad)
+    two_layers, _ = conv_forward_fast(hidden, w2, b2, no_pad)
+    w, b = equivalent_conv(w1, b1, w2, b2)
+    assert w.shape[2:] == (K1 + K2 - 1, K1 + K2 - 1)
+    one_layer, _ = conv_forward_fast(x, w, b, no_pad)
+    assert one_layer.shape == two_layers.shape
+    assert rel_error(one_layer, two_layers) < 1e-10
+
+
+def test_fc_layer_is_a_conv_covering_the_input():
+    rng = np.random.default_rng(0)
+    N, C, H, W, F = 3, 50, 7, 7, 10  # LeNet-5's pool2 output into a 10-way layer
+    x = rng.standard_normal((N, C, H, W))
+    w_fc, b = rng.standard_normal((C * H * W, F)), rng.standard_normal(F)  # (in, out)
+    fc_out, _ = affine_forward(x, w_fc, b)  # (N, F)
+    w_conv = w_fc.T.reshape(F, C, H, W)  # each output unit's weights as one filter
+    conv_out, _ = conv_forward_fast(x, w_conv, b, {"stride": 1, "pad": 0})  # (N, F, 1, 1)
+    assert conv_out.shape == (N, F, 1, 1)
+    assert rel_error(conv_out.reshape(N, F), fc_out) < 1e-10
+
+
+def test_1x1_conv_is_a_per_pixel_fc_layer():
+    rng = np.random.default_rng(1)
+    N, C, H, W, F = 2, 6, 5, 4, 3
+    x = rng.standard_normal((N, C, H, W))
+    w, b = rng.standard_normal((F, C, 1, 1)), rng.standard_normal(F)
+    conv_out, _ = conv_forward_fast(x, w, b, {"stride": 1, "pad": 0})  # (N, F, H, W)
+    pixels = x.transpose(0, 2, 3, 1).reshape(N * H * W, C)  # one row per pixel
+    fc_out, _ = affine_forward(pixels, w[:, :, 0, 0].T, b)  # (N*H*W, F)
+    assert rel_error(conv_out, fc_out.reshape(N, H, W, F).transpose(0, 3, 1, 2)) < 1e-10

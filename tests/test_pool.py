@@ -1,0 +1,174 @@
+"""Max and average pooling, naive and fast, against PyTorch (F.max_pool2d / F.avg_pool2d and autograd).
+
+Max-pool inputs are a random permutation of distinct values, so every window
+has one maximum and the gradient's route is unambiguous; windows overlap
+whenever the drawn stride is smaller than the window.
+"""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cs7150.pool import (
+    avg_pool_backward_naive,
+    avg_pool_forward_naive,
+    max_pool_backward_naive,
+    max_pool_forward_naive,
+)
+from cs7150.gradcheck import numeric_gradient, rel_error
+from cs7150.pool_fast import (
+    avg_pool_backward_fast,
+    avg_pool_forward_fast,
+    max_pool_backward_fast,
+    max_pool_forward_fast,
+)
+
+MAX_POOLS = [(max_pool_forward_naive, max_pool_backward_naive), (max_pool_forward_fast, max_pool_backward_fast)]
+AVG_POOLS = [(avg_pool_forward_naive, avg_pool_backward_naive), (avg_pool_forward_fast, avg_pool_backward_fast)]
+ALL_POOLS = MAX_POOLS + AVG_POOLS
+TORCH_POOL = {True: F.max_pool2d, False: F.avg_pool2d}
+
+
+def assert_close(ours, reference, dtype):
+    """float64: relative error < 1e-10; float32: equal within float32 rounding."""
+    if dtype == np.float64:
+        assert rel_error(ours, reference) < 1e-10
+    else:
+        np.testing.assert_allclose(ours, reference, rtol=1e-5, atol=1e-6 * np.max(np.abs(reference)))
+
+
+def distinct_values(rng, shape, dtype):
+    """A tie-free input: a random permutation of 0.5 * (0 .. size - 1), centred (exact in float32)."""
+    size = int(np.prod(shape))
+    return ((rng.permutation(size) - size // 2) * 0.5).reshape(shape).astype(dtype)
+
+
+@st.composite
+def pool_cases(draw):
+    """(x shape, pool_param, dtype, seed); the stride is an int or a pair, often below the window."""
+    PH, PW = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    stride_h, stride_w = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    stride = stride_h if draw(st.booleans()) else (stride_h, stride_w)
+    stride_w = stride_h if isinstance(stride, int) else stride_w
+    shape = (draw(st.integers(1, 3)), draw(st.integers(1, 3)),
+             PH + draw(st.integers(0, 3 * stride_h)), PW + draw(st.integers(0, 3 * stride_w)))
+    pool_param = {"pool_height": PH, "pool_width": PW, "stride": stride}
+    return shape, pool_param, draw(st.sampled_from([np.float64, np.float32])), draw(st.integers(0, 2**32 - 1))
+
+
+def torch_pool(is_max, x, pool_param, dout):
+    """PyTorch's output and input gradient for the same pooling."""
+    xt = torch.from_numpy(x).requires_grad_()
+    kernel = (pool_param["pool_height"], pool_param["pool_width"])
+    out = TORCH_POOL[is_max](xt, kernel, stride=pool_param["stride"])
+    out.backward(torch.from_numpy(dout))
+    return out.detach().numpy(), xt.grad.numpy()
+
+
+@pytest.mark.parametrize("is_max", [True, False], ids=["max", "avg"])
+@settings(max_examples=40, deadline=None)
+@given(case=pool_cases())
+def test_naive_and_fast_match_torch(is_max, case):
+    shape, pool_param, dtype, seed = case
+    rng = np.random.default_rng(seed)
+    x = distinct_values(rng, shape, dtype) if is_max else rng.standard_normal(shape).astype(dtype)
+    forward_naive, backward_naive = (MAX_POOLS if is_max else AVG_POOLS)[0]
+    out_naive, cache_naive = forward_naive(x, pool_param)
+    dout = rng.standard_normal(out_naive.shape).astype(dtype)
+    out_torch, dx_torch = torch_pool(is_max, x, pool_param, dout)
+
+    results = []
+    for forward, backward in MAX_POOLS if is_max else AVG_POOLS:
+        out, cache = forward(x, pool_param)
+        dx = backward(dout, cache)
+        assert out.shape == out_torch.shape and out.dtype == dtype
+        assert dx.shape == x.shape and dx.dtype == dtype
+        assert_close(out, out_torch, dtype)
+        assert_close(dx, dx_torch, dtype)
+        results.append((out, dx))
+    (out_naive, dx_naive), (out_fast, dx_fast) = results
+    if is_max:  # a maximum is picked, not computed: naive and fast agree exactly
+        np.testing.assert_array_equal(out_naive, out_fast)
+    assert_close(out_naive, out_fast, dtype)
+    assert_close(dx_naive, dx_fast, dtype)
+
+
+@pytest.mark.parametrize("window, stride", [((3, 3), 1), ((3, 3), 2), ((2, 3), (1, 2))])
+def test_overlapping_max_windows_accumulate(window, stride):
+    """With overlapping windows one pixel can be the maximum of several windows; its
+    gradient is then the sum of theirs, so a backward pass that assigns (=) instead
+    of adding (+=) fails this case."""
+    pool_param = {"pool_height": window[0], "pool_width": window[1], "stride": stride}
+    rng = np.random.default_rng(0)
+    x = distinct_values(rng, (2, 3, 8, 8), np.float64)
+    out, _ = max_pool_forward_naive(x, pool_param)
+    _, wins = torch_pool(True, x, pool_param, np.ones_like(out))  # windows each pixel is the maximum of
+    assert wins.max() >= 2, "this case must send two windows' gradients to one pixel"
+    dout = rng.uniform(1.0, 1.5, out.shape)  # any two shares add up to more than any one share
+    _, dx_torch = torch_pool(True, x, pool_param, dout)
+    for forward, backward in MAX_POOLS:
+        dx = backward(dout, forward(x, pool_param)[1])
+        assert rel_error(dx, dx_torch) < 1e-10
+        assert np.all(dx[wins >= 2] > dout.max())  # more than any one window's share
+
+
+@pytest.mark.parametrize("forward, backward", MAX_POOLS, ids=["naive", "fast"])
+@pytest.mark.parametrize("window, stride", [((2, 2), 2), ((3, 3), 1), ((3, 2), (2, 1))])
+def test_max_pool_ties_go_to_first_maximum(forward, backward, window, stride):
+    """Equal values in a window (e.g. the zeros a ReLU leaves): the first maximum in
+    row-major window order takes the gradient, as in PyTorch on the CPU."""
+    pool_param = {"pool_height": window[0], "pool_width": window[1], "stride": stride}
+    rng = np.random.default_rng(1)
+    x = np.maximum(rng.integers(-2, 3, (2, 2, 7, 7)), 0).astype(np.float64)  # many ties, all-zero windows
+    out, cache = forward(x, pool_param)
+    dout = rng.standard_normal(out.shape)
+    out_torch, dx_torch = torch_pool(True, x, pool_param, dout)
+    np.testing.assert_array_equal(out, out_torch)
+    assert rel_error(backward(dout, cache), dx_torch) < 1e-10
+
+
+@pytest.mark.parametrize("forward, backward", ALL_POOLS, ids=["max-naive", "max-fast", "avg-naive", "avg-fast"])
+@pytest.mark.parametrize("pool_param", [{"pool_height": 2, "pool_width": 3, "stride": 1},
+                                        {"pool_height": 2, "pool_width": 2, "stride": (2, 1)}])
+def test_backward_matches_numeric_gradient(forward, backward, pool_param):
+    rng = np.random.default_rng(2)
+    x = distinct_values(rng, (2, 2, 4, 5), np.float64)
+    out, cache = forward(x, pool_param)
+    dout = rng.standard_normal(out.shape)
+    dx_numeric = numeric_gradient(lambda x: forward(x, pool_param)[0], x, dout)
+    assert rel_error(backward(dout, cache), dx_numeric) < 1e-8
+
+
+GOOD_PARAM = {"pool_height": 2, "pool_width": 2, "stride": 2}
+BAD_INPUTS = [
+    (np.zeros((2, 4, 4)), GOOD_PARAM, ValueError, r"x must have 4 dimensions \(N, C, H, W\), got shape \(2, 4, 4\)"),
+    (np.zeros((1, 1, 4, 4), dtype=int), GOOD_PARAM, TypeError, "x must be float32 or float64"),
+    (np.zeros((1, 1, 4, 4)), {"pool_height": 2, "pool_width": 2}, ValueError, "pool_param is missing the key 'stride'"),
+    (np.zeros((1, 1, 4, 4)), {"pool_width": 2, "stride": 2}, ValueError, "missing the key 'pool_height'"),
+    (np.zeros((1, 1, 4, 4)), dict(GOOD_PARAM, stride=0), ValueError, r"pool_param\['stride'\] must be >= 1, got 0"),
+    (np.zeros((1, 1, 4, 4)), dict(GOOD_PARAM, stride=(1, 0)), ValueError, r"pool_param\['stride'\] must be >= 1"),
+    (np.zeros((1, 1, 4, 4)), dict(GOOD_PARAM, pool_width=0), ValueError, r"pool_param\['pool_width'\] must be >= 1"),
+    (np.zeros((1, 1, 4, 4)), dict(GOOD_PARAM, pool_height=2.0), TypeError,
+     r"pool_param\['pool_height'\] must be an int"),
+    (np.zeros((1, 1, 4, 3)), dict(GOOD_PARAM, pool_width=4), ValueError,
+     r"2x4 pooling window .* does not fit x of shape \(1, 1, 4, 3\)"),
+]
+
+
+@pytest.mark.parametrize("forward", [f for f, _ in ALL_POOLS], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("x, pool_param, error, message", BAD_INPUTS)
+def test_forward_rejects_bad_input(forward, x, pool_param, error, message):
+    with pytest.raises(error, match=message):
+        forward(x, pool_param)
+
+
+@pytest.mark.parametrize("forward, backward", ALL_POOLS, ids=["max-naive", "max-fast", "avg-naive", "avg-fast"])
+def test_backward_rejects_bad_dout(forward, backward):
+    _, cache = forward(np.zeros((2, 3, 6, 6)), {"pool_height": 3, "pool_width": 2, "stride": (3, 2)})
+    with pytest.raises(ValueError, match=r"dout must have the forward output's shape \(N, C, H_out, W_out\) = "
+                                         r"\(2, 3, 2, 3\), got \(2, 3, 3, 2\)"):
+        backward(np.zeros((2, 3, 3, 2)), cache)
+    with pytest.raises(TypeError, match="dout must be float32 or float64"):
+        backward(np.zeros((2, 3, 2, 3), dtype=int), cache)

@@ -1,0 +1,279 @@
+"""The assignment notebooks: nbgrader metadata, points, and both trees run top to bottom.
+
+Every notebook ``assignments/source/<assignment>/*.ipynb`` must
+
+- state its total in its first cell as ``**Total: N points**`` and, where a
+  section heading says ``## k. Title (M points)``, hold grade cells worth M
+  points in that section; all grade cells together are worth N;
+- carry valid nbgrader metadata (schema 3, a unique ``grade_id``, points on
+  every grade cell, autograded tests locked, markers only in the cells that
+  nbgrader clears);
+- run top to bottom with the reference package in grading mode
+  (``NBGRADER_EXECUTION`` set, as nbgrader does) without an error, with no
+  stderr and no numeric result in a grade cell (nbgrader would score either),
+  each cell within ``Execute.timeout`` and the whole within NOTEBOOK_BUDGET_S;
+- pass ``nbgrader generate_assignment`` in a temporary copy of the course;
+- released for students (``autograder.release``), run to the end against the
+  stubbed package with every autograded test failing cleanly, and contain no
+  solution or hidden-test line.
+
+The tests that start a kernel are marked ``slow`` (about a minute together on
+two busy cores); ``pytest -m "not slow" tests/test_notebooks.py`` checks only
+the metadata.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+from nbgrader.nbgraderformat import MetadataValidator
+from traitlets.config.loader import PyFileConfigLoader
+
+REPO = Path(__file__).resolve().parents[1]
+COURSE = REPO / "assignments"
+NOTEBOOKS = sorted(COURSE.glob("source/*/*.ipynb"))
+ASSIGNMENTS = sorted({path.parent.name for path in NOTEBOOKS})
+NOTEBOOK_BUDGET_S = 180  # the whole notebook, grading mode, 2 CPU cores
+TOTAL = re.compile(r"\*\*Total: (\d+) points\*\*")
+SECTION = re.compile(r"^## (\d+)\..*\((\d+) points\)\s*$", re.MULTILINE)
+REGIONS = {"### BEGIN SOLUTION": "### END SOLUTION", "### BEGIN HIDDEN TESTS": "### END HIDDEN TESTS"}
+CLEAN_FAILURES = {"NotImplementedError", "AssertionError"}  # what an untouched stub may raise in a test cell
+
+pytestmark = pytest.mark.skipif(not NOTEBOOKS, reason="no notebooks under assignments/source/")
+
+
+def nbgrader_meta(cell) -> dict:
+    return cell.metadata.get("nbgrader", {})
+
+
+def is_grade(cell) -> bool:
+    return bool(nbgrader_meta(cell).get("grade"))
+
+
+def is_autograded_test(cell) -> bool:
+    """A locked code cell of tests (nbgrader's "Autograder tests")."""
+    meta = nbgrader_meta(cell)
+    return cell.cell_type == "code" and meta.get("grade", False) and not meta.get("solution", False)
+
+
+def cell_name(index: int, cell) -> str:
+    return f"cell {index} ({nbgrader_meta(cell).get('grade_id', 'no grade_id')})"
+
+
+def read(path: Path):
+    return nbformat.read(path, as_version=4)
+
+
+def notebook_id(path: Path) -> str:
+    return f"{path.parent.name}/{path.name}"
+
+
+def course_config():
+    """assignments/nbgrader_config.py, loaded as nbgrader loads it."""
+    return PyFileConfigLoader("nbgrader_config.py", path=str(COURSE)).load_config()
+
+
+# ---------------------------------------------------------------------------------------------
+# Metadata and points (fast)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=notebook_id)
+def test_grade_cell_metadata(path):
+    nb = read(path)
+    MetadataValidator().validate_nb(nb)  # nbgrader's own check: schema, grade_id, points, duplicates
+    seen = set()
+    for index, cell in enumerate(nb.cells):
+        meta, name = nbgrader_meta(cell), cell_name(index, cell)
+        if not meta:
+            assert not any(marker in cell.source for marker in REGIONS), f"{name}: markers in a cell nbgrader does not clear"
+            continue
+        assert meta["schema_version"] == 3, f"{name}: schema_version {meta['schema_version']}, expected 3"
+        assert meta["grade_id"] not in seen, f"{name}: duplicate grade_id"
+        seen.add(meta["grade_id"])
+        if meta["grade"]:
+            assert meta.get("points", 0) > 0, f"{name}: a grade cell needs points > 0"
+        if is_autograded_test(cell):
+            assert meta["locked"], f"{name}: autograded tests must be locked (read-only)"
+            assert "### BEGIN SOLUTION" not in cell.source, f"{name}: a test cell holds a solution region"
+        else:
+            assert "### BEGIN HIDDEN TESTS" not in cell.source, f"{name}: hidden tests outside an autograded test cell"
+        if "### BEGIN SOLUTION" in cell.source:
+            assert meta["solution"], f"{name}: a solution region outside a solution cell"
+        if meta["solution"]:
+            assert not meta["locked"], f"{name}: students must be able to edit a solution cell"
+        if cell.cell_type == "markdown" and meta["grade"]:
+            assert meta["solution"], f"{name}: a graded markdown cell must be a manually graded answer"
+    assert any(is_grade(cell) for cell in nb.cells), "no grade cells"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=notebook_id)
+def test_points_add_up_to_the_stated_totals(path):
+    nb = read(path)
+    match = TOTAL.search(nb.cells[0].source)
+    assert match, 'the first cell must state the total as "**Total: N points**"'
+    points = sum(nbgrader_meta(cell)["points"] for cell in nb.cells if is_grade(cell))
+    assert points == int(match.group(1)), f"grade cells are worth {points} points, the header says {match.group(1)}"
+
+    section, stated, found = None, {}, {}
+    for cell in nb.cells:
+        heading = SECTION.search(cell.source) if cell.cell_type == "markdown" else None
+        if heading:
+            section = heading.group(1)
+            stated[section] = int(heading.group(2))
+            found.setdefault(section, 0)
+        if is_grade(cell):
+            if stated:
+                assert section is not None, f"{nbgrader_meta(cell)['grade_id']}: a grade cell before the first section"
+                found[section] += nbgrader_meta(cell)["points"]
+    wrong = {s: (stated[s], found[s]) for s in stated if stated[s] != found[s]}
+    assert not wrong, "section: (stated points, points of its grade cells): " + repr(wrong)
+
+
+# ---------------------------------------------------------------------------------------------
+# Running the notebooks (slow)
+
+
+@pytest.fixture(scope="module")
+def kernel_env(tmp_path_factory):
+    """Environment for a kernel that runs this interpreter, in grading mode, writing nothing outside its folder.
+
+    A kernelspec named python3 that starts ``sys.executable`` is put first on
+    JUPYTER_PATH, so a user-level kernelspec cannot swap the interpreter.
+    """
+    jupyter = tmp_path_factory.mktemp("jupyter")
+    spec = jupyter / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "Python 3", "language": "python"}))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JUPYTER_PATH", str(jupyter))
+        patch.setenv("NBGRADER_EXECUTION", "autograde")
+        yield
+
+
+def execute(path: Path, allow_errors: bool = True):
+    """Run the notebook at ``path`` in its folder; return (executed notebook, seconds)."""
+    nb = read(path)
+    client = NotebookClient(
+        nb, kernel_name="python3", timeout=course_config().Execute.timeout, allow_errors=allow_errors,
+        resources={"metadata": {"path": str(path.parent)}},
+        extra_arguments=["--HistoryManager.hist_file=:memory:"],  # as nbgrader: no history file in $HOME
+    )
+    start = time.perf_counter()
+    client.execute()
+    return nb, time.perf_counter() - start
+
+
+def outputs(cell, output_type, name=None):
+    return [o for o in cell.get("outputs", []) if o.output_type == output_type and (name is None or o.get("name") == name)]
+
+
+def error_text(output) -> str:
+    return f"{output.ename}: {output.evalue}"[:500]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=notebook_id)
+def test_source_notebook_runs_clean_in_grading_mode(path, kernel_env):
+    nb, seconds = execute(path)
+    problems = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        name = cell_name(index, cell)
+        problems += [f"{name}: {error_text(o)}" for o in outputs(cell, "error")]
+        problems += [f"{name}: stderr {o.text[:300]!r}" for o in outputs(cell, "stream", "stderr")]
+        if is_grade(cell) and outputs(cell, "execute_result"):
+            problems.append(f"{name}: a grade cell ends in a value; nbgrader would read it as partial credit")
+    assert not problems, "\n".join(problems)
+    assert seconds < NOTEBOOK_BUDGET_S, f"{notebook_id(path)} took {seconds:.0f} s in grading mode (budget {NOTEBOOK_BUDGET_S} s)"
+
+
+def _nbgrader_env() -> dict:
+    """os.environ with this interpreter's scripts first on PATH (nbgrader runs ``alembic`` for its gradebook)."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    return env
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_nbgrader_generate_assignment(assignment, tmp_path):
+    course = tmp_path / "course"
+    shutil.copytree(COURSE / "source" / assignment, course / "source" / assignment,
+                    ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    shutil.copy2(COURSE / "nbgrader_config.py", course / "nbgrader_config.py")
+    result = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force", f"--CourseDirectory.root={course}"],
+        cwd=course, env=_nbgrader_env(), capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    for source in sorted((course / "source" / assignment).glob("*.ipynb")):
+        released = read(course / "release" / assignment / source.name)
+        assert len(released.cells) == len(read(source).cells)
+        assert not any(marker in cell.source for cell in released.cells for marker in REGIONS)
+
+
+def secret_lines(nb) -> set[str]:
+    """Lines (10+ characters, not comments) that only solution regions, answers or hidden tests contain."""
+    inside, outside = set(), set()
+    for cell in nb.cells:
+        lines = [line.strip() for line in cell.source.splitlines()]
+        meta = nbgrader_meta(cell)
+        if meta.get("solution") and not any(marker in cell.source for marker in REGIONS):
+            inside.update(lines)  # a whole-cell answer: nbgrader replaces all of it
+            continue
+        closing = None
+        for line in lines:
+            if closing is None and line in REGIONS:
+                closing = REGIONS[line]
+            elif line == closing:
+                closing = None
+            else:
+                (inside if closing else outside).add(line)
+    return {line for line in inside - outside if len(line) >= 10 and not line.startswith("#")}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_release_runs_to_the_end_against_the_stubs(assignment, tmp_path, kernel_env):
+    try:
+        from autograder.release import release
+    except ImportError as error:
+        pytest.skip(f"autograder.release is not importable ({error})")
+    out = release(assignment, out=tmp_path / "release" / assignment)
+    for source in sorted((COURSE / "source" / assignment).glob("*.ipynb")):
+        released_path = out / source.name
+        released = read(released_path)
+        secret = secret_lines(read(source))
+        leaked = [line for cell in released.cells for line in cell.source.splitlines() if line.strip() in secret]
+        assert not leaked, f"{source.name}: the release shows solution or hidden-test lines: {leaked[:5]}"
+
+        nb, _ = execute(released_path)  # DeadKernelError if the kernel dies
+        problems = []
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            name = cell_name(index, cell)
+            if cell.execution_count is None:
+                problems.append(f"{name}: not executed")
+            if is_grade(cell) and outputs(cell, "stream", "stderr"):
+                problems.append(f"{name}: stderr in a grade cell")
+            if is_autograded_test(cell):
+                errors = outputs(cell, "error")
+                if not errors:
+                    problems.append(f"{name}: passes without any student code (free points)")
+                elif errors[0].ename not in CLEAN_FAILURES:
+                    problems.append(f"{name}: fails with {error_text(errors[0])}, expected one of {sorted(CLEAN_FAILURES)}")
+        assert not problems, f"{source.name} released:\n" + "\n".join(problems)
+        assert any(o.ename == "NotImplementedError" for cell in nb.cells for o in outputs(cell, "error")), \
+            "no cell reports a NotImplementedError: is the release importing the reference package?"

@@ -13,6 +13,8 @@ import sys
 COMMANDS = {
     "demo": ("cs7150.demo", "print the lecture's worked numbers and a naive/fast/PyTorch timing table"),
     "data": ("cs7150.data_cli", "check the offline MNIST subset, or download full MNIST (--full)"),
+    "release": ("autograder.release_cli", "build the student release of an assignment: notebooks and the stubbed cs7150/ package"),
+    "autograde": ("autograder.autograde_cli", "grade submissions in sandboxes; write grades.csv, Gradescope results.json and feedback"),
 }
 
 

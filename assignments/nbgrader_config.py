@@ -1,0 +1,59 @@
+"""nbgrader configuration for the CS7150 course root (this folder).
+
+Run nbgrader from this folder (``cd assignments && nbgrader ...``) or through
+``cs7150 release`` / ``cs7150 autograde``, which pass this file explicitly.
+
+Layout: ``source/<assignment>/`` holds the instructor notebooks (solutions
+between ``### BEGIN SOLUTION`` / ``### END SOLUTION``, hidden tests between
+``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS``, every graded cell marked
+with nbgrader cell metadata). ``release/``, ``submitted/``, ``autograded/``,
+``feedback/`` and ``gradebook.db`` are generated and not tracked.
+
+Notebooks import the layers with ``from cs7150.layers import ...``: in the
+instructor tree that is the reference package; in a student release the
+stubbed ``cs7150/`` package sits next to the notebooks (``cs7150 release``
+puts it there), and Jupyter puts the notebook's folder first on ``sys.path``.
+
+The package files a student edits for each assignment are listed once, in
+``autograder/assignments/<assignment>.json`` (``"student_files"``); they are
+read here so that ``nbgrader autograde`` never copies a reference file over a
+student's submitted one.
+"""
+import json
+import pathlib
+
+c = get_config()  # noqa: F821  (injected by nbgrader when it loads this file)
+
+COURSE_ROOT = pathlib.Path(__file__).resolve().parent
+ASSIGNMENT_CONFIGS = COURSE_ROOT.parent / "autograder" / "assignments"
+
+c.CourseDirectory.root = str(COURSE_ROOT)
+c.CourseDirectory.course_id = "cs7150-cnn"
+# Never copy caches, checkpoints or instructor-only files into a release.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.egg-info"]
+
+# Solution regions and hidden tests use nbgrader's default delimiters, written
+# as comments in code cells:   ### BEGIN SOLUTION ... ### END SOLUTION
+#                              ### BEGIN HIDDEN TESTS ... ### END HIDDEN TESTS
+c.ClearSolutions.begin_solution_delimeter = "BEGIN SOLUTION"
+c.ClearSolutions.end_solution_delimeter = "END SOLUTION"
+c.ClearSolutions.code_stub = {
+    "python": '# YOUR CODE HERE\nraise NotImplementedError("implement this cell")',
+}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+c.ClearHiddenTests.begin_test_delimeter = "BEGIN HIDDEN TESTS"
+c.ClearHiddenTests.end_test_delimeter = "END HIDDEN TESTS"
+
+# Naive loops on the notebooks' small inputs finish in seconds; leave headroom
+# for a slow student implementation on a busy grading machine.
+c.Execute.timeout = 120
+c.Execute.interrupt_on_timeout = True
+
+# The student's package files are submitted next to the notebooks: keep them.
+c.Autograde.exclude_overwriting = {
+    path.stem: json.loads(path.read_text())["student_files"]
+    for path in sorted(ASSIGNMENT_CONFIGS.glob("*.json"))
+}
+
+# `nbgrader zip_collect`: accept the package files with the notebooks.
+c.FileNameCollectorPlugin.valid_ext = [".ipynb", ".py"]

@@ -1,0 +1,61 @@
+"""``cs7150 autograde ASSIGNMENT --submissions PATH [--out DIR] [--jobs N] [--student ID]``.
+
+Grades the package functions of every submission under ``PATH`` (one folder
+or ``.zip`` per student id, or nbgrader's ``submitted/`` folder) in sandboxed
+child processes and writes ``grades.csv`` and, per student, ``results.json``
+(Gradescope format), ``feedback.txt`` and ``feedback.html`` into ``DIR``
+(default ``assignments/autograded-package/ASSIGNMENT/``). ``--student ID``
+regrades one student and updates that row of ``grades.csv`` in place;
+``--notebooks`` also runs ``nbgrader autograde`` on the notebooks and adds one
+part per notebook.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from autograder import autograde, config
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the ``autograde`` subcommand's arguments to ``parser``."""
+    parser.add_argument("assignment", help=f"the assignment to grade ({', '.join(config.available()) or 'none configured'})")
+    parser.add_argument("--submissions", metavar="PATH", type=Path, required=True,
+                        help="folder with one folder or .zip per student id (or nbgrader's submitted/ folder)")
+    parser.add_argument("--out", metavar="DIR", type=Path, default=None,
+                        help="output folder (default: assignments/autograded-package/ASSIGNMENT/)")
+    parser.add_argument("--jobs", metavar="N", type=int, default=os.cpu_count(),
+                        help="submissions graded at the same time (default: the number of CPUs)")
+    parser.add_argument("--student", metavar="ID", default=None, help="regrade only this student")
+    limits = autograde.Limits()
+    parser.add_argument("--time-limit", metavar="SECONDS", type=float, default=limits.wall_s,
+                        help=f"wall time for one submission (default {limits.wall_s:g})")
+    parser.add_argument("--case-time-limit", metavar="SECONDS", type=float, default=limits.case_s,
+                        help=f"time for one graded call (default {limits.case_s:g})")
+    parser.add_argument("--memory-limit", metavar="MB", type=int, default=limits.memory_mb,
+                        help=f"address-space limit of a submission's process (default {limits.memory_mb})")
+    parser.add_argument("--notebooks", action="store_true",
+                        help="also grade the notebooks with nbgrader autograde (one extra part per notebook)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Grade; print a one-line summary per student. 0 on success, 1 on a configuration or path error."""
+    if args.jobs is not None and args.jobs < 1:
+        print("cs7150 autograde: --jobs must be at least 1", file=sys.stderr)
+        return 1
+    limits = autograde.Limits(wall_s=args.time_limit, case_s=args.case_time_limit, memory_mb=args.memory_limit)
+    out = args.out or autograde.default_out(args.assignment)
+    try:
+        results = autograde.autograde(args.assignment, args.submissions, out, jobs=args.jobs, student=args.student,
+                                      limits=limits, progress=not args.quiet, notebooks_too=args.notebooks,
+                                      log=lambda message: print(message, file=sys.stderr))
+    except (config.ConfigError, FileNotFoundError) as error:
+        print(f"cs7150 autograde: {error}", file=sys.stderr)
+        return 1
+    for result in results:
+        print(f"{result.student_id}: {result.score:g} / {result.max_score:g}")
+    print(f"wrote {out / 'grades.csv'} and {len(results)} feedback folder(s) in {out}")
+    return 0

@@ -1,0 +1,120 @@
+"""Inputs and reference outputs of the grading cases, computed in the grader's process.
+
+Every case's inputs are drawn from a seed derived from the assignment, the
+function and the case's index, so reruns see the same numbers. The reference
+outputs come from the instructor's ``cs7150.layers``; student code never runs
+here.
+"""
+from __future__ import annotations
+
+import importlib
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from autograder.config import Assignment, Case, Part
+
+
+@dataclass
+class PreparedCase:
+    """A case ready to run: its id, inputs, call description and reference outputs."""
+
+    id: str  # "p03c01": part 3, case 1; also the name of its output files
+    part: Part
+    case: Case
+    inputs: dict  # name -> array ("x", "w", "b", "dout")
+    reference: dict  # output name -> array
+
+    @property
+    def params_name(self) -> str:
+        return "conv_param" if "conv_param" in self.case.spec else "pool_param"
+
+    def call(self) -> dict:
+        """The JSON description of the call the child makes (see ``autograder/child.py``)."""
+        params = {self.params_name: self.case.params}
+        array_names = ["x", "w", "b"] if self.part.kind.startswith("conv") else ["x"]
+        forward_args = [["array", name] for name in array_names] + [["param", self.params_name]]
+        call = {
+            "id": self.id,
+            "module": self.part.file[:-3].replace("/", "."),
+            "function": self.part.function,
+            "params": params,
+            "outputs": list(self.part.outputs),
+        }
+        if self.part.is_backward:
+            call.update(forward=self.part.forward, forward_args=forward_args, args=[["array", "dout"], ["cache", None]])
+            if self.part.cache:
+                call["fallback_cache"] = [["param", n] if n == self.params_name else ["array", n] for n in self.part.cache]
+        else:
+            call["args"] = forward_args
+        return call
+
+    def describe(self) -> str:
+        """Input shapes and parameters, for feedback."""
+        shapes = ", ".join(f"{name} {tuple(array.shape)}" for name, array in self.inputs.items())
+        return f"{shapes}, {self.params_name} {self.case.params}, {self.case.dtype}"
+
+
+def reference_function(name: str):
+    """The instructor's implementation of ``name`` from ``cs7150.layers``."""
+    return getattr(importlib.import_module("cs7150.layers"), name)
+
+
+def _seed(assignment: str, function: str, index: int) -> int:
+    return zlib.crc32(f"{assignment}/{function}/{index}".encode())
+
+
+def _pool_input(rng, shape, ties: bool) -> np.ndarray:
+    """Distinct values (no ties) unless ``ties``, then values from {0, 1, 2} (many ties)."""
+    if ties:
+        return rng.integers(0, 3, size=shape).astype(np.float64)
+    size = int(np.prod(shape))
+    return (rng.permutation(size).reshape(shape) - size / 2) / size + rng.uniform(-1e-3, 1e-3, shape) / size
+
+
+def make_inputs(assignment: str, part: Part, index: int) -> dict:
+    """Deterministic inputs of ``part.cases[index]`` (without ``dout``)."""
+    case = part.cases[index]
+    rng = np.random.default_rng(_seed(assignment, part.function, index))
+    dtype = np.dtype(case.dtype)
+    if part.kind.startswith("conv"):
+        x = rng.standard_normal(case.spec["x"])
+        w = rng.standard_normal(case.spec["w"])
+        b = rng.standard_normal(case.spec["w"][0])
+        inputs = {"x": x, "w": w, "b": b}
+    else:
+        inputs = {"x": _pool_input(rng, case.spec["x"], case.spec.get("ties", False))}
+    inputs = {name: array.astype(dtype) for name, array in inputs.items()}
+    if part.is_backward:
+        forward = reference_function(part.forward)
+        out, _ = forward(*inputs.values(), case.params)
+        inputs["dout"] = rng.standard_normal(out.shape).astype(dtype)
+    return inputs
+
+
+def reference_outputs(part: Part, case: Case, inputs: dict) -> dict:
+    """The instructor package's outputs for these inputs, by output name."""
+    arrays = [array for name, array in inputs.items() if name != "dout"]
+    if not part.is_backward:
+        out, _ = reference_function(part.function)(*arrays, case.params)
+        return {"out": out}
+    _, cache = reference_function(part.forward)(*arrays, case.params)
+    grads = reference_function(part.function)(inputs["dout"], cache)
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    return dict(zip(part.outputs, grads))
+
+
+def prepare(assignment: Assignment) -> list[PreparedCase]:
+    """Every case of every part, with inputs and reference outputs."""
+    prepared = []
+    for p, part in enumerate(assignment.parts):
+        for c, case in enumerate(part.cases):
+            inputs = make_inputs(assignment.name, part, c)
+            prepared.append(PreparedCase(f"p{p:02d}c{c:02d}", part, case, inputs, reference_outputs(part, case, inputs)))
+    return prepared
+
+
+def save_inputs(prepared: list[PreparedCase], path) -> None:
+    """All cases' inputs in one ``.npz``, keys ``<case id>__<name>``."""
+    np.savez(path, **{f"{p.id}__{name}": array for p in prepared for name, array in p.inputs.items()})

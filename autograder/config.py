@@ -1,0 +1,223 @@
+"""Per-assignment grading configuration, hidden from students.
+
+``autograder/assignments/<assignment>.json`` (JSON so that Python 3.10 reads it
+without ``tomllib``) holds:
+
+- ``title``: one line for feedback headers;
+- ``student_files``: the package files a student edits, relative to the repo
+  root (``cs7150/conv.py``, ...); only these are taken from a submission;
+- ``data`` (optional): repo-relative files or folders the notebooks need,
+  copied into the release under the same relative path;
+- ``sections``: for each function with a solution region, the notebook and
+  section that teach it: ``{"conv_forward_naive": ["conv_pool.ipynb", "3"]}``
+  (used in the release's stub messages; other assignments' sections are used
+  for functions taught there);
+- ``parts``: the graded functions in grading order, each
+  ``{"function": ..., "kind": ..., "cases": [...], "cache": [...]?}``; a case
+  is ``{"points": ..., "x": [N, C, H, W], ...}`` with the keys its kind needs
+  (see ``KINDS``) and an optional ``"dtype"`` (float64 by default) and
+  ``"name"``. ``cache`` names the inputs whose tuple is the forward pass's
+  cache; when given, a backward part is graded with that cache if the
+  student's own forward pass fails.
+"""
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+AUTOGRADER_DIR = Path(__file__).resolve().parent
+REPO_ROOT = AUTOGRADER_DIR.parent
+PACKAGE_NAME = "cs7150"
+ASSIGNMENTS_DIR = AUTOGRADER_DIR / "assignments"
+COURSE_ROOT = REPO_ROOT / "assignments"
+
+# kind -> (required case keys, optional case keys, names of the outputs graded)
+KINDS = {
+    "conv_forward": ({"x", "w", "conv_param"}, set(), ("out",)),
+    "conv_backward": ({"x", "w", "conv_param"}, set(), ("dx", "dw", "db")),
+    "max_pool_forward": ({"x", "pool_param"}, {"ties"}, ("out",)),
+    "max_pool_backward": ({"x", "pool_param"}, {"ties"}, ("dx",)),
+    "avg_pool_forward": ({"x", "pool_param"}, set(), ("out",)),
+    "avg_pool_backward": ({"x", "pool_param"}, set(), ("dx",)),
+}
+DTYPES = ("float64", "float32")
+
+
+class ConfigError(ValueError):
+    """The assignment configuration is missing, malformed or inconsistent."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One graded call: its inputs' shapes and parameters, and its points."""
+
+    name: str
+    points: float
+    spec: dict  # the case's JSON object: shapes ("x", "w"), "conv_param"/"pool_param", "dtype", "ties"
+
+    @property
+    def dtype(self) -> str:
+        return self.spec.get("dtype", "float64")
+
+    @property
+    def params(self) -> dict:
+        """The parameter dict the function takes (conv_param or pool_param)."""
+        return self.spec.get("conv_param", self.spec.get("pool_param"))
+
+
+@dataclass(frozen=True)
+class Part:
+    """One graded function with its cases."""
+
+    function: str
+    kind: str
+    file: str  # repo-relative student file that defines the function
+    cases: tuple[Case, ...]
+    cache: tuple[str, ...] | None = None
+
+    @property
+    def max_score(self) -> float:
+        return sum(case.points for case in self.cases)
+
+    @property
+    def is_backward(self) -> bool:
+        return self.kind.endswith("_backward")
+
+    @property
+    def forward(self) -> str:
+        """Name of the forward function whose cache a backward part consumes."""
+        return self.function.replace("backward", "forward")
+
+    @property
+    def is_naive(self) -> bool:
+        return self.function.endswith("_naive")
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        return KINDS[self.kind][2]
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """An assignment's release and grading configuration."""
+
+    name: str
+    title: str
+    student_files: tuple[str, ...]
+    data: tuple[str, ...] = ()
+    sections: dict = field(default_factory=dict)  # function -> (notebook, section)
+    parts: tuple[Part, ...] = ()
+
+    @property
+    def max_score(self) -> float:
+        return sum(part.max_score for part in self.parts)
+
+
+def config_path(name: str, config_dir: Path = ASSIGNMENTS_DIR) -> Path:
+    return Path(config_dir) / f"{name}.json"
+
+
+def available(config_dir: Path = ASSIGNMENTS_DIR) -> list[str]:
+    """Names of the configured assignments."""
+    return sorted(path.stem for path in Path(config_dir).glob("*.json"))
+
+
+def _defined_functions(path: Path) -> set[str]:
+    """Top-level function names of a Python file."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    return {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+
+def _case(part_name: str, kind: str, index: int, raw) -> Case:
+    where = f"{part_name} case {index}"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected an object, got {raw!r}")
+    required, optional, _ = KINDS[kind]
+    allowed = required | optional | {"points", "dtype", "name"}
+    missing, unknown = required - raw.keys(), raw.keys() - allowed
+    if missing or unknown:
+        raise ConfigError(f"{where}: missing keys {sorted(missing)}, unknown keys {sorted(unknown)}")
+    points = raw.get("points")
+    if not isinstance(points, (int, float)) or isinstance(points, bool) or points <= 0:
+        raise ConfigError(f"{where}: 'points' must be a positive number, got {points!r}")
+    if raw.get("dtype", "float64") not in DTYPES:
+        raise ConfigError(f"{where}: 'dtype' must be one of {DTYPES}, got {raw['dtype']!r}")
+    for key in ("x", "w"):
+        shape = raw.get(key)
+        if key in required and not (isinstance(shape, list) and shape and all(isinstance(n, int) and n > 0 for n in shape)):
+            raise ConfigError(f"{where}: {key!r} must be a shape (a list of positive ints), got {shape!r}")
+    name = raw.get("name") or f"case {index + 1}"
+    return Case(name=name, points=points, spec=dict(raw))
+
+
+def load(name: str, config_dir: Path = ASSIGNMENTS_DIR, repo_root: Path = REPO_ROOT) -> Assignment:
+    """Read and check ``<config_dir>/<name>.json`` against the instructor tree at ``repo_root``.
+
+    Raises ConfigError naming the problem (unknown kind, missing key, a
+    function no student file defines, a student file that does not exist).
+    """
+    path = config_path(name, config_dir)
+    if not path.is_file():
+        raise ConfigError(f"no configuration for assignment {name!r}: {path} does not exist "
+                          f"(configured: {', '.join(available(config_dir)) or 'none'})")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"{path}: invalid JSON: {error}") from None
+    unknown = raw.keys() - {"title", "student_files", "data", "sections", "parts"}
+    if unknown:
+        raise ConfigError(f"{path}: unknown keys {sorted(unknown)}")
+
+    student_files = tuple(raw.get("student_files", ()))
+    defined = {}
+    for rel in student_files:
+        file_path = Path(repo_root) / rel
+        if not rel.startswith(PACKAGE_NAME + "/") or not rel.endswith(".py") or not file_path.is_file():
+            raise ConfigError(f"{path}: student file {rel!r} is not a .py file of the {PACKAGE_NAME}/ package")
+        for function in _defined_functions(file_path):
+            defined[function] = rel
+
+    sections = {}
+    for function, where in raw.get("sections", {}).items():
+        if not (isinstance(where, list) and len(where) == 2 and all(isinstance(s, str) for s in where)):
+            raise ConfigError(f"{path}: sections[{function!r}] must be [notebook, section], got {where!r}")
+        sections[function] = tuple(where)
+
+    parts = []
+    for raw_part in raw.get("parts", ()):
+        function, kind = raw_part.get("function"), raw_part.get("kind")
+        if kind not in KINDS:
+            raise ConfigError(f"{path}: part {function!r} has kind {kind!r}; known kinds: {sorted(KINDS)}")
+        if function not in defined:
+            raise ConfigError(f"{path}: part {function!r} is not defined at the top level of any student file {list(student_files)}")
+        cases = tuple(_case(function, kind, i, c) for i, c in enumerate(raw_part.get("cases", ())))
+        if not cases:
+            raise ConfigError(f"{path}: part {function!r} has no cases")
+        cache = raw_part.get("cache")
+        part = Part(function, kind, defined[function], cases, tuple(cache) if cache else None)
+        if part.is_backward and part.forward not in defined:
+            raise ConfigError(f"{path}: backward part {function!r} needs {part.forward!r} in a student file")
+        parts.append(part)
+    if len({part.function for part in parts}) != len(parts):
+        raise ConfigError(f"{path}: a function is listed in two parts")
+    return Assignment(
+        name=name,
+        title=raw.get("title", name),
+        student_files=student_files,
+        data=tuple(raw.get("data", ())),
+        sections=sections,
+        parts=tuple(parts),
+    )
+
+
+def all_sections(current: str, config_dir: Path = ASSIGNMENTS_DIR) -> dict:
+    """function -> (notebook, section) over every assignment, ``current`` taking precedence."""
+    merged: dict = {}
+    for name in [n for n in available(config_dir) if n != current] + [current]:
+        path = config_path(name, config_dir)
+        if path.is_file():
+            for function, where in json.loads(path.read_text(encoding="utf-8")).get("sections", {}).items():
+                merged[function] = tuple(where)
+    return merged

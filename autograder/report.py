@@ -1,0 +1,177 @@
+"""What the grader writes: grades.csv, and per student results.json, feedback.txt, feedback.html.
+
+``results.json`` follows Gradescope's documented autograder format (top level:
+``score``, ``execution_time``, ``output``, ``tests``, ``extra_data``; each test:
+``name``, ``score``, ``max_score``, ``status`` "passed"/"failed", ``output``,
+``visibility``). Every file is written atomically (temporary file, then
+rename), and nothing but ``execution_time`` depends on the clock, so a rerun
+on the same submissions writes identical files apart from that field.
+"""
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder.grading import PartResult
+
+
+@dataclass
+class StudentResult:
+    student_id: str
+    title: str
+    parts: list[PartResult]
+    notes: list[str] = field(default_factory=list)  # about the submission or its run, shown to the student
+    execution_time: float = 0.0
+
+    @property
+    def score(self) -> float:
+        return sum(part.score for part in self.parts)
+
+    @property
+    def max_score(self) -> float:
+        return sum(part.max_score for part in self.parts)
+
+
+def number(value: float):
+    """An int when the value is whole (10, not 10.0), else rounded to 4 decimals."""
+    return int(value) if float(value).is_integer() else round(float(value), 4)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
+            file.write(text)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def part_text(part: PartResult) -> str:
+    """A part's feedback: the problem, one line per case, details of the first failure."""
+    lines = []
+    if part.problem:
+        lines.append(f"0 points: {part.problem}")
+    first_failure, previous = True, None
+    for case in part.cases:
+        mark = "pass" if case.passed else "FAIL"
+        summary = "same as above" if case.summary == previous else case.summary
+        lines.append(f"[{mark}] {case.name}: {number(case.score)}/{number(case.max_score)}"
+                     + ("" if case.passed else f" - {summary}"))
+        if not case.passed and first_failure:
+            lines.extend(f"       {detail}" for detail in case.details)
+            first_failure = False
+        previous = None if case.passed else case.summary
+    return "\n".join(lines)
+
+
+def feedback_text(result: StudentResult) -> str:
+    lines = [result.title, f"Student: {result.student_id}",
+             f"Score: {number(result.score)} / {number(result.max_score)}", ""]
+    lines += [f"Note: {note}" for note in result.notes]
+    lines += [""] if result.notes else []
+    for part in result.parts:
+        lines.append(f"{part.name} ({part.file}): {number(part.score)} / {number(part.max_score)}")
+        lines += ["  " + line for line in part_text(part).splitlines()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def feedback_html(result: StudentResult) -> str:
+    escape = html.escape
+    rows = "\n".join(
+        f"<tr><td>{escape(p.name)}</td><td>{escape(p.file)}</td><td>{number(p.score)} / {number(p.max_score)}</td></tr>"
+        for p in result.parts
+    )
+    sections = "\n".join(
+        f"<h2>{escape(p.name)}: {number(p.score)} / {number(p.max_score)}</h2>\n<pre>{escape(part_text(p))}</pre>"
+        for p in result.parts
+    )
+    notes = "".join(f"<p class=\"note\">{escape(note)}</p>\n" for note in result.notes)
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>{escape(result.title)}: {escape(result.student_id)}</title>
+<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}td,th{{padding:.2em .8em;text-align:left}}
+pre{{background:#f6f6f6;padding:.6em;white-space:pre-wrap}}.note{{color:#a40}}</style></head>
+<body>
+<h1>{escape(result.title)}</h1>
+<p>Student: {escape(result.student_id)}<br>Score: <b>{number(result.score)} / {number(result.max_score)}</b></p>
+{notes}<table><tr><th>part</th><th>file</th><th>score</th></tr>
+{rows}
+</table>
+{sections}
+</body>
+</html>
+"""
+
+
+def results_json(result: StudentResult, assignment: str) -> dict:
+    """The Gradescope ``results.json`` object."""
+    output = [f"{result.title}: {number(result.score)} / {number(result.max_score)}"] + result.notes
+    return {
+        "score": number(result.score),
+        "execution_time": int(round(result.execution_time)),
+        "output": "\n".join(output),
+        "tests": [
+            {
+                "name": f"{part.name} ({part.file})",
+                "score": number(part.score),
+                "max_score": number(part.max_score),
+                "status": "passed" if part.score == part.max_score else "failed",
+                "output": part_text(part),
+                "visibility": "visible",
+            }
+            for part in result.parts
+        ],
+        "extra_data": {"assignment": assignment, "student_id": result.student_id,
+                       "max_score": number(result.max_score)},
+    }
+
+
+def write_student(out_dir: Path, result: StudentResult, assignment: str) -> None:
+    folder = out_dir / result.student_id
+    write_atomic(folder / "results.json", json.dumps(results_json(result, assignment), indent=2) + "\n")
+    write_atomic(folder / "feedback.txt", feedback_text(result))
+    write_atomic(folder / "feedback.html", feedback_html(result))
+
+
+def grade_row(result: StudentResult) -> dict:
+    row = {"student_id": result.student_id}
+    row.update({part.name: number(part.score) for part in result.parts})
+    row.update(total=number(result.score), max=number(result.max_score))
+    return row
+
+
+def write_grades(path: Path, rows: list[dict], columns: list[str]) -> None:
+    """grades.csv with ``columns`` (student_id, parts..., total, max), one row per student, sorted by id."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in sorted(rows, key=lambda r: r["student_id"]):
+        writer.writerow({column: row.get(column, "") for column in columns})
+    write_atomic(path, buffer.getvalue())
+
+
+def read_grades(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    with open(path, newline="", encoding="utf-8") as file:
+        return list(csv.DictReader(file))
+
+
+def update_grades(path: Path, new_rows: list[dict], columns: list[str]) -> None:
+    """Replace (or add) the rows of these students in grades.csv, keeping every other row."""
+    replaced = {row["student_id"] for row in new_rows}
+    kept = [row for row in read_grades(path) if row.get("student_id") not in replaced]
+    write_grades(path, kept + new_rows, columns)

@@ -1,0 +1,179 @@
+"""Find the submissions under a folder, open zips safely, locate the student files.
+
+A submissions folder holds one entry per student, named by the student id:
+
+- ``<id>/``: the student's copy of the released assignment (``<id>/cs7150/conv.py``...),
+  possibly wrapped in one extra folder (``<id>/assignment1/cs7150/...``), which
+  is also nbgrader's ``submitted/<id>/<assignment>/`` layout;
+- ``<id>.zip``: the same as a zip archive; only this top-level archive is
+  opened (zips inside it are ignored).
+
+Anything else (other files, ids with unsafe characters, a zip whose id also
+has a folder) is skipped with a note; nothing here raises for a bad
+submission. Zips are extracted without following or creating links, refusing
+absolute paths and ``..``, with caps on the number of entries and on the
+bytes actually written.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import stat
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")
+IGNORED_NAMES = {"__MACOSX", ".DS_Store", "__pycache__", ".ipynb_checkpoints"}
+MAX_ZIP_ENTRIES = 2000
+MAX_ZIP_BYTES = 50 * 2**20
+MAX_STUDENT_FILE_BYTES = 2 * 2**20
+
+
+class UnsafeArchive(ValueError):
+    """A zip archive breaks a safety rule (path, link, size or entry count)."""
+
+
+@dataclass
+class Submission:
+    """One student's submission: where its files are, or why it cannot be read."""
+
+    student_id: str
+    source: Path  # the folder or zip as found
+    root: Path | None = None  # the folder holding cs7150/ (None when unreadable)
+    notes: list[str] = field(default_factory=list)
+
+    def student_file(self, rel: str) -> Path | None:
+        """The submitted copy of ``rel`` (``cs7150/conv.py``), or None.
+
+        Also accepted: the file directly in the submission root (``conv.py``).
+        """
+        if self.root is None:
+            return None
+        root = self.root.resolve()
+        for candidate in (self.root / rel, self.root / PurePosixPath(rel).name):
+            if candidate.is_file() and not candidate.is_symlink() and candidate.resolve().is_relative_to(root):
+                return candidate
+        return None
+
+
+def safe_extract(archive: Path, dest: Path, max_entries: int = MAX_ZIP_ENTRIES, max_bytes: int = MAX_ZIP_BYTES) -> None:
+    """Extract ``archive`` into ``dest``; raise UnsafeArchive (or BadZipFile) if it is not safe."""
+    with zipfile.ZipFile(archive) as zf:
+        entries = zf.infolist()
+        if len(entries) > max_entries:
+            raise UnsafeArchive(f"{len(entries)} entries (limit {max_entries})")
+        written = 0
+        dest = dest.resolve()
+        for info in entries:
+            name = info.filename.replace("\\", "/")
+            parts = PurePosixPath(name).parts
+            if name.startswith("/") or re.match(r"^[A-Za-z]:", name) or ".." in parts:
+                raise UnsafeArchive(f"entry {info.filename!r} points outside the archive folder")
+            mode = info.external_attr >> 16
+            if stat.S_ISLNK(mode):
+                raise UnsafeArchive(f"entry {info.filename!r} is a symbolic link")
+            target = dest.joinpath(*parts)
+            if not target.resolve().is_relative_to(dest):
+                raise UnsafeArchive(f"entry {info.filename!r} points outside the archive folder")
+            if info.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(info) as source, open(target, "wb") as out:
+                while chunk := source.read(1 << 16):
+                    written += len(chunk)  # counted as written: a header's sizes may lie
+                    if written > max_bytes:
+                        raise UnsafeArchive(f"more than {max_bytes} bytes uncompressed")
+                    out.write(chunk)
+
+
+def _find_root(folder: Path, assignment: str, package: str) -> Path:
+    """The folder holding ``<package>/`` (or the files), allowing one wrapping folder."""
+    if (folder / package).is_dir():
+        return folder
+    if (folder / assignment).is_dir():
+        return folder / assignment
+    children = [c for c in folder.iterdir() if c.name not in IGNORED_NAMES and not c.name.startswith(".")]
+    folders = [c for c in children if c.is_dir() and not c.is_symlink()]
+    if len(folders) == 1 and not any(c.is_file() and c.suffix == ".py" for c in children):
+        return folders[0]
+    return folder
+
+
+def discover(path: Path, assignment: str, extract_to: Path, package: str = "cs7150",
+             only: str | None = None) -> tuple[list[Submission], list[str]]:
+    """Submissions under ``path`` (sorted by id) and notes on skipped entries.
+
+    Zips are extracted under ``extract_to``. ``only`` keeps one student id.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"submissions folder {path} does not exist")
+    submissions: dict[str, Submission] = {}
+    skipped: list[str] = []
+    for entry in sorted(path.iterdir()):
+        if entry.name in IGNORED_NAMES or entry.name.startswith("."):
+            continue
+        is_zip = entry.is_file() and entry.suffix.lower() == ".zip"
+        if entry.is_symlink() or not (entry.is_dir() or is_zip):
+            skipped.append(f"{entry.name}: not a folder or a .zip, ignored")
+            continue
+        student_id = entry.stem if is_zip else entry.name
+        if not SAFE_ID.match(student_id):
+            skipped.append(f"{entry.name!r}: unsafe student id (letters, digits and ._@+- only), skipped")
+            continue
+        if only is not None and student_id != only:
+            continue
+        if student_id in submissions:
+            skipped.append(f"{entry.name}: a second submission for {student_id}, ignored")
+            continue
+        submission = Submission(student_id, entry)
+        if is_zip:
+            folder = Path(extract_to) / student_id
+            try:
+                safe_extract(entry, folder)
+            except (UnsafeArchive, zipfile.BadZipFile, OSError, RuntimeError) as error:
+                shutil.rmtree(folder, ignore_errors=True)
+                submission.notes.append(f"{entry.name} could not be opened safely: {error}")
+                submissions[student_id] = submission
+                continue
+        else:
+            folder = entry
+        submission.root = _find_root(folder, assignment, package)
+        submissions[student_id] = submission
+    return [submissions[k] for k in sorted(submissions)], skipped
+
+
+def read_student_files(submission: Submission, student_files) -> tuple[dict[str, bytes], list[str]]:
+    """The allow-listed files' contents by relative path, and the files missing.
+
+    A file larger than ``MAX_STUDENT_FILE_BYTES`` or not UTF-8 text counts as
+    missing, with a note on the submission (once).
+    """
+    files, missing = {}, []
+    for rel in student_files:
+        found = submission.student_file(rel)
+        if found is None:
+            missing.append(rel)
+            continue
+        data = found.read_bytes()
+        try:
+            if len(data) > MAX_STUDENT_FILE_BYTES:
+                raise ValueError(f"larger than {MAX_STUDENT_FILE_BYTES} bytes")
+            data.decode("utf-8")
+        except (ValueError, UnicodeDecodeError) as error:
+            note = f"{rel} was not used: {error}"
+            if note not in submission.notes:
+                submission.notes.append(note)
+            missing.append(rel)
+            continue
+        files[rel] = data
+    return files, missing
+
+
+def write_files(files: dict[str, bytes], folder: Path) -> None:
+    """Write {relative path: bytes} under ``folder`` (the paths come from the configuration, not the student)."""
+    for rel, data in files.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_bytes(data)

@@ -1,0 +1,305 @@
+"""The package autograder end to end on synthetic students, plus its safety rules.
+
+One autograde run over every sample (module-scoped: each child process costs
+about a second) feeds most tests; the unit tests below it need no child.
+"""
+import argparse
+import csv
+import json
+import shutil
+import stat
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from autograder import autograde, autograde_cli, config, processes, static_checks, submissions
+from autograder.samples import samples_for, write_sample, write_samples
+
+LIMITS = autograde.Limits(wall_s=10, case_s=4)
+SAMPLES = {sample.name: sample for sample in samples_for("assignment1")}
+
+# The fields Gradescope documents for results.json (top level and per test).
+GRADESCOPE_TOP = {"score", "execution_time", "output", "output_format", "test_output_format", "test_name_format",
+                  "visibility", "stdout_visibility", "extra_data", "tests", "leaderboard"}
+GRADESCOPE_TEST = {"score", "max_score", "status", "name", "name_format", "number", "output", "output_format",
+                   "tags", "visibility", "extra_data"}
+
+
+def _evil_zip(path: Path) -> None:
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("cs7150/conv.py", "x = 1\n")
+        zf.writestr("../../escaped.py", "print('outside')\n")
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("autograde")
+    subs, out = root / "submissions", root / "out"
+    write_samples("assignment1", subs)
+    _evil_zip(subs / "evil.zip")
+    shutil.copytree(subs / "reference", subs / "bad id!")  # an unsafe student id: skipped
+    (subs / "README.txt").write_text("not a submission")
+    log = []
+    results = autograde.autograde("assignment1", subs, out, jobs=2, limits=LIMITS, progress=False, log=log.append)
+    return {"subs": subs, "out": out, "results": {r.student_id: r for r in results}, "log": log, "root": root}
+
+
+def _feedback(graded, student: str) -> str:
+    return (graded["out"] / student / "feedback.txt").read_text()
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_sample_scores_exactly_as_expected(graded, name):
+    result = graded["results"][name]
+    assert result.score == SAMPLES[name].expected, _feedback(graded, name)
+    assert result.max_score == 100
+
+
+@pytest.mark.parametrize("name", sorted(n for n, s in SAMPLES.items() if s.diagnoses))
+def test_each_mistake_is_diagnosed_in_the_feedback(graded, name):
+    for function, diagnosis in SAMPLES[name].diagnoses.items():
+        part = next(p for p in graded["results"][name].parts if p.name == function)
+        text = "\n".join([part.problem or ""] + [d for c in part.cases for d in [c.summary, *c.details]])
+        assert diagnosis in text, text
+        assert diagnosis in _feedback(graded, name)
+
+
+def test_first_failure_shows_inputs_worst_element_and_both_values(graded):
+    text = _feedback(graded, "bias_missing")
+    assert "inputs: x (2, 3, 7, 7), w (4, 3, 3, 3), b (4,), conv_param {'stride': 1, 'pad': 1}, float64" in text
+    assert "worst element out[" in text and "yours " in text and "expected " in text
+
+
+def test_blank_release_scores_zero_and_says_not_implemented(graded):
+    result = graded["results"]["blank"]
+    assert result.score == 0 and all(p.score == 0 for p in result.parts)
+    assert "not implemented yet (NotImplementedError: conv_forward_naive: implement this in conv_pool.ipynb section 3)" \
+        in _feedback(graded, "blank")
+
+
+def test_forged_results_patched_numpy_and_sys_exit_earn_nothing(graded):
+    parts = {p.name: p for p in graded["results"]["forger"].parts}
+    assert parts["conv_forward_naive"].score == 0 and parts["conv_backward_naive"].score == 0
+    assert "called sys.exit(0)" in _feedback(graded, "forger")
+    forged = json.loads((graded["out"] / "forger" / "results.json").read_text())
+    assert forged["score"] == 70
+
+
+def test_os_exit_timeout_and_wall_limit_stop_only_that_submission(graded):
+    assert "exit status 0" in _feedback(graded, "quitter")
+    assert "timed out" in _feedback(graded, "hang_and_memory")
+    assert "MemoryError" in _feedback(graded, "hang_and_memory")
+    assert "stopped at the 10 s time limit" in _feedback(graded, "runaway")
+    assert graded["results"]["reference"].execution_time < LIMITS.wall_s
+
+
+def test_naive_conv_calling_torch_scores_zero_for_that_function_only(graded):
+    parts = {p.name: p for p in graded["results"]["naive_torch"].parts}
+    assert parts["conv_forward_naive"].score == 0
+    assert "naive conv used PyTorch (import torch (line" in parts["conv_forward_naive"].problem
+    assert parts["conv_backward_naive"].score == parts["conv_backward_naive"].max_score
+
+
+def test_missing_and_extra_files_and_unsafe_entries(graded):
+    assert "cs7150/conv_fast.py was not found in the submission" in _feedback(graded, "partial_files")
+    assert graded["results"]["evil"].score == 0
+    assert "evil.zip could not be opened safely" in _feedback(graded, "evil")
+    assert not (graded["root"] / "escaped.py").exists()
+    assert "bad id!" not in graded["results"]
+    assert any("'bad id!': unsafe student id" in line for line in graded["log"])
+    assert any("README.txt: not a folder or a .zip" in line for line in graded["log"])
+
+
+def test_results_json_follows_gradescope_fields(graded):
+    for student in graded["results"]:
+        data = json.loads((graded["out"] / student / "results.json").read_text())
+        assert set(data) <= GRADESCOPE_TOP
+        assert isinstance(data["score"], (int, float)) and isinstance(data["execution_time"], int)
+        assert isinstance(data["output"], str) and data["tests"]
+        for test in data["tests"]:
+            assert set(test) <= GRADESCOPE_TEST
+            assert test["status"] in ("passed", "failed") and test["visibility"] == "visible"
+            assert 0 <= test["score"] <= test["max_score"]
+            assert test["status"] == ("passed" if test["score"] == test["max_score"] else "failed")
+        assert sum(test["score"] for test in data["tests"]) == data["score"]
+
+
+def test_grades_csv_has_every_part_total_and_max(graded):
+    with open(graded["out"] / "grades.csv", newline="") as file:
+        rows = {row["student_id"]: row for row in csv.DictReader(file)}
+    assert set(rows) == set(graded["results"])
+    for student, result in graded["results"].items():
+        assert float(rows[student]["total"]) == result.score and rows[student]["max"] == "100"
+        assert sum(float(rows[student][p.name]) for p in result.parts) == result.score
+
+
+def test_student_regrade_updates_one_row_in_place_and_is_idempotent(graded):
+    out, grades = graded["out"], graded["out"] / "grades.csv"
+    before = grades.read_text()
+    files = {name: (out / "reference" / name).read_text() for name in ("feedback.txt", "feedback.html")}
+    results_before = json.loads((out / "reference" / "results.json").read_text())
+    grades.write_text(before.replace("\nreference,15,15,", "\nreference,0,0,"))
+    autograde.autograde("assignment1", graded["subs"], out, student="reference", limits=LIMITS, progress=False)
+    assert grades.read_text() == before
+    assert {name: (out / "reference" / name).read_text() for name in files} == files
+    results_after = json.loads((out / "reference" / "results.json").read_text())
+    results_before.pop("execution_time"), results_after.pop("execution_time")
+    assert results_after == results_before
+
+
+def test_unknown_student_is_an_error(graded):
+    with pytest.raises(FileNotFoundError, match="no submission for student 'nobody'"):
+        autograde.autograde("assignment1", graded["subs"], graded["root"] / "other", student="nobody", progress=False)
+
+
+def test_cli_full_rerun_writes_identical_files(tmp_path, capsys):
+    subs = tmp_path / "subs"
+    assignment = config.load("assignment1")
+    for name in ("reference", "bias_missing"):
+        write_sample(SAMPLES[name], assignment, subs)
+    parser = argparse.ArgumentParser()
+    autograde_cli.configure(parser)
+    args = parser.parse_args(["assignment1", "--submissions", str(subs), "--out", str(tmp_path / "out"),
+                              "--jobs", "1", "--quiet"])
+    outputs = []
+    for _ in range(2):
+        assert autograde_cli.run(args) == 0
+        outputs.append({p.relative_to(tmp_path / "out").as_posix(): p.read_text()
+                        for p in sorted((tmp_path / "out").rglob("*")) if p.is_file() and p.name != "results.json"})
+    assert outputs[0] == outputs[1] and len(outputs[0]) == 5
+    assert "reference: 100 / 100" in capsys.readouterr().out
+
+
+# ---- units: zips, static checks ------------------------------------------------------------------
+
+def _zip(path: Path, entries) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data, mode in entries:
+            info = zipfile.ZipInfo(name)
+            info.external_attr = mode << 16
+            zf.writestr(info, data)
+    return path
+
+
+@pytest.mark.parametrize("entries, words", [
+    ([("../up.py", "x", 0o644)], "outside"),
+    (([("/abs.py", "x", 0o644)]), "outside"),
+    ([("link", "/etc/passwd", stat.S_IFLNK | 0o777)], "symbolic link"),
+    ([(f"f{i}.py", "", 0o644) for i in range(30)], "entries"),
+    ([("big.bin", "0" * 5000, 0o644)], "bytes"),
+])
+def test_safe_extract_refuses_unsafe_archives(tmp_path, entries, words):
+    archive = _zip(tmp_path / "a.zip", entries)
+    with pytest.raises(submissions.UnsafeArchive, match=words):
+        submissions.safe_extract(archive, tmp_path / "out", max_entries=20, max_bytes=4096)
+    assert not (tmp_path / "up.py").exists()
+
+
+def test_wrapped_zip_and_nbgrader_layout_are_found(tmp_path):
+    subs = tmp_path / "subs"
+    (subs / "s1" / "assignment1" / "cs7150").mkdir(parents=True)
+    (subs / "s1" / "assignment1" / "cs7150" / "conv.py").write_text("# s1\n")
+    _zip(subs / "s2.zip", [("wrapper/cs7150/conv.py", "# s2\n", 0o644), ("wrapper/inner.zip", "PK", 0o644)])
+    found, skipped = submissions.discover(subs, "assignment1", tmp_path / "x")
+    assert [s.student_id for s in found] == ["s1", "s2"] and not skipped
+    assert [s.student_file("cs7150/conv.py").read_text() for s in found] == ["# s1\n", "# s2\n"]
+
+
+def test_forged_output_archives_are_refused_before_loading(tmp_path):
+    import io
+
+    import numpy as np
+
+    from autograder.grading import read_outputs
+    np.savez(tmp_path / "good.npz", out=np.ones((2, 3)))
+    np.savez_compressed(tmp_path / "compressed.npz", out=np.ones((2, 3)))
+    np.savez(tmp_path / "ints.npz", out=np.arange(3))
+    header = io.BytesIO()  # claims 8 TB of float64 but stores 64 bytes
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (10**12,)})
+    with zipfile.ZipFile(tmp_path / "huge.npz", "w") as archive:
+        archive.writestr("out.npy", header.getvalue() + bytes(64))
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    assert read_outputs(tmp_path, "good", ["out"], 1 << 20)[0]["out"].shape == (2, 3)
+    for name, words in [("compressed", "compressed"), ("ints", "not a float array"), ("huge", "not a float array"),
+                        ("junk", "could not be read"), ("absent", "no outputs")]:
+        arrays, problem = read_outputs(tmp_path, name, ["out"], 1 << 20)
+        assert arrays is None and words in problem
+
+
+def test_static_checks_follow_aliases_helpers_and_dynamic_imports():
+    source = '''
+import torch as T
+from cs7150.conv_fast import conv_forward_fast
+F = T.nn.functional
+
+
+def _helper(x):
+    return F.conv2d(x)
+
+
+def conv_forward_naive(x):
+    """Mentions torch.nn in a docstring only."""
+    return _helper(x)
+
+
+def conv_backward_naive(x):
+    return conv_forward_fast(x)
+
+
+def max_pool_forward_naive(x):
+    return __import__("torch")
+
+
+def avg_pool_forward_naive(x):
+    return x.mean()
+'''
+    uses = static_checks.forbidden_uses(source)
+    assert [u.what for u in uses["conv_forward_naive"]] == ["torch"]
+    assert [(u.what, u.name) for u in uses["conv_backward_naive"]] == [("fast", "conv_forward_fast")]
+    assert [u.what for u in uses["max_pool_forward_naive"]] == ["torch"]
+    assert uses["avg_pool_forward_naive"] == []
+    assert static_checks.violations(source, "conv_backward_naive", naive=False) == []
+
+
+def test_reference_package_passes_the_static_checks():
+    for rel in config.load("assignment1").student_files:
+        assert not any(static_checks.forbidden_uses((config.REPO_ROOT / rel).read_text()).values()), rel
+
+
+def test_child_runs_under_the_limits_in_a_scrubbed_environment(tmp_path, monkeypatch):
+    """The preexec limits apply (a child cannot raise them back) and no parent variable leaks through."""
+    monkeypatch.setenv("SECRET_TOKEN", "do-not-pass")
+    probe = ("import os, resource; print(resource.getrlimit(resource.RLIMIT_AS)[1], "
+             "resource.getrlimit(resource.RLIMIT_FSIZE)[1], os.environ.get('SECRET_TOKEN'))")
+    result = subprocess.run([sys.executable, "-I", "-c", probe], capture_output=True, text=True,
+                            preexec_fn=processes.limit_resources(1024, 8, allow_processes=False),
+                            env=processes.environment(tmp_path / "home"))
+    assert result.stdout.split() == [str(1024 << 20), str(8 << 20), "None"]
+
+
+# ---- notebooks through nbgrader (slow: each notebook run takes ~25 s) ----------------------------
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (config.COURSE_ROOT / "source" / "assignment1").is_dir(), reason="no assignment-1 notebooks")
+def test_notebooks_are_graded_by_nbgrader_and_merged(tmp_path):
+    from autograder import notebooks, release
+    names = notebooks.notebook_names("assignment1")
+    subs = tmp_path / "subs"
+    reference = write_sample(SAMPLES["reference"], config.load("assignment1"), subs)
+    for name in names:
+        shutil.copy(config.COURSE_ROOT / "source" / "assignment1" / name, reference / name)
+    release.release("assignment1", subs / "blank")
+    results = autograde.autograde("assignment1", subs, tmp_path / "out", jobs=2, limits=LIMITS, progress=False,
+                                  notebooks_too=True)
+    by_id = {r.student_id: r for r in results}
+    for name in names:
+        graded = {r.student_id: next(p for p in r.parts if p.name == name) for r in results}
+        assert graded["reference"].score == graded["reference"].max_score > 0
+        assert graded["blank"].score == 0 and "NotImplementedError" in _feedback({"out": tmp_path / "out"}, "blank")
+    assert by_id["reference"].score == by_id["reference"].max_score
+    with open(tmp_path / "out" / "grades.csv", newline="") as file:
+        header = next(csv.reader(file))
+    assert header[-2 - len(names):-2] == names

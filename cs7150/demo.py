@@ -1,4 +1,5 @@
-"""``cs7150 demo``: the lecture's worked numbers, LeNet-5's layer table and a short timing table.
+"""``cs7150 demo``: the lecture's worked numbers, LeNet-5's layer table, a short timing table,
+and the instructor's cycle (release, autograde, grade table) on synthetic students.
 
 Every number printed is computed by ``cs7150.shapes`` or measured by
 ``cs7150.timing``; nothing is typed in. The default timing settings finish
@@ -7,6 +8,7 @@ in well under a minute on a laptop.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from cs7150.shapes import LENET5, conv_macs, conv_output_size, conv_params, receptive_field, summarize
 
@@ -18,6 +20,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--naive-batch", type=int, default=1,
                         help="batch the naive loops run on, scaled to --batch (default 1)")
     parser.add_argument("--no-timing", action="store_true", help="skip the timing table")
+    parser.add_argument("--no-grading", action="store_true",
+                        help="skip the instructor's cycle (release, autograde the synthetic students)")
+    parser.add_argument("--out", type=Path, default=Path("out") / "demo",
+                        help="folder for the release, the submissions and the grades (default out/demo)")
 
 
 def _heading(title: str) -> None:
@@ -61,7 +67,10 @@ def print_receptive_fields() -> None:
 
 
 def run(args) -> int:
-    """Print the worked numbers, the LeNet-5 table and (unless ``--no-timing``) the timing table."""
+    """Print the worked numbers, the LeNet-5 table, the timing table and run the instructor's cycle.
+
+    ``--no-timing`` and ``--no-grading`` skip the last two.
+    """
     print_output_sizes()
     print_counts()
     print_receptive_fields()
@@ -75,4 +84,9 @@ def run(args) -> int:
         print(format_timings(rows))
         print(f"naive loops ran on batch {rows[0]['naive_batch']} and are scaled linearly to batch {args.batch}; "
               "`python benchmarks/bench_layers.py` runs the full comparison")
+    if not args.no_grading:
+        from autograder.cycle import run_cycle
+
+        _heading("The instructor's cycle on assignment 1's synthetic students")
+        run_cycle("assignment1", args.out)
     return 0

@@ -14,7 +14,7 @@ def run_demo(argv):
 
 
 def test_demo_prints_the_worked_numbers_table_and_timings(capsys):
-    assert run_demo(["--batch", "2", "--repeats", "1", "--naive-batch", "1"]) == 0
+    assert run_demo(["--batch", "2", "--repeats", "1", "--naive-batch", "1", "--no-grading"]) == 0
     out = capsys.readouterr().out
     for line in [
         "W=7, K=3, P=0, S=1  ->  5 x 5",
@@ -36,9 +36,23 @@ def test_demo_prints_the_worked_numbers_table_and_timings(capsys):
 
 
 def test_demo_without_timing(capsys):
-    assert run_demo(["--no-timing"]) == 0
+    assert run_demo(["--no-timing", "--no-grading"]) == 0
     out = capsys.readouterr().out
     assert "LeNet-5 on a 1 x 28 x 28 digit" in out and "Forward + backward" not in out
+    assert "instructor's cycle" not in out
+
+
+def test_demo_runs_the_instructor_cycle(capsys, tmp_path):
+    """release -> samples -> autograde -> table; every sample gets its expected score."""
+    assert run_demo(["--no-timing", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line.split()[1:3] for line in out.splitlines() if "/100" in line}
+    assert rows["reference"] == ["100/100", "100"] and rows["blank"] == ["0/100", "0"]
+    assert all(score.split("/")[0] == expected for score, expected in rows.values()), rows
+    assert "likely mistake: bias missing" in out and "naive conv used PyTorch" in out
+    assert (tmp_path / "grades" / "grades.csv").is_file()
+    assert (tmp_path / "release" / "conv_pool.ipynb").is_file()
+    assert (tmp_path / "grades" / "reference" / "results.json").is_file()
 
 
 def test_median_time():

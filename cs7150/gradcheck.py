@@ -172,7 +172,7 @@ def worst_element(analytic, numeric) -> GradReport:
     error = rel_error(analytic, numeric)
     analytic = np.asarray(analytic, dtype=np.float64)
     numeric = np.asarray(numeric, dtype=np.float64)
-    difference = np.abs(analytic - numeric)
+    difference = np.array(np.abs(analytic - numeric))  # an array even for 0-d inputs
     difference[~np.isfinite(difference)] = np.inf  # NaN would hide from argmax
     if difference.size == 0:
         return GradReport(error, (), 0.0, 0.0)

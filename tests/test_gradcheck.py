@@ -146,3 +146,8 @@ def test_check_gradient_catches_a_wrong_gradient():
 def test_check_gradient_shape_mismatch():
     with pytest.raises(ValueError, match="analytic gradient has shape"):
         check_gradient(np.sum, np.ones((2, 2)), np.ones(4))
+
+
+def test_worst_element_of_scalars():
+    report = worst_element(1.0, 1.5)
+    assert report.index == () and report.analytic == 1.0 and report.numeric == 1.5

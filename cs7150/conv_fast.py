@@ -1,0 +1,250 @@
+"""Fast convolution in NumPy: im2col, one matrix product, col2im.
+
+One N-d implementation serves 1-D (N, C, L), 2-D (N, C, H, W) and 3-D
+(N, C, D, H, W) inputs; the public functions are thin wrappers that check
+their inputs and call it.
+
+- ``im2col`` copies every (dilated, strided) window of the padded input into
+  a matrix ``cols`` of shape (C, *kernel_size, *out_size, N): one row per
+  filter weight, one column per output position of every sample.
+- The forward pass is then one matrix product per group,
+  ``(F_g, C_g*K) @ (C_g*K, P*N)``, where K is the number of kernel taps and
+  P the number of output positions.
+- The backward pass needs two more: ``dw = dout @ cols.T`` and
+  ``dcols = w.T @ dout``; ``col2im`` adds ``dcols`` back into the input, one
+  kernel offset at a time (overlapping windows add up).
+
+Memory layout: inside this module the padded input and the columns keep the
+batch axis last, (C, *spatial, N). Every window copy then moves runs of N
+contiguous numbers instead of a handful, which is what makes im2col and
+col2im cheap next to the matrix products; the inputs and results of the
+public functions are ordinary (N, C, *spatial) arrays.
+
+Results equal ``cs7150.conv.conv_forward_naive`` / ``conv_backward_naive`` up
+to floating-point rounding; ``conv_param`` is documented there.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from cs7150.conv import _check_conv_inputs, _check_dout
+
+
+def im2col(x_padded, kernel_size, stride, dilation):
+    """Copy every window of a padded, batch-last input into the columns of a matrix.
+
+    Inputs:
+    - x_padded: (C, *padded_size, N) array with ``nd = len(kernel_size)`` spatial axes
+    - kernel_size, stride, dilation: ``nd``-tuples of ints (each >= 1)
+
+    Returns cols, a C-contiguous array of shape (C, *kernel_size, *out_size, N)
+    with ``cols[c, *k, *o, n] = x_padded[c, *(o*stride + k*dilation), n]``;
+    out_size is the number of window positions along each axis.
+    """
+    ### BEGIN SOLUTION
+    nd = len(kernel_size)
+    spatial_axes = tuple(range(1, 1 + nd))
+    spans = tuple(d * (k - 1) + 1 for k, d in zip(kernel_size, dilation))
+    windows = sliding_window_view(x_padded, spans, axis=spatial_axes)  # (C, *positions, N, *spans)
+    every_stride = tuple(slice(None, None, s) for s in stride)
+    every_dilation = tuple(slice(None, None, d) for d in dilation)
+    windows = windows[(slice(None), *every_stride, slice(None), *every_dilation)]  # (C, *out_size, N, *kernel)
+    kernel_axes = tuple(range(2 + nd, 2 + 2 * nd))
+    return np.ascontiguousarray(windows.transpose(0, *kernel_axes, *spatial_axes, 1 + nd))
+    ### END SOLUTION
+
+
+def col2im(dcols, padded_size, stride, dilation):
+    """Add the columns of ``dcols`` back into the windows they came from (im2col's adjoint).
+
+    Inputs:
+    - dcols: (C, *kernel_size, *out_size, N), laid out as ``im2col`` returns
+    - padded_size: the ``nd`` spatial sizes of the padded input
+    - stride, dilation: ``nd``-tuples of ints (each >= 1)
+
+    Returns dx_padded of shape (C, *padded_size, N), dtype of dcols, where every
+    entry is the sum over all windows that contain it.
+    """
+    ### BEGIN SOLUTION
+    nd = len(padded_size)
+    C, N = dcols.shape[0], dcols.shape[-1]
+    kernel_size, out_size = dcols.shape[1:1 + nd], dcols.shape[1 + nd:-1]
+    dx_padded = np.zeros((C, *padded_size, N), dtype=dcols.dtype)
+    for offset in np.ndindex(*kernel_size):
+        window = tuple(
+            slice(k * d, k * d + s * (o - 1) + 1, s) for k, d, s, o in zip(offset, dilation, stride, out_size)
+        )
+        dx_padded[(slice(None), *window)] += dcols[(slice(None), *offset)]  # (C, *out_size, N)
+    return dx_padded
+    ### END SOLUTION
+
+
+def conv_nd_forward(x, w, b, stride, pad, dilation, groups):
+    """Convolution forward pass with already validated parameters, any number of spatial axes.
+
+    Inputs:
+    - x: (N, C, *size); w: (F, C // groups, *kernel_size); b: (F,)
+    - stride, pad, dilation: ``nd``-tuples of ints; groups: int dividing C and F
+
+    Returns a tuple of:
+    - out: (N, F, *out_size), dtype ``np.result_type(x, w)``
+    - cols: ``im2col`` of the padded input, (C, *kernel_size, *out_size, N), for the backward pass
+    """
+    ### BEGIN SOLUTION
+    N, C, *size = x.shape
+    F, C_g, *kernel_size = w.shape
+    nd = len(size)
+    dtype = np.result_type(x, w)
+    interior = tuple(slice(p, p + n) for n, p in zip(size, pad))
+    padded_size = tuple(n + 2 * p for n, p in zip(size, pad))
+    x_padded = np.zeros((C, *padded_size, N), dtype=dtype)  # batch last; zeros are the padding
+    x_padded[(slice(None), *interior)] = np.moveaxis(x, 0, -1)
+    cols = im2col(x_padded, kernel_size, stride, dilation)  # (C, *kernel_size, *out_size, N)
+    out_size = cols.shape[1 + nd:-1]
+    cols_by_group = cols.reshape(groups, C_g * math.prod(kernel_size), -1)  # (groups, C_g*K, P*N)
+    w_by_group = w.reshape(groups, F // groups, -1).astype(dtype, copy=False)  # (groups, F_g, C_g*K)
+    out = np.matmul(w_by_group, cols_by_group).reshape(F, *out_size, N)
+    out += b.reshape(F, *(1,) * (nd + 1))
+    return np.ascontiguousarray(np.moveaxis(out, -1, 0)), cols  # (N, F, *out_size)
+    ### END SOLUTION
+
+
+def conv_nd_backward(dout, x, w, cols, stride, pad, dilation, groups):
+    """Convolution backward pass with already validated parameters, any number of spatial axes.
+
+    Inputs:
+    - dout: (N, F, *out_size), upstream gradient
+    - x: (N, C, *size) and w: (F, C // groups, *kernel_size) from the forward pass
+    - cols: (C, *kernel_size, *out_size, N), as returned by ``conv_nd_forward``
+    - stride, pad, dilation: ``nd``-tuples of ints; groups: int dividing C and F
+
+    Returns (dx, dw, db): (N, C, *size), (F, C // groups, *kernel_size) and
+    (F,), dx and dw in the dtypes of x and w, db in that of dout.
+    """
+    ### BEGIN SOLUTION
+    N, C, *size = x.shape
+    F, C_g, *kernel_size = w.shape
+    nd = len(size)
+    db = dout.sum(axis=(0, *range(2, 2 + nd)))  # (F,)
+    dout_batch_last = np.ascontiguousarray(np.moveaxis(dout, 0, -1))  # (F, *out_size, N)
+    dout_by_group = dout_batch_last.reshape(groups, F // groups, -1)  # (groups, F_g, P*N)
+    cols_by_group = cols.reshape(groups, C_g * math.prod(kernel_size), -1)  # (groups, C_g*K, P*N)
+    dw = np.matmul(dout_by_group, cols_by_group.swapaxes(1, 2))  # (groups, F_g, C_g*K)
+    w_by_group = w.reshape(groups, F // groups, -1)  # (groups, F_g, C_g*K)
+    dcols = np.matmul(w_by_group.swapaxes(1, 2), dout_by_group).reshape(cols.shape)  # (C, *kernel_size, *out_size, N)
+    padded_size = tuple(n + 2 * p for n, p in zip(size, pad))
+    interior = tuple(slice(p, p + n) for n, p in zip(size, pad))
+    dx_padded = col2im(dcols, padded_size, stride, dilation)  # (C, *padded_size, N)
+    dx = np.ascontiguousarray(np.moveaxis(dx_padded[(slice(None), *interior)], -1, 0), dtype=x.dtype)  # (N, C, *size)
+    return dx, dw.reshape(w.shape).astype(w.dtype, copy=False), db
+    ### END SOLUTION
+
+
+def _forward(x, w, b, conv_param, nd):
+    """Validate, then run ``conv_nd_forward``; the cache is (x, w, b, conv_param, cols)."""
+    stride, pad, dilation, groups, _ = _check_conv_inputs(x, w, b, conv_param, nd)
+    out, cols = conv_nd_forward(x, w, b, stride, pad, dilation, groups)
+    return out, (x, w, b, conv_param, cols)
+
+
+def _backward(dout, cache, nd):
+    """Validate dout against the cache, then run ``conv_nd_backward``."""
+    x, w, b, conv_param, cols = cache
+    stride, pad, dilation, groups, out_size = _check_conv_inputs(x, w, b, conv_param, nd)
+    _check_dout(dout, (x.shape[0], w.shape[0], *out_size), nd)
+    dx, dw, db = conv_nd_backward(dout, x, w, cols, stride, pad, dilation, groups)
+    return dx, dw, db.astype(b.dtype, copy=False)
+
+
+def conv_forward_fast(x, w, b, conv_param):
+    """Fast 2-D convolution forward pass; same inputs and output as ``conv_forward_naive``.
+
+    Inputs:
+    - x: (N, C, H, W), float32 or float64
+    - w: (F, C // groups, HH, WW); b: (F,)
+    - conv_param: 'stride', 'pad' (int or pair), optional 'dilation' (int or pair), 'groups' (int)
+
+    Returns (out, cache): out (N, F, H_out, W_out) with dtype ``np.result_type(x, w)``;
+    cache for ``conv_backward_fast``.
+
+    Raises TypeError/ValueError for bad shapes, dtypes or conv_param entries.
+    """
+    return _forward(x, w, b, conv_param, nd=2)
+
+
+def conv_backward_fast(dout, cache):
+    """Fast 2-D convolution backward pass; same results as ``conv_backward_naive``.
+
+    Inputs:
+    - dout: (N, F, H_out, W_out)
+    - cache: from ``conv_forward_fast``
+
+    Returns (dx, dw, db): (N, C, H, W), (F, C // groups, HH, WW), (F,), in the
+    dtypes of x, w and b.
+
+    Raises TypeError/ValueError when dout is not a float array of the output's shape.
+    """
+    return _backward(dout, cache, nd=2)
+
+
+def conv1d_forward_fast(x, w, b, conv_param):
+    """Fast 1-D convolution forward pass (as ``torch.nn.functional.conv1d``).
+
+    Inputs:
+    - x: (N, C, L), float32 or float64
+    - w: (F, C // groups, K); b: (F,)
+    - conv_param: 'stride', 'pad' (int or 1-tuple), optional 'dilation' (int or 1-tuple), 'groups' (int)
+
+    Returns (out, cache): out (N, F, L_out) with
+    L_out = floor((L + 2*pad - dilation*(K - 1) - 1) / stride) + 1; cache for ``conv1d_backward_fast``.
+
+    Raises TypeError/ValueError for bad shapes, dtypes or conv_param entries.
+    """
+    return _forward(x, w, b, conv_param, nd=1)
+
+
+def conv1d_backward_fast(dout, cache):
+    """Backward pass of ``conv1d_forward_fast``.
+
+    Inputs:
+    - dout: (N, F, L_out)
+    - cache: from ``conv1d_forward_fast``
+
+    Returns (dx, dw, db): (N, C, L), (F, C // groups, K), (F,), in the dtypes of x, w and b.
+
+    Raises TypeError/ValueError when dout is not a float array of the output's shape.
+    """
+    return _backward(dout, cache, nd=1)
+
+
+def conv3d_forward_fast(x, w, b, conv_param):
+    """Fast 3-D convolution forward pass (as ``torch.nn.functional.conv3d``).
+
+    Inputs:
+    - x: (N, C, D, H, W), float32 or float64
+    - w: (F, C // groups, KD, KH, KW); b: (F,)
+    - conv_param: 'stride', 'pad' (int or 3-tuple), optional 'dilation' (int or 3-tuple), 'groups' (int)
+
+    Returns (out, cache): out (N, F, D_out, H_out, W_out); cache for ``conv3d_backward_fast``.
+
+    Raises TypeError/ValueError for bad shapes, dtypes or conv_param entries.
+    """
+    return _forward(x, w, b, conv_param, nd=3)
+
+
+def conv3d_backward_fast(dout, cache):
+    """Backward pass of ``conv3d_forward_fast``.
+
+    Inputs:
+    - dout: (N, F, D_out, H_out, W_out)
+    - cache: from ``conv3d_forward_fast``
+
+    Returns (dx, dw, db): (N, C, D, H, W), (F, C // groups, KD, KH, KW), (F,),
+    in the dtypes of x, w and b.
+
+    Raises TypeError/ValueError when dout is not a float array of the output's shape.
+    """
+    return _backward(dout, cache, nd=3)

@@ -1,0 +1,119 @@
+"""Fast 1-D, 2-D and 3-D convolution against PyTorch (F.conv1d/2d/3d and autograd) and against the naive loops."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+
+from cs7150.conv import conv_backward_naive, conv_forward_naive
+from cs7150.conv_fast import (
+    col2im,
+    conv1d_backward_fast,
+    conv1d_forward_fast,
+    conv3d_backward_fast,
+    conv3d_forward_fast,
+    conv_backward_fast,
+    conv_forward_fast,
+    im2col,
+)
+from cs7150.gradcheck import rel_error
+from test_conv import assert_matches_torch, conv_cases, torch_conv
+
+FAST = {1: (conv1d_forward_fast, conv1d_backward_fast), 2: (conv_forward_fast, conv_backward_fast),
+        3: (conv3d_forward_fast, conv3d_backward_fast)}
+
+
+@settings(max_examples=60, deadline=None)
+@given(conv_cases(max_n=3, max_channels=6, max_size=10, max_kernel=5))
+def test_fast_matches_torch(case):
+    x, w, b, conv_param, dout = case
+    originals = [a.copy() for a in case[:3]]
+    assert_matches_torch(conv_forward_fast, conv_backward_fast, *case)
+    for before, after in zip(originals, (x, w, b)):
+        np.testing.assert_array_equal(before, after)  # inputs are not modified
+
+
+@settings(max_examples=40, deadline=None)
+@given(conv_cases())
+def test_fast_agrees_with_naive(case):
+    x, w, b, conv_param, dout = case
+    out_naive, cache_naive = conv_forward_naive(x, w, b, conv_param)
+    out_fast, cache_fast = conv_forward_fast(x, w, b, conv_param)
+    assert rel_error(out_fast, out_naive) < 1e-10
+    for fast, naive in zip(conv_backward_fast(dout, cache_fast), conv_backward_naive(dout, cache_naive)):
+        assert fast.shape == naive.shape
+        assert rel_error(fast, naive) < 1e-10
+
+
+@settings(max_examples=40, deadline=None)
+@given(conv_cases(nd=1, max_n=3, max_channels=6, max_size=12, max_kernel=5))
+def test_conv1d_matches_torch(case):
+    assert_matches_torch(*FAST[1], *case)
+
+
+@settings(max_examples=30, deadline=None)
+@given(conv_cases(nd=3, max_size=6, max_kernel=3))
+def test_conv3d_matches_torch(case):
+    assert_matches_torch(*FAST[3], *case)
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_float32_matches_torch_float32(nd):
+    """A LeNet-like layer in float32 stays float32 and matches PyTorch within float32 rounding."""
+    rng = np.random.default_rng(nd)
+    x = rng.standard_normal((4, 6, *(9,) * nd), dtype=np.float32)
+    w = rng.standard_normal((8, 3, *(3,) * nd), dtype=np.float32)
+    b = rng.standard_normal(8, dtype=np.float32)
+    conv_param = {"stride": 2, "pad": 1, "dilation": 1, "groups": 2}
+    forward, backward = FAST[nd]
+    out, cache = forward(x, w, b, conv_param)
+    dout = rng.standard_normal(out.shape, dtype=np.float32)
+    ours = (out, *backward(dout, cache))
+    expected = torch_conv(*(a.astype(np.float64) for a in (x, w, b)), conv_param, dout.astype(np.float64))
+    for got, reference in zip(ours, expected):
+        assert got.dtype == np.float32
+        assert rel_error(got, reference) < 1e-5
+
+
+def test_im2col_layout_and_col2im_adjoint():
+    """cols[c, *k, *o, n] = x_padded[c, *(o*stride + k*dilation), n], and col2im is im2col's adjoint."""
+    rng = np.random.default_rng(0)
+    x_padded = rng.standard_normal((3, 9, 8, 2))  # (C, H_padded, W_padded, N)
+    kernel, stride, dilation = (2, 3), (2, 1), (3, 2)
+    cols = im2col(x_padded, kernel, stride, dilation)
+    # H_out = (9 - (3*(2-1)+1)) // 2 + 1 = 3, W_out = (8 - (2*(3-1)+1)) // 1 + 1 = 4
+    assert cols.shape == (3, 2, 3, 3, 4, 2) and cols.flags.c_contiguous
+    for c, kh, kw, i, j, n in np.ndindex(cols.shape):
+        assert cols[c, kh, kw, i, j, n] == x_padded[c, i * 2 + kh * 3, j * 1 + kw * 2, n]
+    dcols = rng.standard_normal(cols.shape)
+    dx_padded = col2im(dcols, x_padded.shape[1:-1], stride, dilation)
+    assert dx_padded.shape == x_padded.shape
+    # <im2col(x), dcols> == <x, col2im(dcols)>
+    assert abs(np.sum(cols * dcols) - np.sum(x_padded * dx_padded)) < 1e-10 * np.sum(np.abs(cols * dcols))
+
+
+@pytest.mark.parametrize(
+    "nd, change, error, message",
+    [
+        (1, dict(x=np.zeros((2, 4, 6, 6))), ValueError, r"x must have 3 dimensions \(N, C, L\)"),
+        (1, dict(conv_param={"stride": (1, 1), "pad": 0}), TypeError,
+         r"conv_param\['stride'\] must be an int or a tuple of 1"),
+        (1, dict(w=np.zeros((6, 4, 9))), ValueError, r"does not fit x of shape \(2, 4, 6\)"),
+        (3, dict(w=np.zeros((6, 4, 3, 3))), ValueError, r"w must have 5 dimensions \(F, C // groups, KD, KH, KW\)"),
+        (3, dict(conv_param={"stride": 1, "pad": (1, 1)}), TypeError,
+         r"conv_param\['pad'\] must be an int or a tuple of 3"),
+        (3, dict(b=np.zeros((6, 1))), ValueError, r"b must have 1 dimensions"),
+    ],
+)
+def test_bad_input_1d_3d(nd, change, error, message):
+    good = dict(x=np.zeros((2, 4, *(6,) * nd)), w=np.zeros((6, 4, *(3,) * nd)), b=np.zeros(6),
+                conv_param={"stride": 1, "pad": 0})
+    with pytest.raises(error, match=message):
+        FAST[nd][0](**{**good, **change})
+
+
+@pytest.mark.parametrize("nd", [1, 3])
+def test_bad_dout_1d_3d(nd):
+    forward, backward = FAST[nd]
+    out, cache = forward(np.zeros((2, 4, *(6,) * nd)), np.zeros((6, 4, *(3,) * nd)), np.zeros(6),
+                         {"stride": 1, "pad": 0})
+    with pytest.raises(ValueError, match=r"dout must have the forward output's shape"):
+        backward(np.zeros((2, 6, *(5,) * nd)), cache)

@@ -1,0 +1,214 @@
+"""LeNet-5 in PyTorch, the lecture's variants of it, two baselines, and a registry.
+
+The lecture's LeNet-5 on a 1x28x28 MNIST digit::
+
+    conv1  20 filters 5x5, pad 2   (N, 20, 28, 28)    520 parameters
+    relu1, pool1 max 2x2 stride 2  (N, 20, 14, 14)
+    conv2  50 filters 5x5, pad 2   (N, 50, 14, 14)    25,050
+    relu2, pool2 max 2x2 stride 2  (N, 50, 7, 7)
+    flatten                        (N, 2450)
+    fc1    2450 -> 500, relu3      (N, 500)           1,225,500
+    fc2    500 -> 10               (N, 10)            5,010   (total 1,256,080)
+
+``build_model(name)`` builds any entry of ``MODELS``: the network above, one
+variant per lecture question (average pooling, no ReLU, 3x3 kernels, no
+padding), a linear classifier on pixels, a chance baseline, and the NumPy twin
+of LeNet-5 (``cs7150.numpy_lenet``).
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+from torch import nn
+
+from cs7150.shapes import conv_output_size
+
+CONV1_FILTERS = 20
+CONV2_FILTERS = 50
+FC1_UNITS = 500
+POOL_SIZE = 2
+POOLS = ("max", "avg")
+
+
+def lenet5_feature_size(image_size: int = 28, kernel_size: int = 5, padding: bool = True) -> tuple[int, int]:
+    """Side of conv2's pooled output and the length of the flattened vector fed to fc1.
+
+    Args:
+        image_size: int, the side H = W of the square input image.
+        kernel_size: int, the odd side K of both convolutions' kernels.
+        padding: bool, "same" padding ``K // 2`` on both convolutions (else none).
+
+    Returns:
+        ``(side, flat)``: e.g. ``(7, 2450)`` for the lecture's network and
+        ``(4, 800)`` without padding (28 -> 24 -> 12 -> 8 -> 4).
+
+    Raises:
+        ValueError: the kernel or a pooling window no longer fits the image.
+    """
+    pad = kernel_size // 2 if padding else 0
+    side = image_size
+    for _ in range(2):  # conv -> pool, twice
+        side = conv_output_size(side, kernel_size, pad)
+        side = conv_output_size(side, POOL_SIZE, 0, POOL_SIZE)
+    return side, CONV2_FILTERS * side * side
+
+
+def check_lenet5_options(pool: str, activation: bool, kernel_size: int, padding: bool) -> None:
+    """Validate the LeNet-5 constructor options shared by ``LeNet5`` and ``NumpyLeNet5``.
+
+    Raises:
+        ValueError: ``pool`` is not 'max' or 'avg', or ``kernel_size`` is not a
+            positive odd int ("same" padding ``K // 2`` needs an odd kernel).
+        TypeError: ``activation`` or ``padding`` is not a bool.
+    """
+    if pool not in POOLS:
+        raise ValueError(f"pool must be one of {POOLS}, got {pool!r}")
+    if not isinstance(kernel_size, int) or isinstance(kernel_size, bool) or kernel_size < 1 or kernel_size % 2 == 0:
+        raise ValueError(f"kernel_size must be a positive odd int (for 'same' padding K // 2), got {kernel_size!r}")
+    for name, value in (("activation", activation), ("padding", padding)):
+        if not isinstance(value, bool):
+            raise TypeError(f"{name} must be a bool, got {value!r}")
+
+
+class LeNet5(nn.Module):
+    """The lecture's LeNet-5; the keyword options build its variants.
+
+    Child modules are registered in forward order with stable names
+    (conv1, relu1, pool1, conv2, relu2, pool2, flatten, fc1, relu3, fc2), so
+    ``cs7150.shapes.summarize`` can walk them; without ``activation`` the relu
+    modules are absent.
+
+    Args:
+        num_classes: int, outputs of fc2.
+        in_channels: int, channels C of the input (1 for MNIST).
+        image_size: int, side of the square input (28 for MNIST).
+        pool: 'max' or 'avg', the 2x2 stride-2 pooling after each convolution.
+        activation: bool, ReLU after conv1, conv2 and fc1 (without it the
+            network is linear between the pooling layers).
+        kernel_size: int, odd side K of both convolutions' kernels.
+        padding: bool, "same" padding K // 2 (else none: 28 -> 24 -> 12 -> 8 -> 4).
+
+    Input ``x``: float tensor (N, in_channels, image_size, image_size);
+    output: logits (N, num_classes).
+
+    Raises:
+        ValueError / TypeError: a bad option, or an image too small for the kernels.
+    """
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 1, image_size: int = 28, *,
+                 pool: str = "max", activation: bool = True, kernel_size: int = 5, padding: bool = True):
+        super().__init__()
+        check_lenet5_options(pool, activation, kernel_size, padding)
+        _, flat = lenet5_feature_size(image_size, kernel_size, padding)
+        pad = kernel_size // 2 if padding else 0
+        ### BEGIN SOLUTION
+        pool_layer = nn.MaxPool2d if pool == "max" else nn.AvgPool2d
+        layers = [
+            ("conv1", nn.Conv2d(in_channels, CONV1_FILTERS, kernel_size, padding=pad)),  # (N, 20, H1, W1)
+            ("relu1", nn.ReLU()),
+            ("pool1", pool_layer(POOL_SIZE)),                                             # (N, 20, H1/2, W1/2)
+            ("conv2", nn.Conv2d(CONV1_FILTERS, CONV2_FILTERS, kernel_size, padding=pad)),  # (N, 50, H2, W2)
+            ("relu2", nn.ReLU()),
+            ("pool2", pool_layer(POOL_SIZE)),                                             # (N, 50, side, side)
+            ("flatten", nn.Flatten()),                                                    # (N, flat)
+            ("fc1", nn.Linear(flat, FC1_UNITS)),                                          # (N, 500)
+            ("relu3", nn.ReLU()),
+            ("fc2", nn.Linear(FC1_UNITS, num_classes)),                                   # (N, num_classes)
+        ]
+        for name, module in layers:
+            if activation or not name.startswith("relu"):
+                self.add_module(name, module)
+        ### END SOLUTION
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits (N, num_classes) for images ``x`` (N, C, H, W): the children in order."""
+        for layer in self.children():
+            x = layer(x)
+        return x
+
+
+class ChanceClassifier(nn.Module):
+    """Random guessing: every image gets a uniformly random class (about 1/num_classes accuracy).
+
+    It has no parameters and is never trained. Its logits are uniform noise in
+    [0, 1) drawn from its own seeded CPU generator, so the argmax is a uniformly
+    random class and the cross-entropy stays close to ``log(num_classes)``.
+    """
+
+    def __init__(self, num_classes: int = 10, seed: int = 0):
+        super().__init__()
+        self.num_classes = num_classes
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Random logits (N, num_classes) on ``x``'s device for images ``x`` (N, ...)."""
+        logits = torch.rand(x.shape[0], self.num_classes, generator=self.generator)
+        return logits.to(device=x.device, dtype=x.dtype)
+
+
+def linear_classifier(num_classes: int = 10, in_channels: int = 1, image_size: int = 28) -> nn.Sequential:
+    """A linear classifier on raw pixels: flatten (N, C*H*W), then fc (C*H*W -> num_classes).
+
+    7,850 parameters on MNIST; input (N, in_channels, image_size, image_size), output logits (N, num_classes).
+    """
+    return nn.Sequential(OrderedDict(
+        flatten=nn.Flatten(),                                                   # (N, 784)
+        fc=nn.Linear(in_channels * image_size * image_size, num_classes),      # (N, 10)
+    ))
+
+
+def _numpy_lenet5(**options):
+    from cs7150.numpy_lenet import NumpyLeNet5  # imported here: numpy_lenet imports this module
+
+    return NumpyLeNet5(**options)
+
+
+# name -> (builder, keyword options, one-line description); baselines first, then
+# LeNet-5, then one variant per lecture question (the order `cs7150 compare` prints).
+MODELS = {
+    "chance": (ChanceClassifier, {}, "random guessing, never trained (~10% on 10 classes)"),
+    "linear": (linear_classifier, {}, "linear classifier on the 784 pixels"),
+    "lenet5": (LeNet5, {}, "the lecture's LeNet-5 (max pool, ReLU, 5x5 'same' convs)"),
+    "lenet5-avgpool": (LeNet5, {"pool": "avg"}, "LeNet-5 with 2x2 average pooling"),
+    "lenet5-norelu": (LeNet5, {"activation": False}, "LeNet-5 without ReLU: stacked linear maps collapse into one"),
+    "lenet5-k3": (LeNet5, {"kernel_size": 3}, "LeNet-5 with 3x3 'same' convs (smaller receptive field)"),
+    "lenet5-nopad": (LeNet5, {"padding": False}, "LeNet-5 without padding: 28->24->12->8->4, flatten 800"),
+    "numpy-lenet5": (_numpy_lenet5, {}, "LeNet-5 in NumPy from cs7150.layers (trained with SGD + momentum)"),
+}
+BASELINES = ("chance", "linear")
+
+
+def build_model(name: str, seed: int = 0, **kwargs):
+    """Build the registered model ``name`` with seeded initial weights.
+
+    Args:
+        name: a key of ``MODELS`` (e.g. 'lenet5', 'lenet5-nopad', 'linear', 'chance').
+        seed: int, seeds the initial weights (and the chance model's guesses);
+            the global torch RNG state is left as it was.
+        **kwargs: passed to the builder (e.g. ``num_classes``, ``dtype`` for
+            'numpy-lenet5'); they override the registry's options.
+
+    Returns:
+        An ``nn.Module`` (input (N, 1, 28, 28) -> logits (N, 10)), or a
+        ``NumpyLeNet5`` for 'numpy-lenet5'.
+
+    Raises:
+        ValueError: ``name`` is not registered (the message lists the valid names).
+    """
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; valid names: {', '.join(MODELS)}")
+    builder, options, _ = MODELS[name]
+    options = {**options, **kwargs}
+    if builder in (ChanceClassifier, _numpy_lenet5):
+        return builder(seed=seed, **options)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return builder(**options)
+
+
+def count_parameters(model) -> int:
+    """Number of trainable scalars of an ``nn.Module`` or a ``NumpyLeNet5`` (1,256,080 for LeNet-5)."""
+    if isinstance(model, nn.Module):
+        return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return sum(p.size for p in model.params.values())

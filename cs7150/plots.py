@@ -1,0 +1,121 @@
+"""Figures of a training run: loss/accuracy curves, first-layer filters, a confusion matrix.
+
+Each function returns a matplotlib ``Figure`` (shown inline in a notebook) and,
+given ``path``, also saves it as a PNG. Figures are built without ``pyplot``,
+so saving works on machines without a display and leaves the notebook's
+backend alone.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+
+def _save(fig: Figure, path) -> Figure:
+    if path is not None:
+        fig.savefig(path, dpi=120, bbox_inches="tight")
+    return fig
+
+
+def plot_history(history: list[dict], path=None, title: str = "") -> Figure:
+    """Loss and accuracy per epoch, training (running mean) and held-out.
+
+    Args:
+        history: the list of dicts returned by ``cs7150.train.fit``.
+        path: where to save the PNG, or None.
+        title: figure title (e.g. the model's name).
+
+    Returns:
+        The ``Figure`` (two axes: cross-entropy, accuracy in %).
+    """
+    epochs = [row["epoch"] for row in history]
+    fig = Figure(figsize=(9, 3.5))
+    ax_loss, ax_acc = fig.subplots(1, 2)
+    for key, label in (("train", "train (running)"), ("test", "held-out")):
+        ax_loss.plot(epochs, [row[f"{key}_loss"] for row in history], "o-", label=label)
+        ax_acc.plot(epochs, [100 * row[f"{key}_acc"] for row in history], "o-", label=label)
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+    for ax in (ax_loss, ax_acc):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_filters(weight: np.ndarray, path=None, title: str = "first-layer filters") -> Figure:
+    """A grid of filters, one tile per output channel (input channel 0), each on its own grey scale.
+
+    Args:
+        weight: ndarray (F, C, HH, WW), e.g. LeNet-5's conv1.weight (20, 1, 5, 5).
+        path: where to save the PNG, or None.
+        title: figure title.
+
+    Returns:
+        The ``Figure``.
+
+    Raises:
+        ValueError: ``weight`` is not 4-dimensional.
+    """
+    weight = np.asarray(weight)
+    if weight.ndim != 4:
+        raise ValueError(f"weight must have shape (F, C, HH, WW), got {weight.shape}")
+    n_filters = weight.shape[0]
+    cols = min(n_filters, 10)
+    rows = math.ceil(n_filters / cols)
+    fig = Figure(figsize=(1.1 * cols, 1.2 * rows + 0.4))
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for i, ax in enumerate(axes):
+        ax.set_axis_off()
+        if i < n_filters:
+            ax.imshow(weight[i, 0], cmap="gray", interpolation="nearest")
+            ax.set_title(str(i), fontsize=8)
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def confusion_matrix(labels, predictions, num_classes: int = 10) -> np.ndarray:
+    """Counts (num_classes, num_classes): row = true class, column = predicted class.
+
+    Args:
+        labels, predictions: int arrays (N,) with values in [0, num_classes).
+
+    Raises:
+        ValueError: different lengths, or a value outside [0, num_classes).
+    """
+    labels, predictions = np.asarray(labels).ravel(), np.asarray(predictions).ravel()
+    if labels.shape != predictions.shape:
+        raise ValueError(f"labels {labels.shape} and predictions {predictions.shape} differ in shape")
+    for name, values in (("labels", labels), ("predictions", predictions)):
+        if values.size and (values.min() < 0 or values.max() >= num_classes):
+            raise ValueError(f"{name} must lie in [0, {num_classes}), got [{values.min()}, {values.max()}]")
+    return np.bincount(labels * num_classes + predictions, minlength=num_classes ** 2).reshape(num_classes, num_classes)
+
+
+def plot_confusion(labels, predictions, num_classes: int = 10, path=None, title: str = "held-out confusion") -> Figure:
+    """The confusion matrix as an annotated heat map (true class down, predicted across).
+
+    Args:
+        labels, predictions: int arrays (N,) with values in [0, num_classes).
+        num_classes: int.
+        path: where to save the PNG, or None.
+        title: figure title (the accuracy is appended).
+
+    Returns:
+        The ``Figure``.
+    """
+    counts = confusion_matrix(labels, predictions, num_classes)  # (K, K)
+    accuracy = np.trace(counts) / max(counts.sum(), 1)
+    fig = Figure(figsize=(5.5, 5))
+    ax = fig.subplots()
+    ax.imshow(counts, cmap="Blues")
+    for (i, j), count in np.ndenumerate(counts):
+        ax.text(j, i, str(count), ha="center", va="center", fontsize=7,
+                color="white" if count > counts.max() / 2 else "black")
+    ax.set(xlabel="predicted", ylabel="true", xticks=range(num_classes), yticks=range(num_classes),
+           title=f"{title} (accuracy {100 * accuracy:.1f}%)")
+    return _save(fig, path)

@@ -23,6 +23,7 @@ the metadata.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -160,8 +161,11 @@ def kernel_env(tmp_path_factory):
         yield
 
 
+@functools.cache
 def execute(path: Path, allow_errors: bool = True):
-    """Run the notebook at ``path`` in its folder; return (executed notebook, seconds)."""
+    """Run the notebook at ``path`` in its folder; return (executed notebook, seconds).
+
+    Memoized: every test file that checks a notebook's outputs shares one run per session."""
     nb = read(path)
     client = NotebookClient(
         nb, kernel_name="python3", timeout=course_config().Execute.timeout, allow_errors=allow_errors,

@@ -1,0 +1,95 @@
+"""Assignment 2 (LeNet-5 on MNIST): the source notebook in grading mode, its nbgrader metadata, points and release.
+
+The generic checks run for every notebook in ``tests/test_notebooks.py``: nbgrader's metadata rules, the points
+adding up to the header's total, a clean run in grading mode (no error, no stderr, no value at the end of a grade
+cell, within NOTEBOOK_BUDGET_S), ``nbgrader generate_assignment`` and the student release. Here, what is
+particular to this notebook: every autograded test cell passes its tests with the reference solutions, and the cells print what
+the assignment promises (the lecture's table with 1,256,080 parameters, one results table with the baselines
+and every variant, a timing table whose GPU row says "no GPU" without one, the figures).
+
+The notebook runs once per session: ``execute`` is memoized, so this file and ``tests/test_notebooks.py`` share one run.
+"""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from test_notebooks import (  # noqa: F401  (kernel_env is a fixture used by name)
+    COURSE,
+    cell_name,
+    error_text,
+    execute,
+    is_autograded_test,
+    is_grade,
+    kernel_env,
+    nbgrader_meta,
+    outputs,
+    read,
+)
+
+ASSIGNMENT = "assignment2"
+NOTEBOOK = COURSE / "source" / ASSIGNMENT / "lenet5.ipynb"
+TOTAL_POINTS = 100
+MODELS_IN_TABLE = ("chance", "linear", "lenet5", "lenet5-avgpool", "lenet5-norelu", "lenet5-k3", "lenet5-nopad")
+MIN_FIGURES = 7  # digits, training curves, results bars, filters, feature maps, confusion matrix, mistakes
+
+
+def stdout_of(cell) -> str:
+    return "".join(o.text for o in outputs(cell, "stream", "stdout"))
+
+
+def cell_with_id(nb, grade_id):
+    """The cell whose nbgrader grade_id is ``grade_id``."""
+    return next(cell for cell in nb.cells if nbgrader_meta(cell).get("grade_id") == grade_id)
+
+
+def test_total_points():
+    nb = read(NOTEBOOK)
+    points = sum(nbgrader_meta(cell)["points"] for cell in nb.cells if is_grade(cell))
+    assert points == TOTAL_POINTS, f"grade cells are worth {points} points, expected {TOTAL_POINTS}"
+
+
+@pytest.fixture(scope="module")
+def executed(kernel_env):
+    """The source notebook run top to bottom in grading mode: (notebook with outputs, seconds)."""
+    return execute(NOTEBOOK)
+
+
+@pytest.mark.slow
+def test_every_autograded_test_cell_passes(executed):
+    nb, _ = executed
+    tests = [(index, cell) for index, cell in enumerate(nb.cells) if is_autograded_test(cell)]
+    assert len(tests) >= 10, f"only {len(tests)} autograded test cells"
+    failed = [f"{cell_name(i, c)}: {error_text(outputs(c, 'error')[0])}" for i, c in tests if outputs(c, "error")]
+    assert not failed, "\n".join(failed)
+    silent = [cell_name(i, c) for i, c in tests if not stdout_of(c).strip()]
+    assert not silent, f"test cells that print nothing (students see no confirmation): {silent}"
+
+
+@pytest.mark.slow
+def test_prints_the_lecture_table_the_results_and_the_timings(executed):
+    nb, _ = executed
+    summary = stdout_of(cell_with_id(nb, "test_lenet5"))
+    for text in ("Conv (C_out=20, K=5, P=2, S=1)", "50 x 7 x 7", "Linear (2450 -> 500)", "1,256,080"):
+        assert text in summary, f"summarize's table lacks {text!r}:\n{summary}"
+
+    results = stdout_of(cell_with_id(nb, "train_all"))
+    rows = {line.split()[0] for line in results.splitlines() if line.strip()}
+    missing = [name for name in MODELS_IN_TABLE if name not in rows]
+    assert not missing, f"the results table lacks {missing}:\n{results}"
+    order = [line.split()[0] for line in results.splitlines() if line.split() and line.split()[0] in MODELS_IN_TABLE]
+    assert order[:2] == ["chance", "linear"], f"baselines first, got {order}"
+
+    timings = stdout_of(cell_with_id(nb, "timing"))
+    assert "NumPy twin" in timings and "PyTorch" in timings, timings
+    gpu_row = [line for line in timings.splitlines() if line.startswith("PyTorch") and "CPU" not in line]
+    assert len(gpu_row) == 1, f"expected one GPU row:\n{timings}"
+    if not torch.cuda.is_available():
+        assert "no GPU" in gpu_row[0], f"without a GPU the GPU row must say so: {gpu_row[0]!r}"
+
+
+@pytest.mark.slow
+def test_draws_the_figures(executed):
+    nb, _ = executed
+    figures = sum("image/png" in o.get("data", {}) for cell in nb.cells for o in cell.get("outputs", []))
+    assert figures >= MIN_FIGURES, f"{figures} figures, expected at least {MIN_FIGURES}"

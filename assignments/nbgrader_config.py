@@ -22,6 +22,8 @@ student's submitted one.
 import json
 import pathlib
 
+from autograder.feedback import FEEDBACK_PREPROCESSORS
+
 c = get_config()  # noqa: F821  (injected by nbgrader when it loads this file)
 
 COURSE_ROOT = pathlib.Path(__file__).resolve().parent
@@ -57,3 +59,7 @@ c.Autograde.exclude_overwriting = {
 
 # `nbgrader zip_collect`: accept the package files with the notebooks.
 c.FileNameCollectorPlugin.valid_ext = [".ipynb", ".py"]
+
+# Feedback pages (`nbgrader generate_feedback`) never show hidden tests, nor
+# tracebacks that quote them.
+c.GenerateFeedback.preprocessors = FEEDBACK_PREPROCESSORS

@@ -4,10 +4,18 @@ For each submission the grader builds a fresh temporary folder holding the
 student release's ``cs7150/`` package (every solution region stubbed, so no
 reference code) with the student's allow-listed files copied over it, and runs
 ``autograder/child.py`` there as ``python -I -S -B`` under the limits of
-``autograder.processes`` (memory, file size, no forks, wall time, scrubbed
-environment, own process group). The inputs were chosen and the reference
-outputs computed here before any child starts, and each child's arrays are
-compared here (``autograder.grading``): the child only reports.
+``autograder.processes`` (memory, file size, processes, wall time, scrubbed
+environment, own process group). Where the grader can (Linux, as root) the
+child runs in the jail of ``autograder.isolation``: its own uid, a root that
+holds only Python and the submission's own folders, no network. The inputs
+were chosen and the reference outputs computed here before any child starts,
+and each child's arrays are compared here (``autograder.grading``): the child
+only reports.
+
+When a run ends before all its cases did, for any reason but the wall-time
+limit (an exit, a crash, the memory or disk limit), the case that was running
+scores 0 with the reason and a new child grades the remaining cases, at most
+``MAX_RUNS`` children per submission within the same wall time.
 
 With ``notebooks=True`` the assignment's notebooks are then graded by
 ``nbgrader autograde`` (``autograder.notebooks``) and each notebook becomes one
@@ -19,17 +27,19 @@ import importlib.util
 import json
 import os
 import shutil
+import stat
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from autograder import cases, config, grading, notebooks, processes, release, report, submissions
+from autograder import cases, config, grading, isolation, notebooks, processes, release, report, submissions
 
 CHILD = Path(__file__).resolve().parent / "child.py"
+MAX_RUNS = 6  # children per submission: the first and the restarts after one ended early
 
 
 @dataclass(frozen=True)
@@ -42,18 +52,27 @@ class Limits:
     file_mb: int = 64  # any file a child writes, stdout and stderr included
     notebook_s: float = 900.0  # nbgrader autograde of one submission's notebooks
     notebook_memory_mb: int = 4096
+    processes: int = 64  # processes and threads of one confined submission together
+    disk_mb: int = 256  # the files a confined submission writes, together
+    confine: bool = True  # run student code in the jail where the grader can (Linux, root)
 
 
 @dataclass
 class Run:
-    """One submission's files, plan and child job; its sandbox exists only while the job runs."""
+    """One submission's files, plan and child jobs; its sandbox exists only while they run."""
 
     submission: submissions.Submission
     folder: Path
     files: dict  # student file -> its bytes
-    missing: list[str]
+    missing: dict  # student file -> why it is missing ("was not found in the submission", ...)
     cases: list
-    job: processes.Job | None = None
+    confinement: isolation.Confinement | None = None
+    jobs: list = field(default_factory=list)  # the children run so far, the last one last
+    ended: dict = field(default_factory=dict)  # case id -> the grader's own record of a case its child died in
+
+    @property
+    def job(self) -> processes.Job | None:
+        return self.jobs[-1] if self.jobs else None
 
     @property
     def results(self) -> Path:
@@ -81,62 +100,154 @@ def _site_packages() -> list[str]:
     return list(dict.fromkeys(folders))
 
 
-def _prepare(submission, assignment, prepared, work: Path, inputs: Path, limits: Limits) -> Run:
+def _job(run: Run, calls: list, inputs: Path, limits: Limits, wall_s: float) -> processes.Job:
+    """A child job grading ``calls`` (a plan written beside the others), confined when ``run.confinement``."""
+    plan_path = run.folder / f"plan{len(run.jobs)}.json"
+    plan = {
+        "sandbox": str(run.sandbox), "site_packages": _site_packages(), "inputs": str(inputs),
+        "results": str(run.results), "case_timeout": limits.case_s, "cases": calls,
+        "confined": run.confinement is not None,
+    }
+    plan_path.write_text(json.dumps(plan), encoding="utf-8")
+    command = [sys.executable, "-I", "-S", "-B", str(CHILD), str(plan_path)]
+    confinement = run.confinement
+    if confinement is not None:
+        confinement.read_only[:] = [str(CHILD), str(inputs), str(plan_path)]
+        command = confinement.command(command)
+    return processes.Job(
+        key=run.submission.student_id, command=command, cwd=run.sandbox, log_dir=run.folder, wall_s=wall_s,
+        memory_mb=limits.memory_mb, file_mb=limits.file_mb,
+        uid=confinement.uid if confinement else None, disk_folders=(run.sandbox, run.results, run.folder / "home"),
+        disk_mb=limits.disk_mb,
+    )
+
+
+def _prepare(submission, assignment, prepared, work: Path, inputs: Path, limits: Limits, confine: bool) -> Run:
     """Read the student's files and write the plan; the sandbox is built just before the child starts."""
     folder = work / "runs" / submission.student_id
     files, missing = submissions.read_student_files(submission, assignment.student_files)
     run = Run(submission, folder, files, missing, [pc for pc in prepared if pc.part.file not in missing])
     run.results.mkdir(parents=True)
     if run.cases:
-        plan = {
-            "sandbox": str(run.sandbox), "site_packages": _site_packages(), "inputs": str(inputs),
-            "results": str(run.results), "case_timeout": limits.case_s, "cases": [pc.call() for pc in run.cases],
-        }
-        (folder / "plan.json").write_text(json.dumps(plan), encoding="utf-8")
-        run.job = processes.Job(
-            key=submission.student_id, command=[sys.executable, "-I", "-S", "-B", str(CHILD), str(folder / "plan.json")],
-            cwd=run.sandbox, log_dir=folder, wall_s=limits.wall_s, memory_mb=limits.memory_mb, file_mb=limits.file_mb,
-        )
+        if confine:
+            run.confinement = isolation.Confinement(
+                isolation.new_uid(), work / "jail", given=[str(run.sandbox), str(folder / "home")],
+                shared=[str(run.results)], cwd=str(run.sandbox), processes=limits.processes, tmp_mb=limits.file_mb)
+            for name in ["status.jsonl", *(f"{pc.id}.npz" for pc in run.cases)]:  # the only files it can write
+                (run.results / name).touch()  # there: the folder stays the grader's, so none can be replaced
+                os.chown(run.results / name, run.confinement.uid, run.confinement.uid)
+        run.jobs.append(_job(run, [pc.call() for pc in run.cases], inputs, limits, limits.wall_s))
     return run
 
 
 def _build_sandbox(run: Run, template: Path) -> None:
-    """The stubbed package with the student's files over it; other students' sandboxes do not exist yet or any more."""
-    shutil.copytree(template, run.sandbox)
-    submissions.write_files(run.files, run.sandbox)
+    """The stubbed package with the student's files over it (once per submission), owned by its confined uid."""
+    if not run.sandbox.exists():
+        shutil.copytree(template, run.sandbox)
+        submissions.write_files(run.files, run.sandbox)
+    if run.confinement is not None:
+        run.confinement.give()
+
+
+def _stopped_reason(job: processes.Job, limits: Limits) -> str:
+    if job.stopped == "time":
+        return f"the run was stopped at the {limits.wall_s:g} s time limit for a submission"
+    if job.stopped == "memory":
+        return f"the run was stopped: its processes together used more than the {limits.memory_mb} MiB memory limit"
+    if job.stopped == "disk":
+        return f"the run was stopped: the files it wrote passed the {limits.disk_mb} MiB disk limit"
+    if job.returncode is not None and job.returncode < 0:
+        return f"the run was ended by signal {-job.returncode} (for example a crash, or another process killing it)"
+    return f"the run ended early with exit status {job.returncode} (for example os._exit or a crash)"
+
+
+def _follow_up(run: Run, inputs: Path, limits: Limits) -> processes.Job | None:
+    """After a child ended early: record the case it died in, and a new child for the rest (or None).
+
+    The record goes to ``run.ended`` and to the status file too, for the next
+    child: a case that died in its forward pass is graded again on its given
+    cache (``autograder/child.py`` reads which forward passes were in trouble).
+    """
+    records = {**grading.read_status(run.results), **run.ended}
+    pending = [pc for pc in run.cases if records.get(pc.id, {}).get("status") in (None, "started")]
+    if not pending or _status_replaced(run):
+        return None
+    culprit = next((pc for pc in pending if records.get(pc.id, {}).get("status") == "started"), None)
+    retried = False
+    if culprit is not None:
+        started = records[culprit.id]
+        ended = {key: started[key] for key in ("function", "module", "forward", "phase") if key in started}
+        ended.update(id=culprit.id, status="ended", reason=_stopped_reason(run.job, limits))
+        retried = ended.get("phase") == "forward" and culprit.part.cache is not None
+        if not retried:
+            run.ended[culprit.id] = ended
+        status = grading.open_regular(run.results / "status.jsonl", "ab")
+        if status is None:  # replaced by the student's code: nothing more is run for it
+            return None
+        with status:
+            status.write((json.dumps(ended) + "\n").encode())
+    remaining = [pc for pc in pending if pc is not culprit or retried]
+    left_s = limits.wall_s - sum(j.elapsed for j in run.jobs)
+    if run.job.stopped == "time" or not remaining or len(run.jobs) >= MAX_RUNS or left_s < 1:
+        return None
+    _reset(run)
+    run.jobs.append(_job(run, [pc.call() for pc in remaining], inputs, limits, left_s))
+    return run.job
+
+
+def _status_replaced(run: Run) -> bool:
+    """Whether the student's code replaced its status file (by a link, a FIFO...): its records are lost."""
+    path = run.results / "status.jsonl"
+    return os.path.lexists(path) and not stat.S_ISREG(os.lstat(path).st_mode)
+
+
+def _reset(run: Run) -> None:
+    """Before a new child: a fresh sandbox and home, and only the status and case outputs kept in results."""
+    shutil.rmtree(run.sandbox, ignore_errors=True)
+    shutil.rmtree(run.folder / "home", ignore_errors=True)
+    kept = {"status.jsonl"} | {f"{pc.id}.npz" for pc in run.cases}
+    for path in run.results.iterdir():
+        if path.name not in kept or not path.is_file() or path.is_symlink():
+            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
 
 
 def _run_notes(run: Run, records: dict, limits: Limits) -> tuple[str, list[str]]:
-    """(why unrun cases did not run, notes for the student) from how the child ended."""
+    """(why unrun cases did not run, notes for the student) from how the children ended."""
     notes = list(run.submission.notes)
-    notes += [f"{rel} was not found in the submission; its functions score 0" for rel in run.missing]
-    job = run.job
-    unfinished = any(pc.id not in records for pc in run.cases)
-    if job is None or not (unfinished or job.killed or job.returncode):
-        return "the run ended before this case", notes
-    if job.killed:
-        reason = f"the run was stopped at the {limits.wall_s:g} s time limit for a submission"
-    elif job.returncode < 0:
-        reason = f"the run was ended by signal {-job.returncode} (for example past the memory limit)"
-    else:
-        reason = f"the run ended early with exit status {job.returncode} (for example os._exit or a crash)"
-    notes.append(f"{reason}; the cases that had not finished score 0")
-    if job.stderr_tail():
-        notes.append("last lines of the run's error output:\n" + job.stderr_tail())
-    return reason, notes
+    notes += [f"{rel} {why}; its functions score 0" for rel, why in run.missing.items()]
+    unfinished = any(records.get(pc.id, {}).get("status") in (None, "started") for pc in run.cases)
+    if _status_replaced(run):
+        notes.append("its code replaced results/status.jsonl, the file its results are written to, "
+                     "so they could not be read")
+    early = [job for job in run.jobs if job.stopped or job.returncode or (job is run.job and unfinished)]
+    for job in early:
+        notes.append(_stopped_reason(job, limits) + (
+            "; the case that was running, and any not yet run, score 0" if job is run.job
+            else "; the case that was running scores 0, and a new process graded the remaining cases"))
+    if early and run.job.stderr_tail():
+        notes.append("last lines of the run's error output:\n" + run.job.stderr_tail())
+    return (_stopped_reason(run.job, limits) if unfinished else "the run ended before this case"), notes
 
 
 def _grade(run: Run, assignment, prepared, limits: Limits) -> report.StudentResult:
-    records = grading.read_status(run.results)
+    records = {**grading.read_status(run.results), **run.ended}
     run_note, notes = _run_notes(run, records, limits)
     sources = run.sources
     parts = [
         grading.grade_part(part, [pc for pc in prepared if pc.part is part], records, run.results,
-                           source=sources.get(part.file), run_note=run_note, max_bytes=limits.file_mb << 20)
+                           source=sources.get(part.file), run_note=run_note, max_bytes=limits.file_mb << 20,
+                           limits=limits, missing=run.missing.get(part.file, "was not found in the submission"))
         for part in assignment.parts
     ]
+    threads = sorted({pc.part.function for pc in run.cases if records.get(pc.id, {}).get("threads_left")})
+    if threads:
+        notes.append(f"{', '.join(threads)} left threads running after returning; the grader stopped them")
+    for part in assignment.parts:
+        strays = records.get(part.function, {})
+        if strays.get("status") == "strays":
+            notes.append(f"{part.function} left {strays.get('processes')} process(es) running; the grader killed them")
     return report.StudentResult(run.submission.student_id, assignment.title, parts, notes,
-                                run.job.elapsed if run.job else 0.0)
+                                sum(job.elapsed for job in run.jobs))
 
 
 def grade_columns(assignment, notebook_names=()) -> list[str]:
@@ -178,7 +289,11 @@ def autograde(name: str, submissions_path: Path, out: Path | None = None, jobs: 
         if student is not None and not found:
             raise FileNotFoundError(f"no submission for student {student!r} in {submissions_path}")
 
-        runs = {s.student_id: _prepare(s, assignment, prepared, work, inputs, limits) for s in found}
+        confine = limits.confine and isolation.supported()
+        if not confine:
+            log("student code runs unconfined (the jail needs Linux and root); see docs/security.md")
+        (work / "jail").mkdir()
+        runs = {s.student_id: _prepare(s, assignment, prepared, work, inputs, limits, confine) for s in found}
         results = {}
         with tqdm(total=len(runs), unit="submission", desc="package", disable=not progress) as bar:
             def done(key):
@@ -186,9 +301,15 @@ def autograde(name: str, submissions_path: Path, out: Path | None = None, jobs: 
                 shutil.rmtree(runs[key].sandbox, ignore_errors=True)
                 bar.update(1)
 
+            def ended(job):
+                follow_up = _follow_up(runs[job.key], inputs, limits)
+                if follow_up is None:
+                    done(job.key)
+                return follow_up
+
             for key in [key for key, run in runs.items() if run.job is None]:  # nothing of theirs to run
                 done(key)
-            processes.run_jobs([run.job for run in runs.values() if run.job], parallel, lambda job: done(job.key),
+            processes.run_jobs([run.job for run in runs.values() if run.job], parallel, ended,
                                before_start=lambda job: _build_sandbox(runs[job.key], template))
 
         if notebook_names:

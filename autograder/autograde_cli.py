@@ -7,7 +7,8 @@ child processes and writes ``grades.csv`` and, per student, ``results.json``
 (default ``assignments/autograded-package/ASSIGNMENT/``). ``--student ID``
 regrades one student and updates that row of ``grades.csv`` in place;
 ``--notebooks`` also runs ``nbgrader autograde`` on the notebooks and adds one
-part per notebook.
+part per notebook. The limits (time, memory, file size, disk, processes) and
+the jail that confines student code are described in ``docs/security.md``.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import os
 import sys
 from pathlib import Path
 
-from autograder import autograde, config
+from autograder import autograde, config, isolation
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -35,7 +36,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--case-time-limit", metavar="SECONDS", type=float, default=limits.case_s,
                         help=f"time for one graded call (default {limits.case_s:g})")
     parser.add_argument("--memory-limit", metavar="MB", type=int, default=limits.memory_mb,
-                        help=f"address-space limit of a submission's process (default {limits.memory_mb})")
+                        help=f"memory of a submission: each process's address space, and all its processes "
+                             f"together (default {limits.memory_mb})")
+    parser.add_argument("--file-size-limit", metavar="MB", type=int, default=limits.file_mb,
+                        help=f"largest file a submission may write, its output included (default {limits.file_mb}); "
+                             f"all its files together: --disk-limit")
+    parser.add_argument("--disk-limit", metavar="MB", type=int, default=limits.disk_mb,
+                        help=f"all the files a submission writes in its folders, together (default {limits.disk_mb})")
+    parser.add_argument("--process-limit", metavar="N", type=int, default=limits.processes,
+                        help=f"processes and threads of a confined submission (default {limits.processes})")
+    parser.add_argument("--require-jail", action="store_true",
+                        help="refuse to grade unless student code can be confined (Linux, as root; see docs/security.md)")
     parser.add_argument("--notebooks", action="store_true",
                         help="also grade the notebooks with nbgrader autograde (one extra part per notebook)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -46,7 +57,12 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs is not None and args.jobs < 1:
         print("cs7150 autograde: --jobs must be at least 1", file=sys.stderr)
         return 1
-    limits = autograde.Limits(wall_s=args.time_limit, case_s=args.case_time_limit, memory_mb=args.memory_limit)
+    if args.require_jail and not isolation.supported():
+        print("cs7150 autograde: --require-jail: student code cannot be confined here (the jail needs Linux, root "
+              "and namespaces); see docs/security.md", file=sys.stderr)
+        return 1
+    limits = autograde.Limits(wall_s=args.time_limit, case_s=args.case_time_limit, memory_mb=args.memory_limit,
+                              file_mb=args.file_size_limit, disk_mb=args.disk_limit, processes=args.process_limit)
     out = args.out or autograde.default_out(args.assignment)
     try:
         results = autograde.autograde(args.assignment, args.submissions, out, jobs=args.jobs, student=args.student,

@@ -1,35 +1,52 @@
 """The per-submission runner: calls a student's functions on the grader's inputs.
 
-Started by the grader as ``python -I -S child.py PLAN.json`` with the working
+Started by the grader as ``python -I -S -B child.py PLAN.json`` with the working
 directory set to the submission's sandbox, resource limits already applied and
-a scrubbed environment. It uses only the standard library and NumPy, and
+a scrubbed environment (inside the jail of ``autograder/jail.py`` where the
+grader can confine it). It uses only the standard library and NumPy, and
 imports nothing of the grader.
 
-For each case of the plan, in order, it imports the student's module from the
-sandbox, calls the function (for a backward pass: first the student's forward
-pass, for its cache) under a per-case time limit, and writes
+The runner itself never runs student code. For each graded function (the
+plan's consecutive cases with the same ``function``) it forks a worker that
+imports the student's module and, case by case, calls the function (for a
+backward pass: first the student's forward pass, for its cache) under a
+per-case time limit, then exits with ``os._exit`` (threads it left running
+end with it). So a function that patches builtins or NumPy, leaves threads, or
+ends its process affects only itself: when a worker dies mid-case, the runner
+records how, and forks a new worker for the function's remaining cases. Where
+forking is not allowed (``RLIMIT_NPROC`` = 0 outside the jail) the cases run
+in the runner's process instead. A module whose import failed or timed out is
+not imported again: its later cases get the same record.
 
-- ``<results>/<case id>.npz``: the returned arrays (plain float ndarrays only),
-- one JSON line in ``<results>/status.jsonl``: ``ok`` / ``exception`` (type,
-  message, student frame) / ``timeout`` / ``bad_output``, the seconds taken and
-  the watched modules (``torch``, ``cs7150.*``) that importing the student's
-  module and, separately, calling its functions imported.
+Each case writes to ``<results>/status.jsonl`` a ``started`` line, then its
+record: ``ok`` / ``exception`` (type, message, student frame, the file it
+names) / ``timeout`` / ``bad_output``, the ``phase`` (import, forward, call),
+the seconds taken, the watched modules (``torch``, ``cs7150.*``) that
+importing the student's module and, separately, calling its functions
+imported, and the threads left running. The runner adds ``ended``
+for a case during which the worker died, ``skipped`` after too many deaths,
+and, keyed by the function's name, ``strays``: how many processes its worker
+left running (in the jail, where the runner kills them all).
 
-Nothing here decides a score: the grader re-reads the arrays with
-``allow_pickle=False`` and compares them with its own reference outputs, so
-whatever the student's code writes into these files cannot raise a score.
+The arrays go to ``<results>/<case id>.npz``. Nothing here decides a score:
+the grader re-reads the arrays with ``allow_pickle=False`` and compares them
+with its own reference outputs, so whatever the student's code writes into
+these files cannot raise a score.
 """
 import importlib
 import json
 import os
 import signal
 import sys
+import threading
 import time
 import traceback
 
-WATCHED_MODULES = ("torch",)  # top-level packages whose import is reported (not their submodules)
+WATCHED_MODULES = ("torch",)  # top-level packages whose loading is reported (not their submodules)
 WATCHED_PREFIX = "cs7150."
 MESSAGE_LIMIT = 600
+MAX_WORKERS_PER_FUNCTION = 4  # new workers after a death, per graded function
+_case_timeout = 0.0  # the plan's per-case time limit, for messages
 
 
 class CaseTimeout(BaseException):
@@ -41,7 +58,7 @@ class ForwardFailed(Exception):
 
 
 def _on_alarm(signum, frame):
-    raise CaseTimeout()
+    raise CaseTimeout(_case_timeout)
 
 
 def _student_frame(tb, sandbox):
@@ -54,12 +71,19 @@ def _student_frame(tb, sandbox):
 
 
 def _describe(error, sandbox):
-    text = str(error)
-    return {
+    text = f"timed out after {error.args[0]:g} s" if isinstance(error, CaseTimeout) else str(error)
+    described = {
         "type": type(error).__name__,
         "message": text if len(text) <= MESSAGE_LIMIT else text[:MESSAGE_LIMIT] + "...",
         "where": _student_frame(error.__traceback__, sandbox),
     }
+    if isinstance(error, OSError) and error.filename is not None:
+        filename = os.fsdecode(error.filename) if isinstance(error.filename, (str, bytes)) else str(error.filename)
+        outside = not os.path.abspath(filename).startswith(sandbox + os.sep)
+        described.update(filename=filename[:MESSAGE_LIMIT], outside=outside)
+    if isinstance(error, OSError):
+        described["errno"] = error.errno
+    return described
 
 
 def _arguments(spec, inputs, call, cache=None):
@@ -79,43 +103,50 @@ def _watched(modules):
     return sorted(m for m in modules if m in WATCHED_MODULES or m.startswith(WATCHED_PREFIX))
 
 
-def _call(call, inputs, sandbox, record):
+def _call(call, inputs, sandbox, record, progress):
     before = set(sys.modules)
+    record["phase"] = "import"
     module = importlib.import_module(call["module"])
     record["import_modules"] = _watched(set(sys.modules) - before)
-    before = set(sys.modules)
-    try:
-        return _call_functions(module, call, inputs, sandbox, record)
-    finally:
-        record["call_modules"] = _watched(set(sys.modules) - before)
-
-
-def _call_functions(module, call, inputs, sandbox, record):
     cache = None
-    if "forward" in call:
+    if "skip_forward" in call:  # the student's forward pass timed out or ended its process before
+        record["forward_error"] = {"type": "NotCalled", "message": f"it was not called again: {call['skip_forward']}"}
+        cache = tuple(_arguments(call["fallback_cache"], inputs, call))
+    elif "forward" in call:
+        record["phase"] = "forward"
+        progress("forward")
         try:
             forward_result = getattr(module, call["forward"])(*_arguments(call["forward_args"], inputs, call))
             cache = forward_result[1]
-        except Exception as error:
+        except BaseException as error:  # a time-out, SystemExit, KeyboardInterrupt too
             record["forward_error"] = _describe(error, sandbox)
             if "fallback_cache" not in call:
+                if isinstance(error, CaseTimeout):
+                    raise
                 raise ForwardFailed(f"{call['forward']} failed, so there is no cache to call "
                                     f"{call['function']} with") from None
             cache = tuple(_arguments(call["fallback_cache"], inputs, call))
-    return getattr(module, call["function"])(*_arguments(call["args"], inputs, call, cache))
+            signal.setitimer(signal.ITIMER_REAL, _case_timeout)  # the function's own time limit
+    record["phase"] = "call"
+    record["threads_at_call"] = _threads()
+    before = set(sys.modules)  # what the forward pass loaded (or started) is the forward function's business
+    try:
+        return getattr(module, call["function"])(*_arguments(call["args"], inputs, call, cache))
+    finally:
+        record["call_modules"] = _watched(set(sys.modules) - before)
 
 
 def _outputs(call, result, np):
     """The returned arrays by output name, or a message saying what is wrong with them."""
     names = call["outputs"]
     if "forward" not in call:  # a forward pass returns (out, cache)
-        if not (isinstance(result, tuple) and len(result) == 2):
+        if not (type(result) is tuple and len(result) == 2):
             return None, f"{call['function']} must return a tuple (out, cache), got {type(result).__name__}"
         values = [result[0]]
     elif len(names) == 1:
         values = [result]
     else:
-        if not (isinstance(result, tuple) and len(result) == len(names)):
+        if not (type(result) is tuple and len(result) == len(names)):
             return None, f"{call['function']} must return a tuple ({', '.join(names)}), got {type(result).__name__}"
         values = list(result)
     arrays = {}
@@ -128,14 +159,27 @@ def _outputs(call, result, np):
     return arrays, None
 
 
-def run_case(call, inputs, plan, np):
+def _threads():
+    """Threads of this process (the kernel's count, so threads started without ``threading`` count too)."""
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return threading.active_count()
+
+
+def run_case(call, inputs, plan, np, failed_imports, progress=lambda phase: None):
+    """Run one case and return its record; a module in ``failed_imports`` is not imported again.
+
+    ``progress(phase)`` is called as the case enters its forward pass."""
     sandbox, results = plan["sandbox"], plan["results"]
-    record = {"id": call["id"], "status": "ok"}
+    if call["module"] in failed_imports:
+        return dict(failed_imports[call["module"]], **_names(call), seconds=0, repeated=True)
+    record = {**_names(call), "status": "ok"}
     start = time.perf_counter()
     result = None
-    signal.setitimer(signal.ITIMER_REAL, plan["case_timeout"])
+    signal.setitimer(signal.ITIMER_REAL, _case_timeout)
     try:
-        result = _call(call, inputs, sandbox, record)
+        result = _call(call, inputs, sandbox, record, progress)
     except CaseTimeout:
         record["status"] = "timeout"
     except BaseException as error:  # SystemExit and KeyboardInterrupt too: one case, not the run
@@ -143,34 +187,197 @@ def run_case(call, inputs, plan, np):
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
     record["seconds"] = round(time.perf_counter() - start, 3)
+    record["threads_left"] = max(0, _threads() - record.pop("threads_at_call", _threads()))
+    if record["status"] in ("timeout", "exception") and record.get("phase") == "import":
+        failed_imports[call["module"]] = _import_failure(record)
     if record["status"] == "ok":
-        arrays, problem = _outputs(call, result, np)
+        try:
+            arrays, problem = _outputs(call, result, np)
+            if problem is None:
+                np.savez(os.path.join(results, call["id"] + ".npz"), **arrays)
+        except Exception as error:  # e.g. past the file size limit, or a patched builtin
+            problem = f"could not save the outputs: {type(error).__name__}: {error}"[:MESSAGE_LIMIT]
         if problem:
             record.update(status="bad_output", message=problem)
-        else:
-            try:
-                np.savez(os.path.join(results, call["id"] + ".npz"), **arrays)
-            except Exception as error:  # e.g. past the file size limit
-                record.update(status="bad_output", message=f"could not save the outputs: {error}")
     return record
 
 
+def _names(call):
+    """The fields every record of a case carries: its id, function, module and forward function."""
+    names = {"id": call["id"], "function": call["function"], "module": call["module"]}
+    if "forward" in call:
+        names["forward"] = call["forward"]
+    return names
+
+
+def _import_failure(record):
+    """A failed import's record, to be repeated for the module's later cases."""
+    return {k: v for k, v in record.items() if k not in ("id", "function", "forward", "seconds")}
+
+
+def _worker(calls, inputs, plan, np, failed_imports, status):
+    """Run ``calls`` (in a forked worker, or in the runner), writing a started line and a record for each."""
+    for call in calls:
+        started = dict(_names(call), status="started")
+        _write(status, started)
+        progress = lambda phase: _write(status, dict(started, phase=phase))  # noqa: E731
+        _write(status, run_case(call, inputs, plan, np, failed_imports, progress))
+
+
+def _write(status, record):
+    status.write(json.dumps(record) + "\n")
+    status.flush()
+
+
+def _read_records(path, offset=0):
+    """Records written to ``path`` after ``offset``, by id (the last one wins)."""
+    records = {}
+    with open(path, "rb") as file:
+        file.seek(offset)
+        for line in file.read().decode("utf-8", errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and isinstance(record.get("id"), str):
+                records[record["id"]] = record
+    return records
+
+
+def _troubles(records):
+    """forward function -> why it is not called again for a backward pass's cache: it timed out, or its
+    process died while it ran (in its own cases, or as the forward pass of a backward case)."""
+    troubles = {}
+    for record in records.values():
+        status, phase = record.get("status"), record.get("phase")
+        culprit = record.get("forward") if phase == "forward" else record.get("function")
+        if status in ("timeout", "ended", "started") and phase != "import" and culprit:
+            troubles.setdefault(culprit, "it timed out before" if status == "timeout" else "its process died in it before")
+        if record.get("forward_error", {}).get("type") == "CaseTimeout":
+            troubles.setdefault(record.get("forward"), "it timed out before")
+    return troubles
+
+
+def _with_troubles(calls, status_path, failed_imports):
+    """``calls``, grading a backward pass on its given cache when its forward pass is in trouble; and
+    ``failed_imports`` completed from earlier records (of this run or a previous one)."""
+    records = _read_records(status_path)
+    for record in records.values():
+        if record.get("phase") == "import" and record.get("status") in ("timeout", "exception"):
+            failed_imports.setdefault(record.get("module"), _import_failure(record))
+    troubles = _troubles(records)
+    return [dict(c, skip_forward=troubles[c["forward"]]) if c.get("forward") in troubles and "fallback_cache" in c
+            else c for c in calls]
+
+
+def _how_it_ended(wait_status):
+    if os.WIFSIGNALED(wait_status):
+        return {"signal": os.WTERMSIG(wait_status)}
+    return {"exit_status": os.WEXITSTATUS(wait_status) if os.WIFEXITED(wait_status) else None}
+
+
+def _other_processes():
+    """Live processes of this uid other than this one (in the jail ``/proc`` shows no one else's)."""
+    count = 0
+    for name in os.listdir("/proc"):
+        if name.isdigit() and int(name) != os.getpid():
+            try:
+                with open(f"/proc/{name}/stat") as file:
+                    count += file.read().rsplit(")", 1)[1].split()[0] != "Z"
+            except (OSError, IndexError):
+                pass
+    return count
+
+
+def _end_strays(plan, worker):
+    """Kill what a worker left running (its process group; in the jail, every other process of this uid);
+    return how many processes that was, where it can be counted."""
+    confined = plan.get("confined") and os.getuid() != 0  # then this uid runs nothing but this submission
+    strays = _other_processes() if confined else 0
+    try:
+        os.killpg(worker, signal.SIGKILL)
+    except OSError:
+        pass
+    if confined:
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except OSError:
+            pass
+    return strays
+
+
+def run_function(calls, inputs, plan, np, failed_imports, status, status_path):
+    """Run one graded function's cases in forked workers; False if forking is not allowed here."""
+    remaining, workers = list(calls), 0
+    while remaining:
+        remaining = _with_troubles(remaining, status_path, failed_imports)
+        if remaining[0]["module"] in failed_imports:
+            _worker(remaining, inputs, plan, np, failed_imports, status)
+            return True
+        if workers == MAX_WORKERS_PER_FUNCTION:
+            for call in remaining:
+                _write(status, dict(_names(call), status="skipped", workers=workers))
+            return True
+        offset = os.fstat(status.fileno()).st_size
+        try:
+            pid = os.fork()
+        except OSError:
+            return False
+        if pid == 0:
+            try:
+                os.setpgid(0, 0)
+                _worker(remaining, inputs, plan, np, failed_imports, status)
+            finally:
+                os._exit(0)
+        workers += 1
+        _, wait_status = os.waitpid(pid, 0)
+        strays = _end_strays(plan, pid)
+        if strays:
+            _write(status, {"id": calls[0]["function"], "status": "strays", "processes": strays})
+        records = _read_records(status_path, offset)
+        state = {c["id"]: records.get(c["id"], {}) for c in remaining}
+        done = {i for i, record in state.items() if record.get("status") not in (None, "started")}
+        culprit = next((c for c in remaining if state[c["id"]].get("status") == "started"),
+                       next((c for c in remaining if c["id"] not in done), None))
+        if culprit is not None:  # the worker died in it
+            phase = state[culprit["id"]].get("phase")
+            _write(status, dict(_names(culprit), status="ended", phase=phase, **_how_it_ended(wait_status)))
+            if phase == "forward" and "fallback_cache" in culprit:  # graded again, on its given cache
+                done.discard(culprit["id"])
+            else:
+                done.add(culprit["id"])
+        remaining = [c for c in remaining if c["id"] not in done]
+    return True
+
+
 def main(plan_path):
+    global _case_timeout
     with open(plan_path) as file:
         plan = json.load(file)
     sys.path[:0] = [plan["sandbox"]]
     sys.path.extend(plan["site_packages"])
     import numpy as np
 
+    _case_timeout = plan["case_timeout"]
     signal.signal(signal.SIGALRM, _on_alarm)
     if hasattr(signal, "SIGXFSZ"):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # past the size limit a write fails instead of killing us
     inputs = np.load(plan["inputs"], allow_pickle=False)
-    with open(os.path.join(plan["results"], "status.jsonl"), "a", buffering=1) as status:
-        for call in plan["cases"]:
-            status.write(json.dumps(run_case(call, inputs, plan, np)) + "\n")
-    return 0
+    status_path = os.path.join(plan["results"], "status.jsonl")
+    functions = []
+    for call in plan["cases"]:
+        if functions and functions[-1][0]["function"] == call["function"]:
+            functions[-1].append(call)
+        else:
+            functions.append([call])
+    failed_imports, forking = {}, True
+    with open(status_path, "a", buffering=1) as status:
+        for calls in functions:
+            forking = forking and run_function(calls, inputs, plan, np, failed_imports, status, status_path)
+            if not forking:  # no forks allowed: run in this process
+                _worker(_with_troubles(calls, status_path, failed_imports), inputs, plan, np, failed_imports, status)
+    os._exit(0)  # no waiting for threads a student left running
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    main(sys.argv[1])

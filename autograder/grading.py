@@ -5,11 +5,16 @@ grader), the run's ``status.jsonl`` and ``<case id>.npz`` files, the static
 checks and the list of missing files. The arrays are read with
 ``allow_pickle=False`` and must be plain float arrays of the reference's shape
 and dtype, finite, and within tolerance; a status line claiming success earns
-nothing by itself.
+nothing by itself. The student's code can write in its results folder, so
+every file there is opened without following links and only if it is a
+regular file (a FIFO would block, a link could point at another student's
+outputs).
 """
 from __future__ import annotations
 
 import json
+import os
+import stat
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,12 +52,28 @@ class PartResult:
     problem: str | None = None  # a reason the whole part scores 0
 
 
+def open_regular(path: Path, mode: str = "rb"):
+    """Open a file the student's code could have replaced: never through a link, never a FIFO or a device.
+
+    Returns the open file, or None when ``path`` is missing or not a regular file.
+    """
+    flags = os.O_NOFOLLOW | os.O_NONBLOCK | (os.O_RDONLY if mode == "rb" else os.O_WRONLY | os.O_APPEND)
+    try:
+        descriptor = os.open(path, flags)
+    except OSError:
+        return None
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        return None
+    return os.fdopen(descriptor, mode)
+
+
 def read_status(results: Path) -> dict[str, dict]:
     """Case id -> the last status record written for it (malformed lines skipped)."""
-    path = results / "status.jsonl"
-    if not path.is_file():
+    file = open_regular(results / "status.jsonl")
+    if file is None:
         return {}
-    with open(path, "rb") as file:
+    with file:
         text = file.read(MAX_STATUS_BYTES).decode("utf-8", errors="replace")
     records = {}
     for line in text.splitlines():
@@ -65,8 +86,8 @@ def read_status(results: Path) -> dict[str, dict]:
     return records
 
 
-def _check_archive(path: Path) -> str | None:
-    """Why the ``.npz`` at ``path`` is not a plain archive of stored float arrays, or None.
+def _check_archive(path) -> str | None:
+    """Why the ``.npz`` at ``path`` (or in an open file) is not a plain archive of stored float arrays, or None.
 
     Each member's ``.npy`` header is read first so that a forged header (a
     huge shape, a compressed bomb) never makes the grader allocate memory.
@@ -89,18 +110,24 @@ def _check_archive(path: Path) -> str | None:
 def read_outputs(results: Path, case_id: str, names, max_bytes: int) -> tuple[dict | None, str | None]:
     """The arrays a case saved, loaded without pickles, or (None, why not)."""
     path = results / f"{case_id}.npz"
-    if not path.is_file():
-        return None, "no outputs were saved"
-    if path.stat().st_size > max_bytes:
-        return None, f"the outputs are larger than {max_bytes} bytes"
-    try:
-        problem = _check_archive(path)
-        if problem:
-            return None, f"the saved outputs are not plain float arrays ({problem})"
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {name: npz[name] for name in names if name in npz.files}
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
-        return None, f"the saved outputs could not be read ({type(error).__name__})"
+    file = open_regular(path)
+    if file is None:
+        return None, "no outputs were saved" if not os.path.lexists(path) else "the outputs are not a regular file"
+    with file:
+        size = os.fstat(file.fileno()).st_size
+        if size == 0:  # the grader creates the file empty for a confined run
+            return None, "no outputs were saved"
+        if size > max_bytes:
+            return None, f"the outputs are larger than {max_bytes} bytes"
+        try:
+            problem = _check_archive(file)
+            if problem:
+                return None, f"the saved outputs are not plain float arrays ({problem})"
+            file.seek(0)
+            with np.load(file, allow_pickle=False) as npz:
+                arrays = {name: npz[name] for name in names if name in npz.files}
+        except (ValueError, OSError, zipfile.BadZipFile, EOFError) as error:
+            return None, f"the saved outputs could not be read ({type(error).__name__})"
     missing = [name for name in names if name not in arrays]
     if missing:
         return None, f"outputs {missing} are missing"
@@ -128,8 +155,14 @@ def _check_output(name: str, array: np.ndarray, reference: np.ndarray) -> str | 
     return None
 
 
-def _exception_summary(record: dict) -> str:
+SIGNALS = {6: "SIGABRT", 9: "SIGKILL", 11: "SIGSEGV", 7: "SIGBUS", 8: "SIGFPE", 15: "SIGTERM"}
+NETWORK_ERRORS = {"gaierror", "ConnectionRefusedError", "ConnectionResetError", "TimeoutError"}
+
+
+def _exception_summary(record: dict, limits) -> str:
     kind, message, where = record.get("type", "Exception"), record.get("message", ""), record.get("where")
+    raised = f"{kind}: {message}" + (f" (at {where})" if where else "")
+    errno, filename = record.get("errno"), record.get("filename")
     if kind == "NotImplementedError":
         return f"not implemented yet (NotImplementedError: {message})"
     if kind == "ForwardFailed":
@@ -137,23 +170,52 @@ def _exception_summary(record: dict) -> str:
         return f"{message}: {forward.get('type')}: {forward.get('message')}"
     if kind == "SystemExit":
         return f"called sys.exit({message})"
-    return f"raised {kind}: {message}" + (f" (at {where})" if where else "")
+    if kind == "MemoryError":
+        return f"ran out of memory: exceeded the {limits.memory_mb} MiB memory limit ({raised})"
+    if errno == 27:  # EFBIG
+        return f"wrote more than the {limits.file_mb} MiB file-size limit ({raised})"
+    if (kind == "BlockingIOError" and errno == 11) or "can't start new thread" in message:
+        return f"tried to start more processes or threads than a submission may ({raised})"
+    if errno == 101 or kind in NETWORK_ERRORS:
+        return f"tried to use the network, which graded code cannot reach ({raised})"
+    if errno in (2, 13, 30) and filename and record.get("outside"):
+        return f"tried to open {filename}, outside what graded code may see or change ({raised})"
+    prefix = " while importing its module" if record.get("phase") == "import" else ""
+    return f"raised {kind}{prefix}: {message}" + (f" (at {where})" if where else "")
 
 
-def grade_case(pc: PreparedCase, record: dict | None, results: Path, run_note: str, max_bytes: int) -> CaseResult:
-    """Score one case from its status record and saved arrays."""
+def _ended_summary(record: dict) -> str:
+    """Why a case's process ended during it, from the grader's or the runner's record."""
+    if record.get("reason"):
+        return f"did not finish: {record['reason']}"
+    if record.get("signal") is not None:
+        name = SIGNALS.get(record["signal"], f"signal {record['signal']}")
+        return (f"the process was killed by {name} during this case (a crash, running out of memory, or a kill); "
+                "the grader went on in a new process")
+    return (f"the process ended during this case with exit status {record.get('exit_status')} "
+            "(os._exit, or sys.exit in a thread); the grader went on in a new process")
+
+
+def grade_case(pc: PreparedCase, record: dict | None, results: Path, run_note: str, max_bytes: int,
+               limits) -> CaseResult:
+    """Score one case from its status record and saved arrays (``limits``: the run's, for the numbers in messages)."""
     points = pc.case.points
 
     def failed(summary, details=()):
         return CaseResult(pc.case.name, 0, points, summary, [f"inputs: {pc.describe()}", *details])
 
-    if record is None:
+    if record is None or record.get("status") == "started":
         return failed(f"did not run: {run_note}")
     status = record.get("status")
     if status == "timeout":
-        return failed("timed out (the per-case time limit)")
+        during = " while importing its module" if record.get("phase") == "import" else ""
+        return failed(f"timed out after {limits.case_s:g} s{during} (the per-case time limit)")
     if status == "exception":
-        return failed(_exception_summary(record))
+        return failed(_exception_summary(record, limits))
+    if status == "ended":
+        return failed(_ended_summary(record))
+    if status == "skipped":
+        return failed(f"not run: the process grading this function died {record.get('workers')} times")
     if status != "ok":
         return failed(str(record.get("message", f"no usable result (status {status!r})")))
     arrays, problem = read_outputs(results, pc.id, pc.part.outputs, max_bytes)
@@ -173,29 +235,34 @@ def grade_case(pc: PreparedCase, record: dict | None, results: Path, run_note: s
     return failed(problems[0], details)
 
 
-def runtime_violations(part: Part, records: list[dict]) -> list[str]:
-    """Modules a part's calls imported that it must not use (torch; the fast path if naive)."""
+def runtime_violations(part: Part, records: list[dict]) -> list[tuple[str, str]]:
+    """(``"torch"`` or ``"fast"``, what) for what a part's runs imported that it must not use: torch (when its
+    file was imported, or in its calls), and for a naive part the fast path (in its calls)."""
     found = set()
     for record in records:
+        found |= {("torch", f"importing {part.file} loaded {m}") for m in record.get("import_modules", []) if m == "torch"}
         for module in record.get("call_modules", []):
-            if module.startswith("torch") or (part.is_naive and module.split(".")[-1].endswith("_fast")):
-                found.add(module)
+            if module.startswith("torch"):
+                found.add(("torch", f"imported {module}"))
+            elif part.is_naive and module.split(".")[-1].endswith("_fast"):
+                found.add(("fast", f"imported {module}"))
     return sorted(found)
 
 
 def grade_part(part: Part, prepared: list[PreparedCase], records: dict, results: Path, *, source: str | None,
-               run_note: str, max_bytes: int) -> PartResult:
-    """Score one function: 0 with a reason for a missing file or a forbidden use, else case by case."""
+               run_note: str, max_bytes: int, limits, missing: str = "was not found in the submission") -> PartResult:
+    """Score one function: 0 with a reason for a missing file (``missing``: why) or a forbidden use, else case
+    by case."""
     result = PartResult(part.function, part.file, 0, part.max_score)
     if source is None:
-        result.problem = f"{part.file} was not found in the submission"
+        result.problem = f"{part.file} {missing}"
         result.cases = [CaseResult(pc.case.name, 0, pc.case.points, "not graded: file missing") for pc in prepared]
         return result
-    result.cases = [grade_case(pc, records.get(pc.id), results, run_note, max_bytes) for pc in prepared]
+    result.cases = [grade_case(pc, records.get(pc.id), results, run_note, max_bytes, limits) for pc in prepared]
     uses = static_checks.violations(source, part.function, part.is_naive)
     imported = runtime_violations(part, [records[pc.id] for pc in prepared if pc.id in records])
-    torch = [u.describe() for u in uses if u.what == "torch"] + [f"imported {m}" for m in imported if m.startswith("torch")]
-    fast = [u.describe() for u in uses if u.what == "fast"] + [f"imported {m}" for m in imported if not m.startswith("torch")]
+    torch = [u.describe() for u in uses if u.what == "torch"] + [text for what, text in imported if what == "torch"]
+    fast = [u.describe() for u in uses if u.what == "fast"] + [text for what, text in imported if what == "fast"]
     layer = part.kind.rsplit("_", 1)[0].replace("_", " ")  # "conv", "max pool"
     label = f"{part.function}: naive {layer}" if part.is_naive else part.function
     if torch:

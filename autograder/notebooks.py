@@ -15,7 +15,11 @@ only arranges its inputs and reads its outputs:
    group with a memory limit and a wall-time limit (one course per student,
    so students run in parallel without sharing a gradebook);
 4. the gradebook's autograded score per notebook (``code_score``) becomes a
-   part; each test cell is a case, with the error its execution printed.
+   part; each test cell is a case, with the error its execution printed;
+5. ``nbgrader generate_feedback`` (same limits, right after) writes each
+   notebook's HTML feedback page without the hidden tests
+   (``autograder.feedback``); the page rides on the part (``feedback_html``)
+   and ``autograder.report`` writes it to ``<out>/<id>/feedback/<notebook>.html``.
 
 Written answers (manually graded cells) are not part of these scores.
 """
@@ -26,15 +30,25 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from autograder import config, processes, submissions
-from autograder.grading import CaseResult, PartResult
+from autograder import config, isolation, processes, submissions
+from autograder.grading import CaseResult, PartResult, open_regular
 
 MAX_NOTEBOOK_BYTES = 20 * 2**20
+MAX_PAGE_BYTES = 2 * MAX_NOTEBOOK_BYTES  # a feedback page: the notebook's outputs plus nbgrader's styles
 ERROR_TEXT = 300
+FEEDBACK_S = 300.0  # nbgrader generate_feedback for one submission's notebooks
+
+
+@dataclass
+class NotebookPart(PartResult):
+    """A notebook's part, with nbgrader's feedback page (hidden tests removed) once it is written."""
+
+    feedback_html: str | None = None
 
 
 def notebook_names(name: str, course_root: Path = config.COURSE_ROOT) -> list[str]:
@@ -52,29 +66,40 @@ def _nbgrader(args: list[str], cwd: Path) -> None:
 
 
 def base_course(name: str, course_root: Path, work: Path) -> Path:
-    """A temporary course with the assignment generated into its gradebook."""
+    """A temporary course with the assignment generated into its gradebook (and feedback without hidden tests)."""
+    from autograder import feedback  # imports nbgrader: only when notebooks are graded
+
     base = work / "nbgrader-base"
     shutil.copytree(Path(course_root) / "source" / name, base / "source" / name,
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
     config_file = (Path(course_root) / "nbgrader_config.py").resolve()
-    (base / "nbgrader_config.py").write_text(f"load_subconfig({str(config_file)!r})\n", encoding="utf-8")
+    (base / "nbgrader_config.py").write_text(f"load_subconfig({str(config_file)!r})\n" + feedback.nbgrader_config(),
+                                             encoding="utf-8")
     _nbgrader(["generate_assignment", name, "--force", f"--CourseDirectory.root={base}"], cwd=base)
     return base
 
 
-def _student_course(base: Path, submission, name: str, student_files, template: Path, names) -> tuple[Path, list[str]]:
-    """The student's course copy with their notebooks and package in ``submitted/``; returns it and missing notebooks."""
+def _student_course(base: Path, submission, name: str, student_files, template: Path, names) -> tuple[Path, dict]:
+    """The student's course copy with their notebooks and package in ``submitted/``; returns it and the
+    notebooks not given to nbgrader, with why (a phrase after the notebook's name)."""
     course = base.parent / "nbgrader" / submission.student_id
     shutil.copytree(base, course)
     target = course / "submitted" / submission.student_id / name
     shutil.copytree(template, target)
     submissions.write_files(submissions.read_student_files(submission, student_files)[0], target)
-    missing = []
+    missing = {}
     for notebook in names:
         found = submission.root / notebook if submission.root else None
-        if found is None or not found.is_file() or found.is_symlink() or found.stat().st_size > MAX_NOTEBOOK_BYTES:
-            missing.append(notebook)
+        if found is None or not found.is_file() or found.is_symlink():
+            missing[notebook] = "was not found in the submission"
+        elif found.stat().st_size > MAX_NOTEBOOK_BYTES:
+            missing[notebook] = f"is larger than {MAX_NOTEBOOK_BYTES >> 20} MiB; it was not graded"
         else:
+            try:
+                json.loads(found.read_bytes())
+            except ValueError as error:
+                missing[notebook] = f"is not valid JSON ({error}); it was not graded"
+                continue
             shutil.copyfile(found, target / notebook)
     return course, missing
 
@@ -85,13 +110,20 @@ def _grade_ids(notebook: Path) -> list[str]:
     return [cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") for cell in cells]
 
 
-def _cell_errors(notebook: Path) -> dict[str, str]:
-    """grade_id -> the error (or stderr) a graded cell printed, from nbgrader's executed copy."""
-    errors = {}
-    if not notebook.is_file():
-        return errors
-    for cell in json.loads(notebook.read_text(encoding="utf-8")).get("cells", []):
+def _executed_cells(notebook: Path) -> dict[str, str | None]:
+    """grade_id -> the error (or stderr) each graded cell of nbgrader's executed copy printed (None: none)."""
+    cells = {}
+    file = open_regular(notebook)  # written by nbgrader; never read through a link or from a FIFO
+    if file is None:
+        return cells
+    with file:
+        try:
+            found = json.loads(file.read(MAX_NOTEBOOK_BYTES)).get("cells", [])
+        except ValueError:
+            return cells
+    for cell in found:
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        cells[grade_id] = None
         for output in cell.get("outputs", []):
             if output.get("output_type") == "error":
                 text = f"{output.get('ename')}: {output.get('evalue')}"
@@ -99,13 +131,24 @@ def _cell_errors(notebook: Path) -> dict[str, str]:
                 text = "wrote to stderr (nbgrader scores that 0): " + "".join(output.get("text", ""))
             else:
                 continue
-            errors[grade_id] = text if len(text) <= ERROR_TEXT else text[:ERROR_TEXT] + "..."
+            cells[grade_id] = text if len(text) <= ERROR_TEXT else text[:ERROR_TEXT] + "..."
             break
-    return errors
+    return cells
+
+
+def _nbgrader_complaints(job: processes.Job | None, limit: int = 500) -> str:
+    """nbgrader's own warnings and errors about a submission (its log lines, without their prefix)."""
+    if job is None:
+        return ""
+    lines = [line.split("]", 1)[1].strip() for line in job.stderr_tail(20000).splitlines()
+             if line.startswith(("[AutogradeApp | WARNING]", "[AutogradeApp | ERROR]"))
+             and "Removing failed assignment" not in line]
+    text = "; ".join(dict.fromkeys(lines))
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _parts(course: Path, student_id: str, name: str, names, missing, job: processes.Job | None) -> tuple[list, list]:
-    """One part per notebook from the student's gradebook, and notes on failures."""
+    """One part per notebook from the student's gradebook (autograded scores only), and notes on failures."""
     from nbgrader.api import Gradebook, MissingEntry
 
     parts, notes = [], []
@@ -113,54 +156,141 @@ def _parts(course: Path, student_id: str, name: str, names, missing, job: proces
         for notebook in names:
             stem = Path(notebook).stem
             max_score = gradebook.find_notebook(stem, name).max_code_score
-            part = PartResult(notebook, notebook, 0, max_score)
+            part = NotebookPart(notebook, notebook, 0, max_score)
             parts.append(part)
             if notebook in missing:
-                part.problem = f"{notebook} was not found in the submission"
+                part.problem = f"{notebook} {missing[notebook]}"
                 continue
+            executed = course / "autograded" / student_id / name / notebook
             try:
                 graded = gradebook.find_submission_notebook(stem, name, student_id)
             except MissingEntry:
-                reason = "stopped at the time limit" if job and job.killed else f"exit status {job and job.returncode}"
-                part.problem = f"nbgrader could not grade {notebook} ({reason})"
+                graded = None
+            if graded is None or not executed.is_file():
+                reason = ("stopped at the time limit" if job and job.killed else _nbgrader_complaints(job)
+                          or f"exit status {job and job.returncode}")
+                part.problem = f"nbgrader could not grade {notebook}: {reason}"
                 continue
-            errors = _cell_errors(course / "autograded" / student_id / name / notebook)
+            cells = _executed_cells(executed)
             order = _grade_ids(course / "source" / name / notebook)
             for grade in sorted(graded.grades, key=lambda g: order.index(g.name) if g.name in order else len(order)):
                 if grade.cell.cell_type != "code":
                     continue  # written answers: graded by hand
                 score = grade.auto_score or 0
-                summary = "passed" if score == grade.max_score else errors.get(grade.name, "failed")
+                summary = ("passed" if score == grade.max_score else cells.get(grade.name) or (
+                    "failed" if grade.name in cells else "the cell is missing from the notebook; nbgrader scores it 0"))
                 part.cases.append(CaseResult(grade.name, score, grade.max_score, summary))
-            part.score = graded.code_score
+            part.score = sum(case.score for case in part.cases)  # nothing manual: only what nbgrader just ran
     if job and job.killed:
         notes.append(f"grading the notebooks was stopped at the {job.wall_s:g} s time limit")
     return parts, notes
 
 
+def _feedback_job(course: Path, student_id: str, name: str, limits) -> processes.Job:
+    """``nbgrader generate_feedback`` for one student's graded notebooks (it renders them, runs none of their code)."""
+    command = [sys.executable, "-m", "nbgrader", "generate_feedback", name, f"--student={student_id}", "--force",
+               f"--CourseDirectory.root={course}", "--log-level=WARN"]
+    return processes.Job(key=student_id, command=command, cwd=course, log_dir=course / "feedback-logs",
+                         wall_s=FEEDBACK_S, memory_mb=limits.notebook_memory_mb, file_mb=limits.file_mb,
+                         allow_processes=True)
+
+
+def _attach_pages(course: Path, student_id: str, name: str, parts, job: processes.Job) -> list[str]:
+    """Put each graded notebook's feedback page on its part; return notes on the pages that are not shown.
+
+    A page that shows a line of the source notebook's hidden tests is not
+    shown (``autograder.feedback.leaked_lines``: the last check).
+    """
+    from autograder import feedback
+
+    notes = []
+    for part in parts:
+        if part.problem is not None:
+            continue
+        file = open_regular(course / "feedback" / student_id / name / f"{Path(part.file).stem}.html")
+        if file is None:
+            why = f"stopped at the {job.wall_s:g} s time limit" if job.killed else f"exit status {job.returncode}"
+            notes.append(f"nbgrader could not write the feedback page of {part.file} ({why})")
+            continue
+        with file:
+            data = file.read(MAX_PAGE_BYTES + 1)
+        if len(data) > MAX_PAGE_BYTES:
+            notes.append(f"the feedback page of {part.file} is larger than {MAX_PAGE_BYTES >> 20} MiB; it is not shown")
+            continue
+        page = data.decode("utf-8", errors="replace")
+        if feedback.leaked_lines(page, feedback.notebook_hidden_lines(course / "source" / name / part.file)):
+            notes.append(f"the feedback page of {part.file} is not shown: it failed the check for hidden tests")
+            continue
+        part.feedback_html = page
+    return notes
+
+
+KERNEL_NAME = "python3"  # the name the source notebooks use; nbgrader writes it back into every submission
+
+
+def _kernel_jail(course: Path, student_id: str, name: str, work: Path, limits) -> tuple[int, dict]:
+    """Make this course's ``python3`` kernel start in the jail; return its uid and the job's environment.
+
+    The kernelspec lies in ``<course>/jupyter`` (first on ``JUPYTER_PATH``).
+    The kernel sees the Python installation and, read-only, the notebook's
+    folder ``autograded/<id>/<assignment>/`` (the student's notebooks and
+    package): not the gradebook, the source notebooks, the hidden tests or
+    other students. nbgrader itself runs outside the jail, in a network
+    namespace of its own that the kernel shares (they talk over its loopback).
+    """
+    uid = isolation.new_uid()
+    confinement = isolation.Confinement(
+        uid, work / "jail", read_only=[str(course / "autograded" / student_id / name)],
+        processes=limits.processes, tmp_mb=limits.file_mb, network=None, handoff="-f",
+        env={"HOME": "/tmp", "TMPDIR": "/tmp", "MPLCONFIGDIR": "/tmp", "IPYTHONDIR": "/tmp/.ipython"})
+    kernel = course / "jupyter" / "kernels" / KERNEL_NAME
+    kernel.mkdir(parents=True)
+    argv = confinement.command([sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"])
+    spec = {"argv": argv, "display_name": "Python 3 (cs7150 grading jail)", "language": "python"}
+    (kernel / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
+    return uid, {"JUPYTER_PATH": str(course / "jupyter")}
+
+
 def grade(name: str, found, student_files, template: Path, work: Path, course_root: Path, names, parallel: int,
           limits, progress: bool = True) -> dict:
-    """student id -> (notebook parts, notes, seconds) for every submission in ``found``."""
+    """student id -> (notebook parts, notes, seconds) for every submission in ``found``.
+
+    Where the grader can confine code (``autograder.isolation``), each
+    student's kernel runs in the jail as a uid of its own and nbgrader in a
+    network namespace of its own; otherwise both run as the grader.
+    """
     base = base_course(name, course_root, work)
-    courses, graded = {}, {}
+    confine = limits.confine and isolation.supported()
+    (work / "jail").mkdir(exist_ok=True)
+    courses, graded, jobs = {}, {}, []
     for submission in found:
         courses[submission.student_id] = _student_course(base, submission, name, student_files, template, names)
-    jobs = [
-        processes.Job(
-            key=student_id,
-            command=[sys.executable, "-m", "nbgrader", "autograde", name, f"--student={student_id}", "--force",
-                     f"--CourseDirectory.root={course}", "--log-level=WARN"],
-            cwd=course, log_dir=course / "logs", wall_s=limits.notebook_s, memory_mb=limits.notebook_memory_mb,
-            file_mb=limits.file_mb, allow_processes=True,
-        )
-        for student_id, (course, missing) in courses.items() if len(missing) < len(names)
-    ]
+    for student_id, (course, missing) in courses.items():
+        if len(missing) == len(names):
+            continue
+        command = [sys.executable, "-m", "nbgrader", "autograde", name, f"--student={student_id}", "--force",
+                   f"--CourseDirectory.root={course}", "--log-level=WARN"]
+        uid, env = _kernel_jail(course, student_id, name, work, limits) if confine else (None, {})
+        jobs.append(processes.Job(
+            key=student_id, command=isolation.network_only(command) if confine else command, cwd=course,
+            log_dir=course / "logs", wall_s=limits.notebook_s, memory_mb=limits.notebook_memory_mb,
+            file_mb=limits.file_mb, allow_processes=True, uid=uid, env=env,
+        ))
     with tqdm(total=len(courses), unit="submission", desc="notebooks", disable=not progress) as bar:
         def done(job):
+            """After autograde: the parts, then the feedback job (run next); after that job: the pages."""
             course, missing = courses[job.key]
-            parts, notes = _parts(course, job.key, name, names, missing, job)
-            graded[job.key] = (parts, notes, job.elapsed)
+            if job.key in graded:
+                parts, notes, seconds = graded[job.key]
+                graded[job.key] = (parts, notes + _attach_pages(course, job.key, name, parts, job),
+                                   seconds + job.elapsed)
+            else:
+                parts, notes = _parts(course, job.key, name, names, missing, job)
+                graded[job.key] = (parts, notes, job.elapsed)
+                if any(part.problem is None for part in parts):
+                    return _feedback_job(course, job.key, name, limits)
             bar.update(1)
+            return None
 
         for student_id, (course, missing) in courses.items():
             if len(missing) == len(names):  # no notebook submitted: nothing to run

@@ -1,5 +1,9 @@
 """What the grader writes: grades.csv, and per student results.json, feedback.txt, feedback.html.
 
+A graded notebook's part also carries nbgrader's feedback page
+(``feedback_html``, see ``autograder.notebooks``): it is written to
+``<id>/feedback/<notebook>.html`` and linked from feedback.html.
+
 ``results.json`` follows Gradescope's documented autograder format (top level:
 ``score``, ``execution_time``, ``output``, ``tests``, ``extra_data``; each test:
 ``name``, ``score``, ``max_score``, ``status`` "passed"/"failed", ``output``,
@@ -76,6 +80,16 @@ def part_text(part: PartResult) -> str:
     return "\n".join(lines)
 
 
+def _page_of(part: PartResult) -> str | None:
+    """Where a part's nbgrader feedback page goes in the student's folder (None: it has none)."""
+    return f"feedback/{Path(part.file).stem}.html" if getattr(part, "feedback_html", None) else None
+
+
+def feedback_pages(result: StudentResult) -> dict[str, str]:
+    """``feedback/<notebook>.html`` -> the page, for each part that carries nbgrader's feedback page."""
+    return {_page_of(part): part.feedback_html for part in result.parts if _page_of(part)}
+
+
 def feedback_text(result: StudentResult) -> str:
     lines = [result.title, f"Student: {result.student_id}",
              f"Score: {number(result.score)} / {number(result.max_score)}", ""]
@@ -84,6 +98,8 @@ def feedback_text(result: StudentResult) -> str:
     for part in result.parts:
         lines.append(f"{part.name} ({part.file}): {number(part.score)} / {number(part.max_score)}")
         lines += ["  " + line for line in part_text(part).splitlines()]
+        if _page_of(part):
+            lines.append(f"  the graded notebook: {_page_of(part)}")
         lines.append("")
     return "\n".join(lines)
 
@@ -91,7 +107,8 @@ def feedback_text(result: StudentResult) -> str:
 def feedback_html(result: StudentResult) -> str:
     escape = html.escape
     rows = "\n".join(
-        f"<tr><td>{escape(p.name)}</td><td>{escape(p.file)}</td><td>{number(p.score)} / {number(p.max_score)}</td></tr>"
+        f"<tr><td>{escape(p.name)}</td><td>{escape(p.file)}</td><td>{number(p.score)} / {number(p.max_score)}</td>"
+        + (f'<td><a href="{escape(_page_of(p))}">graded notebook</a></td>' if _page_of(p) else "") + "</tr>"
         for p in result.parts
     )
     sections = "\n".join(
@@ -140,10 +157,18 @@ def results_json(result: StudentResult, assignment: str) -> dict:
 
 
 def write_student(out_dir: Path, result: StudentResult, assignment: str) -> None:
+    """Write ``<out_dir>/<id>/``: results.json, feedback.txt, feedback.html and the notebooks' feedback pages
+    (removing pages of an earlier run that this result has not)."""
     folder = out_dir / result.student_id
     write_atomic(folder / "results.json", json.dumps(results_json(result, assignment), indent=2) + "\n")
     write_atomic(folder / "feedback.txt", feedback_text(result))
     write_atomic(folder / "feedback.html", feedback_html(result))
+    pages = feedback_pages(result)
+    for rel, page in pages.items():
+        write_atomic(folder / rel, page)
+    for stale in sorted((folder / "feedback").glob("*.html")):
+        if f"feedback/{stale.name}" not in pages:
+            stale.unlink()
 
 
 def grade_row(result: StudentResult) -> dict:

@@ -64,6 +64,7 @@ def safe_extract(archive: Path, dest: Path, max_entries: int = MAX_ZIP_ENTRIES, 
         if len(entries) > max_entries:
             raise UnsafeArchive(f"{len(entries)} entries (limit {max_entries})")
         written = 0
+        dest.mkdir(parents=True, exist_ok=True)  # an archive with no entries is an empty submission
         dest = dest.resolve()
         for info in entries:
             name = info.filename.replace("\\", "/")
@@ -145,17 +146,21 @@ def discover(path: Path, assignment: str, extract_to: Path, package: str = "cs71
     return [submissions[k] for k in sorted(submissions)], skipped
 
 
-def read_student_files(submission: Submission, student_files) -> tuple[dict[str, bytes], list[str]]:
-    """The allow-listed files' contents by relative path, and the files missing.
+def read_student_files(submission: Submission, student_files) -> tuple[dict[str, bytes], dict[str, str]]:
+    """The allow-listed files' contents by relative path, and why each other one is missing.
 
-    A file larger than ``MAX_STUDENT_FILE_BYTES`` or not UTF-8 text counts as
-    missing, with a note on the submission (once).
+    A symbolic link, a file larger than ``MAX_STUDENT_FILE_BYTES`` or not
+    UTF-8 text counts as missing; the reason reads after the file's name
+    ("was not found in the submission", "was not used: ...").
     """
-    files, missing = {}, []
+    files, missing = {}, {}
     for rel in student_files:
         found = submission.student_file(rel)
         if found is None:
-            missing.append(rel)
+            links = [] if submission.root is None else [
+                c for c in (submission.root / rel, submission.root / PurePosixPath(rel).name) if c.is_symlink()]
+            missing[rel] = ("was not used: it is a symbolic link (links are not followed)" if links
+                            else "was not found in the submission")
             continue
         data = found.read_bytes()
         try:
@@ -163,10 +168,7 @@ def read_student_files(submission: Submission, student_files) -> tuple[dict[str,
                 raise ValueError(f"larger than {MAX_STUDENT_FILE_BYTES} bytes")
             data.decode("utf-8")
         except (ValueError, UnicodeDecodeError) as error:
-            note = f"{rel} was not used: {error}"
-            if note not in submission.notes:
-                submission.notes.append(note)
-            missing.append(rel)
+            missing[rel] = f"was not used: {error}"
             continue
         files[rel] = data
     return files, missing

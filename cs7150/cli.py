@@ -16,6 +16,7 @@ COMMANDS = {
     "train": ("cs7150.train_cli", "train one model on MNIST; print a results table, save PNGs and a checkpoint to runs/<model>/"),
     "compare": ("cs7150.compare_cli", "train the baselines, LeNet-5 and its variants on one budget; print one table"),
     "release": ("autograder.release_cli", "build the student release of an assignment: notebooks and the stubbed cs7150/ package"),
+    "gradescope": ("autograder.gradescope_cli", "build the zip to upload as an assignment's Gradescope autograder (setup.sh, run_autograder, the grader)"),
     "autograde": ("autograder.autograde_cli", "grade submissions in sandboxes; write grades.csv, Gradescope results.json and feedback"),
 }
 

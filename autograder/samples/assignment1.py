@@ -79,7 +79,7 @@ SAMPLES = [
     Sample("naive_torch", 85, (Body("conv_forward_naive", TORCH_CONV),),
            diagnoses={"conv_forward_naive": "naive conv used PyTorch"}),
     Sample("forger", 70, (Body("conv_forward_naive", FORGER), Body("conv_backward_naive", "import sys\nsys.exit(0)"))),
-    Sample("quitter", 30, (Body("max_pool_forward_naive", "import os\nos._exit(0)"),)),  # ends the run
+    Sample("quitter", 92, (Body("max_pool_forward_naive", "import os\nos._exit(0)"),)),  # ends its process: 0 for it only
     Sample("hang_and_memory", 93,  # every avg_pool_backward_naive case times out; a 64 GiB array fails
            (Body("avg_pool_backward_naive", "while True:\n    pass"),
             Body("avg_pool_forward_fast", "return np.ones(2 ** 33), None"))),

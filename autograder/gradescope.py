@@ -1,0 +1,229 @@
+"""The Gradescope autograder of an assignment: the zip to upload, and what it runs on Gradescope.
+
+``build(name, out)`` writes the zip. At its top level, as Gradescope's
+autograder specification asks (gradescope-autograders.readthedocs.io, "Autograder
+Specifications"):
+
+- ``setup.sh``: run once, as root, when Gradescope builds the autograder's
+  image; installs Python 3 (apt) and a virtual environment at
+  ``/autograder/venv`` with PyTorch's CPU wheel and the pinned
+  ``requirements.txt``;
+- ``run_autograder``: run for each submission, in ``/autograder``; runs
+  ``python -m autograder.gradescope ASSIGNMENT`` (``main`` below) from the
+  unpacked zip in ``/autograder/source``;
+- ``requirements.txt``: the repository's own, as pinned there;
+- ``autograder/`` (this package, with ``assignments/*.json``) and the
+  instructor's ``cs7150/`` package: the grader builds the stubbed package from
+  it and takes the reference outputs from it, exactly as ``cs7150 autograde``
+  does;
+- with ``notebooks_too``: ``assignments/nbgrader_config.py``, the
+  assignment's source notebooks and its data, so that the notebooks are graded
+  by nbgrader as well.
+
+The zip holds the reference solutions and the hidden tests: Gradescope never
+shows it to students, and it must not be shared with them either.
+
+Assumptions about Gradescope's image: Ubuntu (the default base image) with
+``apt-get``, Python 3.10 or newer as ``python3``, network access while
+``setup.sh`` runs (pip), none needed afterwards; the student's upload
+unpacked in ``/autograder/submission`` (the released files: ``cs7150/conv.py``
+..., or the same files without their folder, and the notebooks); the results
+read from ``/autograder/results/results.json``.
+
+On Gradescope, ``main`` copies the submission into a submissions folder under
+the fixed student id ``STUDENT_ID``, grades it with ``autograde.autograde``
+(the same grader, sandbox and limits), and writes that student's
+``results.json`` (already in Gradescope's format, ``autograder.report``) to
+the results folder, with the run's own output hidden from students. If the
+grader itself fails, the student sees a score of 0 and a request to contact
+the course staff; the traceback goes to the run's output (instructors only).
+
+Every path of ``run_autograder`` can be moved for a trial run outside
+Gradescope: ``GRADESCOPE_ROOT`` (default ``/autograder``: ``submission/`` and
+``results/`` are in it), ``GRADESCOPE_SOURCE`` (default
+``$GRADESCOPE_ROOT/source``: the unpacked zip) and ``GRADESCOPE_PYTHON``
+(default ``$GRADESCOPE_ROOT/venv/bin/python``, the environment of setup.sh).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import sys
+import tempfile
+import traceback
+import zipfile
+from pathlib import Path
+
+from autograder import autograde, config, report
+
+STUDENT_ID = "student"  # the one submission a Gradescope run grades
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed entry times: the same tree gives the same zip
+IGNORED_NAMES = {"__pycache__", ".ipynb_checkpoints", ".DS_Store"}
+
+SETUP_SH = r"""#!/usr/bin/env bash
+# Gradescope runs this once, as root, when it builds the autograder's image
+# (Ubuntu, with apt-get). It makes a virtual environment at
+# $GRADESCOPE_ROOT/venv (default /autograder/venv) with PyTorch's CPU wheel
+# and the pinned requirements.txt of this zip; run_autograder uses it.
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="${GRADESCOPE_ROOT:-/autograder}"
+apt-get update
+DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv python3-pip
+python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10+ is required, found " + sys.version.split()[0])'
+python3 -m venv "$ROOT/venv"
+"$ROOT/venv/bin/python" -m pip install --upgrade pip
+# The CPU build of the pinned torch (PyPI's Linux wheel would pull the CUDA libraries).
+"$ROOT/venv/bin/python" -m pip install --index-url https://download.pytorch.org/whl/cpu \
+    "$(grep -E '^torch==' "$HERE/requirements.txt")"
+"$ROOT/venv/bin/python" -m pip install -r "$HERE/requirements.txt"
+"""
+
+RUN_AUTOGRADER = r"""#!/usr/bin/env bash
+# Gradescope runs this for each submission, as root, in /autograder. It grades
+# /autograder/submission with the course's grader and writes
+# /autograder/results/results.json. For a trial run elsewhere set
+# GRADESCOPE_ROOT (default /autograder), GRADESCOPE_SOURCE (default
+# $GRADESCOPE_ROOT/source, the unpacked zip) and GRADESCOPE_PYTHON (default
+# $GRADESCOPE_ROOT/venv/bin/python, made by setup.sh).
+set -euo pipefail
+ROOT="${{GRADESCOPE_ROOT:-/autograder}}"
+SOURCE="${{GRADESCOPE_SOURCE:-$ROOT/source}}"
+PYTHON="${{GRADESCOPE_PYTHON:-$ROOT/venv/bin/python}}"
+# From "/": the grader's jail probe starts in the current folder, and "/" is there in every jail.
+cd /
+exec env PYTHONPATH="$SOURCE" "$PYTHON" -m autograder.gradescope {arguments} --root "$ROOT"
+"""
+
+
+def _package_files(repo_root: Path, package: str) -> list[Path]:
+    """The ``.py`` files of a package and of its subpackages (folders with an ``__init__.py``)."""
+    found, folders = [], [repo_root / package]
+    while folders:
+        folder = folders.pop()
+        for path in sorted(folder.iterdir()):
+            if path.is_dir() and path.name not in IGNORED_NAMES and (path / "__init__.py").is_file():
+                folders.append(path)
+            elif path.is_file() and path.suffix == ".py":
+                found.append(path)
+    return found
+
+
+def _tree_files(path: Path) -> list[Path]:
+    """``path`` if it is a file, else the files under it (caches and checkpoints left out)."""
+    if path.is_file():
+        return [path]
+    return [p for p in sorted(path.rglob("*")) if p.is_file() and not IGNORED_NAMES & set(p.parts)]
+
+
+def contents(name: str, repo_root: Path = config.REPO_ROOT,
+             notebooks_too: bool = False) -> dict[str, tuple[bytes, int]]:
+    """The zip's entries: path inside the zip -> (bytes, permission bits).
+
+    Args:
+        name: the assignment (``autograder/assignments/<name>.json``).
+        repo_root: the instructor's repository.
+        notebooks_too: also grade the assignment's notebooks on Gradescope.
+    Raises ConfigError for a missing or inconsistent assignment configuration,
+    FileNotFoundError for a missing requirements.txt, notebook folder or data path.
+    """
+    repo_root = Path(repo_root)
+    assignment = config.load(name, repo_root / "autograder" / "assignments", repo_root)
+    files = _package_files(repo_root, "autograder") + _package_files(repo_root, config.PACKAGE_NAME)
+    files += sorted((repo_root / "autograder" / "assignments").glob("*.json"))
+    arguments = shlex.quote(name)
+    if notebooks_too:
+        source = repo_root / "assignments" / "source" / name
+        if not source.is_dir():
+            raise FileNotFoundError(f"no notebooks for {name}: {source} does not exist")
+        files += [repo_root / "assignments" / "nbgrader_config.py", *_tree_files(source)]
+        for rel in assignment.data:
+            if not (repo_root / rel).exists():
+                raise FileNotFoundError(f"data path {rel!r} of {name} does not exist in {repo_root}")
+            files += _tree_files(repo_root / rel)
+        arguments += " --notebooks"
+    entries = {path.relative_to(repo_root).as_posix(): (path.read_bytes(), 0o644) for path in files}
+    entries["requirements.txt"] = ((repo_root / "requirements.txt").read_bytes(), 0o644)
+    entries["setup.sh"] = (SETUP_SH.encode(), 0o755)
+    entries["run_autograder"] = (RUN_AUTOGRADER.format(arguments=arguments).encode(), 0o755)
+    return entries
+
+
+def build(name: str, out: Path, repo_root: Path = config.REPO_ROOT, notebooks_too: bool = False) -> list[str]:
+    """Write the Gradescope autograder zip of assignment ``name`` to ``out``; return its entry names.
+
+    The entries are sorted and dated 1980-01-01, so the same tree gives the
+    same bytes; the file is written to a temporary name and renamed. Raises
+    what ``contents`` raises.
+    """
+    entries = contents(name, repo_root, notebooks_too)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    try:
+        with os.fdopen(handle, "wb") as file, zipfile.ZipFile(file, "w", zipfile.ZIP_DEFLATED) as archive:
+            for entry, (data, mode) in sorted(entries.items()):
+                info = zipfile.ZipInfo(entry, ZIP_TIME)
+                info.external_attr = (0o100000 | mode) << 16  # a regular file with these permissions
+                info.compress_type = zipfile.ZIP_DEFLATED
+                archive.writestr(info, data)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, out)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+    return sorted(entries)
+
+
+def failure_results(message: str) -> dict:
+    """Gradescope results for a submission the grader could not grade: 0 points and ``message``."""
+    return {"score": 0, "output": message, "output_format": "text", "stdout_visibility": "hidden", "tests": []}
+
+
+def grade_submission(name: str, root: Path, notebooks_too: bool = False) -> int:
+    """Grade ``<root>/submission`` and write ``<root>/results/results.json``; 0 if graded, 1 if the grader failed.
+
+    Args:
+        name: the assignment.
+        root: Gradescope's ``/autograder`` (or a folder standing in for it).
+        notebooks_too: grade the notebooks with nbgrader as well.
+    """
+    root = Path(root)
+    print(f"grader: {Path(autograde.__file__).parent}; submission: {root / 'submission'}", flush=True)
+    status = 0
+    with tempfile.TemporaryDirectory(prefix="cs7150-gradescope-") as tmp:
+        submissions, out = Path(tmp) / "submissions", Path(tmp) / "out"
+        try:
+            shutil.copytree(root / "submission", submissions / STUDENT_ID, symlinks=True)
+            autograde.autograde(name, submissions, out, student=STUDENT_ID, progress=False,
+                                notebooks_too=notebooks_too)
+            results = json.loads((out / STUDENT_ID / "results.json").read_text(encoding="utf-8"))
+            results.update(output_format="text", test_output_format="text", stdout_visibility="hidden")
+            print((out / STUDENT_ID / "feedback.txt").read_text(encoding="utf-8"), flush=True)
+        except Exception:  # the grader's own failure: the student must still get an answer
+            traceback.print_exc(file=sys.stdout)
+            results = failure_results("The autograder could not grade this submission because of an error in "
+                                      "the grader. Please tell the course staff; your files were received.")
+            status = 1
+    report.write_atomic(root / "results" / "results.json", json.dumps(results, indent=2) + "\n")
+    return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m autograder.gradescope ASSIGNMENT [--root DIR] [--notebooks]``: what run_autograder runs."""
+    parser = argparse.ArgumentParser(prog="python -m autograder.gradescope",
+                                     description="Grade the Gradescope submission in ROOT/submission.")
+    parser.add_argument("assignment")
+    parser.add_argument("--root", type=Path, default=Path("/autograder"),
+                        help="Gradescope's folder holding submission/ and results/ (default /autograder)")
+    parser.add_argument("--notebooks", action="store_true", help="grade the notebooks with nbgrader as well")
+    args = parser.parse_args(argv)
+    return grade_submission(args.assignment, args.root, args.notebooks)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

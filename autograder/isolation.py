@@ -1,0 +1,190 @@
+"""Confining the processes that run student code, and ending everything they started.
+
+On Linux, when the grader runs as root, every process that runs student code
+(a package run, a notebook kernel) is started through ``autograder/jail.py``
+with a ``Confinement``: a fresh uid and gid of its own, a new root that holds
+only the Python installation, the system folders and the job's own files, a
+private ``/tmp``, no network and a cap on its number of processes. Because the
+uid is used by nothing else, ``kill_user`` ends every process the job started,
+wherever it moved (new sessions, double forks), and ``user_processes`` lets
+the grader watch their memory together.
+
+Elsewhere (not root, or not Linux) ``supported()`` is False and the grader
+falls back to resource limits and process-group kills; ``docs/security.md``
+lists what that leaves open.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import pwd
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+JAIL = Path(__file__).resolve().with_name("jail.py")
+SYSTEM_FOLDERS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+UID_RANGE = (1 << 20, 1 << 30)  # far above any account's uid
+_supported: bool | None = None
+
+
+def python_folders() -> list[str]:
+    """The folders the interpreter, numpy and torch load from (no folder inside another)."""
+    folders = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+               str(Path(sys.executable).resolve().parent.parent)}
+    for module in ("numpy", "torch"):
+        spec = importlib.util.find_spec(module)
+        if spec and spec.origin:
+            folders.add(str(Path(spec.origin).resolve().parent.parent))
+    resolved = sorted({str(Path(folder).resolve()) for folder in folders} | folders)
+    return [f for f in resolved if not any(f != other and Path(f).is_relative_to(other) for other in resolved)]
+
+
+def system_folders() -> list[str]:
+    return [folder for folder in SYSTEM_FOLDERS if os.path.isdir(folder) and not os.path.islink(folder)]
+
+
+def system_links() -> dict[str, str]:
+    """Top-level system links (``/lib64 -> usr/lib64`` on merged-/usr systems) and their targets."""
+    return {link: os.readlink(link) for link in SYSTEM_FOLDERS if os.path.islink(link)}
+
+
+def new_uid() -> int:
+    """A random uid that no account and no running process uses."""
+    while True:
+        uid = UID_RANGE[0] + secrets.randbelow(UID_RANGE[1] - UID_RANGE[0])
+        try:
+            pwd.getpwuid(uid)
+        except KeyError:
+            if not user_processes(uid):
+                return uid
+
+
+@dataclass
+class Confinement:
+    """What a confined process sees and may do; ``command()`` wraps a command in the jail."""
+
+    uid: int
+    mount_point: Path  # an empty folder the new root is mounted on (in the job's own mount namespace)
+    read_only: list[str] = field(default_factory=list)  # extra files and folders visible read-only
+    given: list[str] = field(default_factory=list)  # folders visible read-write and given to the uid
+    shared: list[str] = field(default_factory=list)  # folders visible read-write; their owners set by the grader
+    cwd: str | None = None
+    processes: int = 64  # RLIMIT_NPROC of the uid (threads count)
+    tmp_mb: int = 64  # size of the private /tmp
+    network: str | None = "none"  # "none": no interface; "loopback": only lo; None: the starter's network
+    env: dict = field(default_factory=dict)  # environment variables set inside the jail
+    handoff: str | None = None  # a flag of the command whose file is copied into the jail (see jail.py)
+
+    def spec(self) -> dict:
+        return {
+            "uid": self.uid, "mount_point": str(self.mount_point), "cwd": self.cwd, "processes": self.processes,
+            "tmp_mb": self.tmp_mb, "network": self.network, "links": system_links(),
+            "env": self.env, "handoff": self.handoff,
+            "read_only": sorted(set(system_folders() + python_folders() + [str(p) for p in self.read_only])),
+            "writable": sorted({str(p) for p in self.given + self.shared}),
+        }
+
+    def command(self, command: list[str]) -> list[str]:
+        return jail_command(self.spec(), command)
+
+    def give(self) -> None:
+        """Make the given folders (and everything in them) the uid's."""
+        for folder in self.given:
+            for root, dirs, files in os.walk(folder):
+                for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
+                    os.chown(name, self.uid, self.uid, follow_symlinks=False)
+
+
+def jail_command(spec: dict, command: list[str]) -> list[str]:
+    return [sys.executable, "-I", "-S", str(JAIL), json.dumps(spec), *command]
+
+
+def network_only(command: list[str]) -> list[str]:
+    """``command`` in a new network namespace with only the loopback interface (it keeps its uid and view)."""
+    return jail_command({"network": "loopback"}, command)
+
+
+def supported() -> bool:
+    """Whether processes can be confined here (Linux, root, namespaces allowed); probed once."""
+    global _supported
+    if _supported is None:
+        _supported = False
+        if sys.platform.startswith("linux") and os.geteuid() == 0:
+            with tempfile.TemporaryDirectory(prefix="cs7150-jail-probe-") as tmp:
+                os.chmod(tmp, 0o755)
+                confinement = Confinement(new_uid(), Path(tmp), cwd="/")  # not the caller's folder: it may lie outside the jail
+                probe = subprocess.run(confinement.command([sys.executable, "-I", "-S", "-c", "pass"]),
+                                       capture_output=True, timeout=60)
+                _supported = probe.returncode == 0
+    return _supported
+
+
+def user_processes(uid: int) -> list[psutil.Process]:
+    """The running processes whose real uid is ``uid``."""
+    found = []
+    for process in psutil.process_iter(["uids"]):
+        uids = process.info["uids"]
+        if uids is not None and uids.real == uid:
+            found.append(process)
+    return found
+
+
+def kill_user(uid: int, rounds: int = 10) -> None:
+    """SIGKILL every process of ``uid``: ``kill(-1)`` sent as that uid, which no fork can outrun."""
+    for _ in range(rounds):
+        if not user_processes(uid):
+            return
+        pid = os.fork()
+        if pid == 0:  # only system calls between fork and _exit
+            try:
+                os.setgroups([])
+                os.setresgid(uid, uid, uid)
+                os.setresuid(uid, uid, uid)
+                os.kill(-1, signal.SIGKILL)
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+        psutil.wait_procs(user_processes(uid), timeout=1)
+
+
+def memory_bytes(processes: list[psutil.Process]) -> int:
+    """Memory of ``processes`` together: each one's proportional share of its pages (PSS; where the system
+    has no PSS, resident memory), so pages that forked processes share are counted once."""
+    total = 0
+    for process in processes:
+        try:
+            info = process.memory_full_info()
+        except psutil.Error:
+            continue
+        total += getattr(info, "pss", info.rss)
+    return total
+
+
+def folder_bytes(folders, max_entries: int = 20000) -> int:
+    """Bytes allocated under ``folders`` (a huge number once more than ``max_entries`` entries were seen)."""
+    total, seen, stack = 0, 0, [str(f) for f in folders]
+    while stack:
+        try:
+            entries = list(os.scandir(stack.pop()))
+        except OSError:
+            continue
+        for entry in entries:
+            seen += 1
+            if seen > max_entries:
+                return 1 << 62
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                else:
+                    total += entry.stat(follow_symlinks=False).st_blocks * 512
+            except OSError:
+                pass
+    return total

@@ -1,0 +1,142 @@
+"""Start a command confined: ``python -I -S jail.py SPEC_JSON COMMAND...`` (Linux, run as root).
+
+The grader starts every process that runs student code through this launcher
+(``autograder.isolation`` writes the spec). As root, before it replaces
+itself with ``COMMAND``, it
+
+1. enters new namespaces: mount and IPC always, network when
+   ``"network": "none"`` (no interface up: every connection fails) or
+   ``"loopback"`` (only ``lo``, up: a kernel can talk to the nbgrader process
+   that started it and to nothing else);
+2. with a ``"uid"``: builds a new root on an empty tmpfs mounted at
+   ``"mount_point"`` holding only the folders and files listed in
+   ``"read_only"`` and ``"writable"`` (bound at their own paths), the
+   system's top-level ``"links"`` (``/lib64 -> usr/lib64``), a few device
+   files, a private size-limited tmpfs at ``/tmp`` and a ``/proc`` that shows
+   only the confined user's own processes; chroots into it; sets
+   ``RLIMIT_NPROC`` to ``"processes"`` and drops to that uid and gid (no
+   supplementary groups, no capabilities). The instructor tree, other
+   students' files, the grader's output and environment are simply not there.
+   ``"handoff"`` names a flag of ``COMMAND`` whose file (a notebook kernel's
+   connection file, readable by root only) is copied into the jail's /tmp for
+   the uid; ``"env"`` adds environment variables.
+
+It uses only the standard library (``ctypes`` for ``unshare``, ``mount`` and
+``chroot``) and exits with status 125 and a message on stderr if a step fails,
+so that a broken jail never runs student code unconfined.
+"""
+import ctypes
+import fcntl
+import json
+import os
+import resource
+import socket
+import struct
+import sys
+
+CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWNET = 0x00020000, 0x08000000, 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 18
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
+FAILED = 125
+
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result, what):
+    if result != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"{what}: {os.strerror(error)}")
+
+
+def _mount(source, target, fstype, flags, data=None):
+    encode = lambda text: None if text is None else text.encode()  # noqa: E731
+    _check(libc.mount(encode(source), encode(target), encode(fstype), ctypes.c_ulong(flags), encode(data)),
+           f"mount {source or ''} on {target}")
+
+
+def _loopback_up():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        request = struct.pack("16sH14x", b"lo", 0)
+        flags = struct.unpack("16sH14x", fcntl.ioctl(sock, SIOCGIFFLAGS, request))[1]
+        fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
+
+
+def _bind(source, root, writable):
+    """Bind ``source`` at the same path under ``root``; read-only unless ``writable``."""
+    target = root + source
+    if os.path.isdir(source):
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if not os.path.exists(target):
+            open(target, "w").close()
+    _mount(source, target, None, MS_BIND | MS_REC)
+    if not writable:
+        _mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID)
+
+
+def _build_root(spec):
+    root = spec["mount_point"]
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing below propagates back to the host
+    _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
+    os.makedirs(root + "/tmp")
+    _mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={spec['tmp_mb']}m,mode=1777")
+    os.makedirs(root + "/proc")  # a new proc mount in which other users' processes are invisible
+    _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible")
+    binds = [(path, False) for path in spec["read_only"]] + [(path, True) for path in spec["writable"]]
+    binds += [(device, True) for device in DEVICES if os.path.exists(device)]
+    for path, writable in sorted(binds, key=lambda bind: bind[0].count("/")):
+        _bind(path, root, writable)
+    for link, target in spec["links"].items():  # after the binds, so that no bind goes through a link
+        os.symlink(target, root + link)
+    for rel, text in spec.get("files", {}).items():  # files handed over (a kernel's connection file)
+        with open(root + rel, "w") as file:
+            file.write(text)
+        os.chown(root + rel, spec["uid"], spec["uid"])
+    _check(libc.chroot(root.encode()), "chroot")
+
+
+def _drop_privileges(spec):
+    uid, processes = spec["uid"], spec["processes"]
+    resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    if os.geteuid() == 0 or os.getegid() == 0:
+        raise OSError("the jail could not drop root")
+
+
+def _hand_over(spec, command):
+    """Copy the file after the ``"handoff"`` flag of ``command`` (a kernel's connection file, readable by root
+    only) into the jail's /tmp for the uid, and point the command at the copy."""
+    flag = spec.get("handoff")
+    if not flag or flag not in command[:-1]:
+        return command
+    index = command.index(flag) + 1
+    with open(command[index]) as file:
+        spec.setdefault("files", {})["/tmp/handoff-" + os.path.basename(command[index])] = file.read()
+    return command[:index] + ["/tmp/handoff-" + os.path.basename(command[index])] + command[index + 1:]
+
+
+def main(argv):
+    spec, command = json.loads(argv[1]), argv[2:]
+    cwd = spec.get("cwd") or os.getcwd()
+    network = CLONE_NEWNET if spec.get("network") in ("none", "loopback") else 0
+    _check(libc.unshare(CLONE_NEWNS | CLONE_NEWIPC | network), "unshare")
+    if spec.get("network") == "loopback":
+        _loopback_up()
+    if spec.get("uid") is not None:
+        command = _hand_over(spec, command)
+        _build_root(spec)
+        os.chdir(cwd)
+        _drop_privileges(spec)
+    os.execve(command[0], command, {**os.environ, **spec.get("env", {})})
+
+
+if __name__ == "__main__":
+    try:
+        main(sys.argv)
+    except Exception as error:  # never run the command unconfined
+        print(f"jail: {error}", file=sys.stderr)
+        sys.exit(FAILED)

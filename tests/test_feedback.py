@@ -1,0 +1,175 @@
+"""nbgrader's HTML feedback without hidden tests: the preprocessor, the last check, the written pages,
+and (slow) the pages of two students graded by nbgrader end to end."""
+import html
+import json
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+from traitlets.config import Config
+
+from autograder import autograde, config, feedback, report
+from autograder.grading import CaseResult
+from autograder.notebooks import NotebookPart
+from autograder.samples import samples_for, write_sample
+
+SOURCE = config.COURSE_ROOT / "source" / "assignment1" / "conv_pool.ipynb"
+BEGIN, END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+SOLUTION = "    ### BEGIN SOLUTION"
+RED = "\x1b[0;31m"  # IPython colours tracebacks token by token
+
+
+def _traceback(*lines):
+    return [RED + "---------------------------------------------------------------------------\x1b[0m",
+            *(f"{RED}----> 1\x1b[0m {line}" for line in lines)]
+
+
+def _notebook():
+    hidden_cell = new_code_cell(
+        f"assert f(1) == 1\n{BEGIN}\nexpected_for_9 = 81  # a hidden input\nassert f(9) == expected_for_9\n{END}\n",
+        metadata={"nbgrader": {"grade": True, "grade_id": "test_f", "points": 2, "locked": True,
+                               "solution": False, "schema_version": 3}},
+        outputs=[new_output("stream", name="stdout", text="checking f(9) against 81\n"),
+                 new_output("error", ename="AssertionError", evalue="f(9) is wrong",
+                            traceback=_traceback("assert f(9) == expected_for_9"))])
+    quoting_cell = new_code_cell("g()", outputs=[
+        new_output("stream", name="stdout", text="g ran\n"),
+        new_output("error", ename="NameError", evalue="expected_for_9",
+                   traceback=_traceback("g()", "expected_for_9 = 81  # a hidden input"))])
+    plain_cell = new_code_cell("h()", outputs=[
+        new_output("error", ename="ValueError", evalue="bad", traceback=_traceback("h()"))])
+    return new_notebook(cells=[hidden_cell, quoting_cell, plain_cell])
+
+
+def test_regions_their_outputs_and_quoting_tracebacks_are_removed():
+    nb, _ = feedback.ClearHiddenTestsFromFeedback().preprocess(_notebook(), {})
+    hidden, quoting, plain = nb.cells
+    assert hidden.source.strip() == "assert f(1) == 1"
+    assert [o.output_type for o in hidden.outputs] == ["stream", "error"]
+    assert hidden.outputs[0].text == feedback.HIDDEN_NOTE
+    assert hidden.outputs[1].traceback == ["AssertionError: f(9) is wrong"]
+    assert quoting.outputs[0].text == "g ran\n"  # its own output stays; only the traceback goes
+    assert quoting.outputs[1].traceback == ["NameError: expected_for_9"]
+    assert plain.outputs == _notebook().cells[2].outputs  # nothing hidden: untouched
+    assert "expected_for_9 = 81" not in nbformat.writes(nb) and "81\n" not in nbformat.writes(nb)
+
+
+def test_the_course_delimiters_are_used():
+    settings = Config({"ClearHiddenTests": {"begin_test_delimeter": "BEGIN SECRET",
+                                            "end_test_delimeter": "END SECRET"}})
+    nb = new_notebook(cells=[new_code_cell("a = 1\n# BEGIN SECRET\nb = 2\n# END SECRET\n")])
+    nb, _ = feedback.ClearHiddenTestsFromFeedback(config=settings).preprocess(nb, {})
+    assert nb.cells[0].source.strip() == "a = 1"
+
+
+def test_course_config_lines_set_the_feedback_preprocessors():
+    c = Config()
+    exec(feedback.nbgrader_config(), {"c": c})
+    assert c.GenerateFeedback.preprocessors == feedback.FEEDBACK_PREPROCESSORS
+
+
+def test_hidden_lines_leave_out_what_students_see_and_the_check_reads_through_markup(tmp_path):
+    notebook = tmp_path / "n.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell(
+        f"check(x, {{'stride': 1}}, tol=1e-6)\n{BEGIN}\nfor seed in range(40):\n"
+        f"    {{'stride': 1}}, tol=1e-6)\n    pass\n{END}")]), notebook)
+    assert feedback.notebook_hidden_lines(notebook) == {"for seed in range(40):"}  # "pass": too short
+    page = '<pre><span class="k">for</span> seed <span class="ow">in</span> range(40):</pre>'
+    assert feedback.leaked_lines(page, {"for seed in range(40):", "not there at all"}) == ["for seed in range(40):"]
+
+
+def test_source_notebook_has_hidden_lines_to_check():
+    lines = feedback.notebook_hidden_lines(SOURCE)
+    assert len(lines) > 40 and all(len(line) >= feedback.MIN_LINE for line in lines)
+
+
+def _result(page):
+    part = NotebookPart("conv_pool.ipynb", "conv_pool.ipynb", 3, 4, [CaseResult("test_f", 3, 4, "failed")])
+    part.feedback_html = page
+    return report.StudentResult("s1", "Assignment", [part])
+
+
+def test_pages_are_written_linked_and_stale_ones_removed(tmp_path):
+    report.write_student(tmp_path, _result("<html>page</html>"), "assignment1")
+    folder = tmp_path / "s1"
+    assert (folder / "feedback" / "conv_pool.html").read_text() == "<html>page</html>"
+    assert 'href="feedback/conv_pool.html"' in (folder / "feedback.html").read_text()
+    assert "feedback/conv_pool.html" in (folder / "feedback.txt").read_text()
+    report.write_student(tmp_path, _result(None), "assignment1")
+    assert not (folder / "feedback" / "conv_pool.html").exists()
+    assert "feedback/conv_pool.html" not in (folder / "feedback.html").read_text()
+
+
+# ---- end to end: nbgrader autograde + generate_feedback (slow: ~20 s per student) ---------------
+
+def _cell_source(cell) -> str:
+    return "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+
+
+def _hidden_and_visible(notebook: Path) -> tuple[set[str], set[str]]:
+    """The stripped lines inside the notebook's hidden-test regions, and those outside them."""
+    hidden, visible = set(), set()
+    for cell in json.loads(notebook.read_text())["cells"]:
+        inside = False
+        for line in _cell_source(cell).splitlines():
+            if BEGIN in line or END in line:
+                inside = BEGIN in line
+            elif line.strip():
+                (hidden if inside else visible).add(line.strip())
+    return hidden, visible
+
+
+def _student_notebook(edit=None) -> str:
+    """The source notebook as a student with the reference answers submits it: no hidden tests."""
+    nb, edited = json.loads(SOURCE.read_text()), False
+    for cell in nb["cells"]:
+        kept, inside = [], False
+        for line in _cell_source(cell).split("\n"):
+            if BEGIN in line or END in line:
+                inside = BEGIN in line
+            elif not inside:
+                kept.append(line)
+        cell["source"] = "\n".join(kept)
+        if edit and edit[0] in cell["source"]:
+            cell["source"] = cell["source"].replace(*edit)
+            edited = True
+    assert edit is None or edited, f"{edit[0]!r} is not in {SOURCE.name}"
+    return json.dumps(nb)
+
+
+@pytest.mark.slow
+def test_feedback_pages_show_the_score_and_no_hidden_test(tmp_path):
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    reference = next(s for s in samples_for("assignment1") if s.name == "reference")
+    assignment = config.load("assignment1")
+    shutil.copytree(write_sample(reference, assignment, subs), subs / "hidden_failure")
+    for student, edit in [("reference", None),  # right for every D the visible tests try (1, 2), wrong for D = 3:
+                          ("hidden_failure", (f"{SOLUTION}\n    span = D * (K - 1) + 1",
+                                             f"{SOLUTION}\n    span = min(D, 2) * (K - 1) + 1"))]:
+        (subs / student / SOURCE.name).write_text(_student_notebook(edit))
+    results = {r.student_id: r for r in autograde.autograde(
+        "assignment1", subs, out, jobs=2, limits=autograde.Limits(wall_s=30, case_s=10), progress=False,
+        notebooks_too=True)}
+
+    hidden, visible = _hidden_and_visible(SOURCE)
+    # A hidden line that is also (part of) a line students see cannot tell whether hidden tests leaked.
+    secret = {line for line in hidden if not any(line in seen for seen in visible)}
+    assert len(secret) > 50
+    for student, result in results.items():
+        part = next(p for p in result.parts if p.name == SOURCE.name)
+        page_path = out / student / "feedback" / "conv_pool.html"
+        assert page_path.is_file(), result.notes
+        page = page_path.read_text()
+        text = html.unescape(re.sub(r"<[^>]*>", "", page))
+        assert f"(Score: {part.score:.1f} / " in text
+        assert "HIDDEN TESTS" not in page
+        assert [line for line in secret if line in text or line in page] == []
+        assert 'href="feedback/conv_pool.html"' in (out / student / "feedback.html").read_text()
+    assert results["reference"].parts[-1].score == results["reference"].parts[-1].max_score
+    failed = next(c for c in results["hidden_failure"].parts[-1].cases if c.name == "test_output_size")
+    assert failed.score == 0 and "AssertionError: output_size(W=" in failed.summary
+    failure_page = (out / "hidden_failure" / "feedback" / "conv_pool.html").read_text()
+    assert "AssertionError: output_size(W=" in html.unescape(failure_page)  # the message, not the traceback

@@ -12,6 +12,7 @@ import sys
 
 COMMANDS = {
     "demo": ("cs7150.demo", "print the lecture's worked numbers and a naive/fast/PyTorch timing table"),
+    "bench": ("cs7150.bench", "run every benchmark and print one table: figures, ratio to the reference, PASS/MISS"),
     "data": ("cs7150.data_cli", "check the offline MNIST subset, or download full MNIST (--full)"),
     "train": ("cs7150.train_cli", "train one model on MNIST; print a results table, save PNGs and a checkpoint to runs/<model>/"),
     "compare": ("cs7150.compare_cli", "train the baselines, LeNet-5 and its variants on one budget; print one table"),

@@ -1,12 +1,15 @@
 """Forward + backward timings of LeNet-5's layers: naive loops, the fast NumPy layers, PyTorch on the CPU.
 
 ``layer_timings`` measures each of LeNet-5's convolution and pooling layers
-at the lecture's sizes (batch 128 by default) in float32 and float64 and
-returns one row per (layer, dtype) with the ratios fast/torch and naive/fast;
+at the lecture's sizes (batch 128 by default), and on request the wider
+3x3 convolution ``WIDE_CONV``, in float32 and float64 and returns one row per
+(layer, dtype): forward and backward times of each implementation, their
+sums, the ratios fast/torch and naive/fast, and the forward FLOPs;
 ``format_timings`` prints them and ``check_targets`` says which of the
 course's speed targets were met. The naive loops are slow, so they run on a
 smaller batch and their time is scaled linearly to the full batch; the table
-says so in its column title.
+says so in its column title. ``matmul_gflops`` measures the machine's limit
+(NumPy's square matrix product) that achieved GFLOP/s are compared with.
 """
 from __future__ import annotations
 
@@ -15,20 +18,24 @@ import time
 
 import numpy as np
 
-from cs7150.shapes import conv_output_size, format_table
+from cs7150._params import as_tuple
+from cs7150.shapes import conv_macs, conv_output_size, format_table
 
-# (name, kind, one sample's input shape, filter shape or None); every conv has pad 2 and stride 1,
-# every pool a 2x2 window with stride 2.
+CONV_PARAM = {"stride": 1, "pad": 2}  # LeNet-5's convolutions
+POOL_PARAM = {"pool_height": 2, "pool_width": 2, "stride": 2}  # LeNet-5's pools
+
+# (name, kind, one sample's input shape, filter shape or None, conv_param or pool_param)
 LENET5_LAYERS = (
-    ("conv1", "conv", (1, 28, 28), (20, 1, 5, 5)),
-    ("conv2", "conv", (20, 14, 14), (50, 20, 5, 5)),
-    ("pool1 max", "max", (20, 28, 28), None),
-    ("pool1 avg", "avg", (20, 28, 28), None),
-    ("pool2 max", "max", (50, 14, 14), None),
-    ("pool2 avg", "avg", (50, 14, 14), None),
+    ("conv1", "conv", (1, 28, 28), (20, 1, 5, 5), CONV_PARAM),
+    ("conv2", "conv", (20, 14, 14), (50, 20, 5, 5), CONV_PARAM),
+    ("pool1 max", "max", (20, 28, 28), None, POOL_PARAM),
+    ("pool1 avg", "avg", (20, 28, 28), None, POOL_PARAM),
+    ("pool2 max", "max", (50, 14, 14), None, POOL_PARAM),
+    ("pool2 avg", "avg", (50, 14, 14), None, POOL_PARAM),
 )
-CONV_PARAM = {"stride": 1, "pad": 2}
-POOL_PARAM = {"pool_height": 2, "pool_width": 2, "stride": 2}
+# A wider convolution than LeNet-5's, where the arithmetic dominates: 64 -> 128 channels, 3x3, pad 1, on 32x32.
+WIDE_CONV = ("conv3x3 64->128", "conv", (64, 32, 32), (128, 64, 3, 3), {"stride": 1, "pad": 1})
+TIMED_LAYERS = LENET5_LAYERS + (WIDE_CONV,)
 
 # The course's speed targets: (kinds of layer, dtype or None for any, ratio key, bound, description).
 TARGETS = (
@@ -42,9 +49,13 @@ TARGETS = (
 def median_times(fns, repeats: int = 5, warmup: int = 1) -> list[float]:
     """Median wall-clock time of each callable in seconds, timed in turns.
 
-    The calls interleave (``fns[0]``, ``fns[1]``, ..., then again), so a load
-    spike on a shared machine slows every callable alike and their ratios
-    stay meaningful.
+    The calls interleave (``fns[0]``, ``fns[1]``, ..., then again), so a
+    forward pass and the backward pass that consumes its graph or cache can be
+    timed together. Give it the passes of ONE library at a time: after a
+    PyTorch call its OpenMP workers keep spinning on the cores for a while and
+    slow whatever runs next, so interleaving NumPy with PyTorch calls makes
+    PyTorch look about 2x slower on a 2-core machine (measured on conv2,
+    float32, forward+backward).
 
     Args:
         fns: sequence of callables with no arguments.
@@ -74,30 +85,74 @@ def median_time(fn, repeats: int = 5, warmup: int = 1) -> float:
     return median_times([fn], repeats, warmup)[0]
 
 
-def _numpy_step(kind: str, implementation: str, x, w, b, dout):
-    """A no-argument callable running one NumPy forward + backward pass ('naive' or 'fast')."""
+def conv_flops(x_shape, w_shape, conv_param) -> int:
+    """Floating-point operations of one 2-D convolution's forward pass over a batch: 2 per multiply-add.
+
+    The backward pass (dx and dw) costs twice as many; bias additions are not counted.
+
+    Args:
+        x_shape: (N, C, H, W) of the input.
+        w_shape: (F, C // groups, HH, WW) of the filters.
+        conv_param: dict with 'stride' and 'pad' (int or pair) and optional 'dilation', 'groups'.
+    Returns:
+        int, ``2 * N * conv_macs(C, F, (HH, WW), (H_out, W_out), groups)``.
+    Raises:
+        ValueError/TypeError: bad parameters or a kernel larger than the padded input
+        (from ``conv_output_size`` and ``conv_macs``).
+    """
+    N, C, H, W = x_shape
+    F, _, HH, WW = w_shape
+    stride = as_tuple(conv_param["stride"], 2, "conv_param['stride']", 1)
+    pad = as_tuple(conv_param["pad"], 2, "conv_param['pad']", 0)
+    dilation = as_tuple(conv_param.get("dilation", 1), 2, "conv_param['dilation']", 1)
+    out_size = tuple(conv_output_size(*args) for args in zip((H, W), (HH, WW), pad, stride, dilation))
+    return 2 * N * conv_macs(C, F, (HH, WW), out_size, conv_param.get("groups", 1))
+
+
+def matmul_gflops(dtype="float64", size: int = 1024, repeats: int = 5, seed: int = 0) -> dict:
+    """The machine's limit: GFLOP/s of NumPy's (BLAS) square matrix product in ``dtype``.
+
+    Args:
+        dtype: 'float32' or 'float64'.
+        size: int >= 1, both matrices are (size, size); 2 * size**3 FLOPs per product.
+        repeats: int >= 1, timed products after one warm-up (the median is kept).
+        seed: seed of the random matrices.
+    Returns:
+        dict with keys ``dtype``, ``size``, ``seconds`` (median of one product) and ``gflops``.
+    Raises:
+        ValueError: a dtype that is not float32/float64, or a size or repeats below 1.
+    """
+    if np.dtype(dtype) not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
+    if size < 1 or repeats < 1:
+        raise ValueError(f"size and repeats must be >= 1, got size={size}, repeats={repeats}")
+    rng = np.random.default_rng(seed)
+    a, b = (rng.standard_normal((size, size)).astype(dtype) for _ in range(2))  # (size, size) each
+    seconds = median_time(lambda: a @ b, repeats)
+    return {"dtype": np.dtype(dtype).name, "size": size, "seconds": seconds, "gflops": 2 * size ** 3 / seconds / 1e9}
+
+
+def _numpy_passes(kind: str, implementation: str, x, w, b, dout, param):
+    """Two no-argument callables: one NumPy forward pass ('naive' or 'fast'), then a backward pass from its cache."""
     from cs7150 import layers
 
-    if kind == "conv":
-        forward = getattr(layers, f"conv_forward_{implementation}")
-        backward = getattr(layers, f"conv_backward_{implementation}")
+    prefix = "conv" if kind == "conv" else f"{kind}_pool"
+    forward = getattr(layers, f"{prefix}_forward_{implementation}")
+    backward = getattr(layers, f"{prefix}_backward_{implementation}")
+    args = (x, w, b, param) if kind == "conv" else (x, param)
+    state = {}
 
-        def step():
-            _, cache = forward(x, w, b, CONV_PARAM)
-            backward(dout, cache)
-    else:
-        forward = getattr(layers, f"{kind}_pool_forward_{implementation}")
-        backward = getattr(layers, f"{kind}_pool_backward_{implementation}")
+    def run_forward():
+        state["cache"] = forward(*args)[1]
 
-        def step():
-            _, cache = forward(x, POOL_PARAM)
-            backward(dout, cache)
+    def run_backward():
+        backward(dout, state["cache"])
 
-    return step
+    return run_forward, run_backward
 
 
-def _torch_step(kind: str, x, w, b, dout):
-    """A no-argument callable running one PyTorch CPU forward + autograd backward pass."""
+def _torch_passes(kind: str, x, w, b, dout, param):
+    """Two no-argument callables: one PyTorch CPU forward pass (building the graph), then its autograd backward."""
     import torch
     import torch.nn.functional as F
 
@@ -108,32 +163,38 @@ def _torch_step(kind: str, x, w, b, dout):
         inputs = (x_t, w_t, b_t)
 
         def forward():
-            return F.conv2d(x_t, w_t, b_t, stride=CONV_PARAM["stride"], padding=CONV_PARAM["pad"])
+            return F.conv2d(x_t, w_t, b_t, stride=param["stride"], padding=param["pad"],
+                            dilation=param.get("dilation", 1), groups=param.get("groups", 1))
     else:
         inputs = (x_t,)
         pool = F.max_pool2d if kind == "max" else F.avg_pool2d
 
         def forward():
-            return pool(x_t, POOL_PARAM["pool_height"], POOL_PARAM["stride"])
+            return pool(x_t, (param["pool_height"], param["pool_width"]), param["stride"])
 
-    def step():
-        torch.autograd.grad(forward(), inputs, dout_t)
+    state = {}
 
-    return step
+    def run_forward():
+        state["out"] = forward()
+
+    def run_backward():
+        torch.autograd.grad(state.pop("out"), inputs, dout_t)
+
+    return run_forward, run_backward
 
 
-def _layer_arrays(kind, sample_shape, w_shape, batch, dtype, rng):
+def _layer_arrays(kind, sample_shape, w_shape, param, batch, dtype, rng):
     """Random ``x, w, b, dout`` for one layer (w and b None for a pool)."""
     x = rng.standard_normal((batch, *sample_shape)).astype(dtype)  # (N, C, H, W)
     if kind == "conv":
         F, _, HH, WW = w_shape
         w = rng.standard_normal(w_shape).astype(dtype)  # (F, C, HH, WW)
         b = rng.standard_normal(F).astype(dtype)  # (F,)
-        pad, stride = CONV_PARAM["pad"], CONV_PARAM["stride"]
-        out_shape = (batch, F, *(conv_output_size(s, k, pad, stride) for s, k in zip(sample_shape[1:], (HH, WW))))
+        out_shape = (batch, F, *(conv_output_size(s, k, param["pad"], param["stride"])
+                                 for s, k in zip(sample_shape[1:], (HH, WW))))
     else:
         w = b = None
-        size, stride = POOL_PARAM["pool_height"], POOL_PARAM["stride"]
+        size, stride = param["pool_height"], param["stride"]
         out_shape = (batch, sample_shape[0], *(conv_output_size(s, size, 0, stride) for s in sample_shape[1:]))
     dout = rng.standard_normal(out_shape).astype(dtype)  # (N, F or C, H_out, W_out)
     return x, w, b, dout
@@ -141,26 +202,29 @@ def _layer_arrays(kind, sample_shape, w_shape, batch, dtype, rng):
 
 def layer_timings(batch: int = 128, repeats: int = 3, dtypes=("float32", "float64"), naive: bool = True,
                   naive_batch: int = 4, layers=None, seed: int = 0, progress: bool = False) -> list[dict]:
-    """Time forward + backward of LeNet-5's layers with each implementation.
+    """Time the forward and the backward pass of LeNet-5's layers with each implementation.
 
     Args:
         batch: int >= 1, the batch size of every measurement (the lecture's 128).
         repeats: int >= 1, timed runs per measurement (the median is kept;
-            fast and PyTorch run in turns after one untimed warm-up run each,
-            naive runs without warm-up).
+            the fast and PyTorch forward and backward passes run in turns after
+            one untimed warm-up run each, naive runs without warm-up).
         dtypes: names of the floating dtypes to time, e.g. ``("float32", "float64")``.
         naive: whether to time the naive loops at all.
         naive_batch: int >= 1, the batch the naive loops run on; their time is
             multiplied by ``batch / naive_batch`` (capped at ``batch``).
-        layers: names from ``LENET5_LAYERS`` to time (default: all of them).
+        layers: names from ``TIMED_LAYERS`` to time (default: all of ``LENET5_LAYERS``).
         seed: seed of the random inputs.
         progress: show a progress bar (tqdm).
     Returns:
         list of dicts, one per (layer, dtype), with keys ``layer``, ``kind``
         (``"conv"``, ``"max"``, ``"avg"``), ``input`` (``"128 x 1 x 28 x 28"``),
-        ``dtype``, ``batch``, ``naive_batch`` (None without naive), ``naive_s``
-        (scaled to ``batch``; None without naive), ``fast_s``, ``torch_s`` (seconds),
-        ``fast_over_torch`` and ``naive_over_fast`` (None without naive).
+        ``dtype``, ``batch``, ``naive_batch`` (None without naive), seconds
+        ``naive_fwd_s``, ``naive_bwd_s`` (scaled to ``batch``; None without
+        naive), ``fast_fwd_s``, ``fast_bwd_s``, ``torch_fwd_s``, ``torch_bwd_s``
+        and their sums ``naive_s``, ``fast_s``, ``torch_s``; ``fast_over_torch``
+        and ``naive_over_fast`` (None without naive) of the sums, and ``flops``
+        (forward FLOPs of the batch, ``conv_flops``; None for a pool).
     Raises:
         ValueError: a non-positive batch, naive_batch or repeats, an unknown
             layer name, or a dtype that is not float32/float64.
@@ -169,7 +233,7 @@ def layer_timings(batch: int = 128, repeats: int = 3, dtypes=("float32", "float6
 
     if batch < 1 or naive_batch < 1 or repeats < 1:
         raise ValueError(f"batch, naive_batch and repeats must be >= 1, got {batch}, {naive_batch}, {repeats}")
-    known = [spec[0] for spec in LENET5_LAYERS]
+    known = [spec[0] for spec in TIMED_LAYERS]
     unknown = sorted(set(layers or ()) - set(known))
     if unknown:
         raise ValueError(f"unknown layers {unknown}; choose from {known}")
@@ -177,23 +241,28 @@ def layer_timings(batch: int = 128, repeats: int = 3, dtypes=("float32", "float6
     if bad:
         raise ValueError(f"dtypes must be float32 or float64, got {bad}")
     naive_batch = min(naive_batch, batch)
-    specs = [spec for spec in LENET5_LAYERS if layers is None or spec[0] in layers]
+    specs = LENET5_LAYERS if layers is None else [spec for spec in TIMED_LAYERS if spec[0] in layers]
     rng = np.random.default_rng(seed)
     rows = []
     jobs = [(spec, np.dtype(d).name) for spec in specs for d in dtypes]
-    for (name, kind, sample_shape, w_shape), dtype in tqdm(jobs, desc="timing layers", disable=not progress):
-        x, w, b, dout = _layer_arrays(kind, sample_shape, w_shape, batch, dtype, rng)
-        fast_s, torch_s = median_times([_numpy_step(kind, "fast", x, w, b, dout), _torch_step(kind, x, w, b, dout)],
-                                       repeats)
-        naive_s = None
+    for (name, kind, sample_shape, w_shape, param), dtype in tqdm(jobs, desc="timing layers", disable=not progress):
+        x, w, b, dout = _layer_arrays(kind, sample_shape, w_shape, param, batch, dtype, rng)
+        times = [*median_times(_numpy_passes(kind, "fast", x, w, b, dout, param), repeats),
+                 *median_times(_torch_passes(kind, x, w, b, dout, param), repeats)]  # one library at a time
+        row = {"layer": name, "kind": kind, "input": " x ".join(map(str, x.shape)), "dtype": dtype, "batch": batch,
+               "naive_batch": naive_batch if naive else None, "naive_fwd_s": None, "naive_bwd_s": None,
+               "fast_fwd_s": times[0], "fast_bwd_s": times[1], "torch_fwd_s": times[2], "torch_bwd_s": times[3]}
         if naive:
-            step = _numpy_step(kind, "naive", x[:naive_batch], w, b, dout[:naive_batch])
-            naive_s = median_time(step, repeats, warmup=0) * batch / naive_batch
-        rows.append({
-            "layer": name, "kind": kind, "input": " x ".join(map(str, x.shape)), "dtype": dtype, "batch": batch,
-            "naive_batch": naive_batch if naive else None, "naive_s": naive_s, "fast_s": fast_s, "torch_s": torch_s,
-            "fast_over_torch": fast_s / torch_s, "naive_over_fast": None if naive_s is None else naive_s / fast_s,
-        })
+            passes = _numpy_passes(kind, "naive", x[:naive_batch], w, b, dout[:naive_batch], param)
+            row["naive_fwd_s"], row["naive_bwd_s"] = (t * batch / naive_batch
+                                                      for t in median_times(passes, repeats, warmup=0))
+        for implementation in ("naive", "fast", "torch"):
+            pair = row[f"{implementation}_fwd_s"], row[f"{implementation}_bwd_s"]
+            row[f"{implementation}_s"] = None if pair[0] is None else sum(pair)
+        row["fast_over_torch"] = row["fast_s"] / row["torch_s"]
+        row["naive_over_fast"] = None if row["naive_s"] is None else row["naive_s"] / row["fast_s"]
+        row["flops"] = conv_flops(x.shape, w_shape, param) if kind == "conv" else None
+        rows.append(row)
     return rows
 
 
@@ -235,9 +304,10 @@ def check_targets(rows: list[dict]) -> list[dict]:
         rows: list of dicts from ``layer_timings``.
     Returns:
         list of dicts, one per (target, row it applies to), with keys
-        ``target`` (description), ``layer``, ``dtype``, ``value`` (the ratio),
-        ``bound`` (e.g. ``"<= 1.5"``) and ``met`` (bool). Rows without naive
-        times are skipped for the naive target.
+        ``target`` (description), ``layer``, ``dtype``, ``ratio`` (the row's
+        key compared: ``"fast_over_torch"`` or ``"naive_over_fast"``),
+        ``value`` (the ratio), ``bound`` (e.g. ``"<= 1.5"``) and ``met``
+        (bool). Rows without naive times are skipped for the naive target.
     """
     compare = {"<=": lambda v, t: v <= t, "<": lambda v, t: v < t, ">=": lambda v, t: v >= t}
     results = []
@@ -245,7 +315,8 @@ def check_targets(rows: list[dict]) -> list[dict]:
         for row in rows:
             if row["kind"] in kinds and dtype in (None, row["dtype"]) and row[key] is not None:
                 results.append({
-                    "target": description, "layer": row["layer"], "dtype": row["dtype"], "value": row[key],
+                    "target": description, "layer": row["layer"], "dtype": row["dtype"], "ratio": key,
+                    "value": row[key],
                     "bound": f"{op} {threshold:g}", "met": bool(compare[op](row[key], threshold)),
                 })
     return results

@@ -1,0 +1,148 @@
+"""``cs7150 bench --quick``: one run of every group (module-scoped), its table, JSON, CSV and --compare."""
+import argparse
+import contextlib
+import csv
+import io
+import json
+
+import pytest
+import torch
+
+from cs7150 import bench
+from cs7150.shapes import conv_macs
+from cs7150.timing import CONV_PARAM, check_targets, conv_flops, matmul_gflops
+
+NUMBERS = ("fwd_s", "bwd_s", "total_s", "gflops", "limit_gflops", "rate", "accuracy", "ratio")
+
+
+def run_cli(argv):
+    parser = argparse.ArgumentParser()
+    bench.configure(parser)
+    return bench.run(parser.parse_args(argv))
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bench")
+    json_path, csv_path = folder / "bench.json", folder / "bench.csv"
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        code = run_cli(["--quick", "--json", str(json_path), "--csv", str(csv_path)])
+    return {"code": code, "out": out.getvalue(), "report": json.loads(json_path.read_text()), "csv": csv_path,
+            "json": json_path}
+
+
+def rows_of(quick, group):
+    return [row for row in quick["report"]["rows"] if row["group"] == group]
+
+
+def test_quick_run_succeeds_and_prints_one_table(quick):
+    assert quick["code"] == 0
+    out = quick["out"]
+    header = next(line for line in out.splitlines() if line.startswith("group"))
+    for column in ("fwd", "bwd", "total", "GFLOP/s (% matmul)", "vs", "ratio", "target", "result"):
+        assert column in header
+    assert "targets PASS (--quick" in out
+    assert "scaled from batch 1" in out
+
+
+def test_json_schema_and_machine_details(quick):
+    report = quick["report"]
+    assert set(report) == {"config", "rows", "logs"}
+    config = report["config"]
+    for key in ("date", "quick", "groups", "sizes", "nproc", "cpu_model", "numpy_blas", "numpy", "torch",
+                "torch_threads"):
+        assert key in config
+    assert config["quick"] is True and config["groups"] == list(bench.GROUPS)
+    ids = [row["id"] for row in report["rows"]]
+    assert len(ids) == len(set(ids))
+    assert all(set(row) == set(bench.FIELDS) for row in report["rows"])
+    assert {row["group"] for row in report["rows"]} == {"matmul", *bench.GROUPS}
+    for row in report["rows"]:
+        assert row["result"] in (None, "PASS", "MISS")
+        assert all(row[key] is None or isinstance(row[key], (int, float)) for key in NUMBERS)
+
+
+def test_layer_rows_carry_measured_times_ratios_and_gflops(quick):
+    limits = {row["dtype"]: row["gflops"] for row in rows_of(quick, "matmul")}
+    assert set(limits) == {"float32", "float64"} and all(value > 0 for value in limits.values())
+    conv = rows_of(quick, "conv")
+    assert {(row["case"], row["impl"]) for row in conv} >= {("conv1", "naive"), ("conv2", "fast"),
+                                                            ("conv3x3 64->128", "torch")}
+    for row in conv + rows_of(quick, "pool"):
+        assert row["fwd_s"] > 0 and row["bwd_s"] > 0
+        assert row["total_s"] == pytest.approx(row["fwd_s"] + row["bwd_s"])
+        assert (row["gflops"] is not None) == (row["group"] == "conv")
+        if row["impl"] != "torch":
+            assert row["ratio"] > 0
+    judged = {(row["case"], row["impl"], row["dtype"]): row["target"] for row in conv if row["result"]}
+    assert judged[("conv1", "fast", "float32")] == "<= 1.5x" and judged[("conv2", "fast", "float64")] == "< 1x"
+    assert judged[("conv1", "naive", "float64")] == ">= 20x"
+    assert not any(case == "conv3x3 64->128" for case, _, _ in judged)  # targets hold at LeNet-5's shapes only
+    assert all(row["target"] == "<= 2x" for row in rows_of(quick, "pool") if row["impl"] == "fast")
+
+
+def test_lenet_autograde_and_gpu_rows(quick):
+    lenet = {(row["case"].split(",")[0], row["impl"]): row for row in rows_of(quick, "lenet")}
+    trained = lenet[("98% held-out", "torch")]
+    assert 0 <= trained["accuracy"] <= 1 and trained["total_s"] > 0 and trained["result"]
+    numpy_epoch, torch_epoch = lenet[("epoch", "numpy")], lenet[("epoch", "torch")]
+    assert numpy_epoch["ratio"] == pytest.approx(numpy_epoch["total_s"] / torch_epoch["total_s"])
+    jobs = {row["impl"]: row for row in rows_of(quick, "autograde")}
+    assert set(jobs) == {"jobs 1", "jobs 2"}
+    assert all(row["total_s"] > 0 and row["rate"] > 0 and row["result"] for row in jobs.values())
+    assert jobs["jobs 2"]["ratio"] == pytest.approx(jobs["jobs 2"]["rate"] / jobs["jobs 1"]["rate"])
+    (gpu,) = rows_of(quick, "gpu")
+    if not torch.cuda.is_available():
+        assert gpu["note"] == "no GPU" and gpu["total_s"] is None and gpu["result"] is None
+
+
+def test_csv_has_the_json_rows(quick):
+    with open(quick["csv"], newline="") as file:
+        reader = csv.DictReader(file)
+        assert tuple(reader.fieldnames) == bench.FIELDS
+        rows = list(reader)
+    assert [row["id"] for row in rows] == [row["id"] for row in quick["report"]["rows"]]
+    for row, original in zip(rows, quick["report"]["rows"]):
+        assert row["total_s"] == ("" if original["total_s"] is None else str(original["total_s"]))
+
+
+def test_compare_prints_new_over_old_per_row(quick, capsys):
+    assert run_cli(["--quick", "--only", "gpu", "--compare", str(quick["json"])]) == 0
+    out = capsys.readouterr().out
+    assert "new / old against" in out and "not run now" in out
+    table = bench.compare_rows(quick["report"]["rows"], quick["report"]["rows"])
+    assert table.count("1.00x") >= len([r for r in quick["report"]["rows"] if r["total_s"]])
+
+
+def test_compare_with_an_unreadable_file_fails_cleanly(tmp_path, capsys):
+    (tmp_path / "old.json").write_text("{}")
+    assert run_cli(["--only", "gpu", "--compare", str(tmp_path / "old.json")]) == 1
+    assert "cannot read rows" in capsys.readouterr().err
+
+
+def test_only_rejects_unknown_groups(capsys):
+    with pytest.raises(SystemExit):
+        run_cli(["--only", "conv,typo"])
+    assert "unknown groups ['typo']" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="unknown benchmark groups"):
+        bench.run_bench(["typo"])
+
+
+def test_conv_flops_and_matmul_limit():
+    assert conv_flops((128, 1, 28, 28), (20, 1, 5, 5), CONV_PARAM) == 2 * 128 * conv_macs(1, 20, 5, 28)
+    assert conv_flops((2, 64, 32, 32), (128, 64, 3, 3), {"stride": 2, "pad": 1}) == 2 * 2 * 128 * 16 * 16 * 64 * 9
+    result = matmul_gflops("float32", size=64, repeats=1)
+    assert result["dtype"] == "float32" and result["gflops"] > 0 and result["seconds"] > 0
+    with pytest.raises(ValueError, match="float32 or float64"):
+        matmul_gflops("int32")
+
+
+def test_check_targets_names_the_ratio_compared():
+    row = {"layer": "conv1", "kind": "conv", "dtype": "float64", "fast_over_torch": 0.5, "naive_over_fast": 30.0}
+    assert {r["ratio"]: r["met"] for r in check_targets([row])} == {"fast_over_torch": True, "naive_over_fast": True}
+
+
+def test_autograde_benchmark_rejects_unknown_samples(tmp_path):
+    bench_autograde = bench.load_benchmark("bench_autograde")
+    with pytest.raises(ValueError, match="unknown \\['nope'\\]"):
+        bench_autograde.write_submissions(tmp_path, 1, ["nope"])

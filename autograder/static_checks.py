@@ -17,6 +17,7 @@ The grader also watches, at run time, which modules a call imports
 from __future__ import annotations
 
 import ast
+import functools
 from dataclasses import dataclass
 
 
@@ -93,11 +94,13 @@ def _direct_uses(function: ast.AST, bound: dict[str, str]) -> list[Use]:
     return uses
 
 
+@functools.lru_cache(maxsize=64)
 def forbidden_uses(source: str) -> dict[str, list[Use]]:
     """Top-level function name -> forbidden uses, direct or through same-file calls.
 
     A file that does not parse gives ``{}`` (its import fails at run time,
-    which the run reports).
+    which the run reports). Cached by source: a submission's file is parsed
+    once, not once per graded function; callers must not modify the result.
     """
     try:
         tree = ast.parse(source)

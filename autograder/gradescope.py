@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import shutil
 import sys
@@ -58,6 +57,7 @@ import zipfile
 from pathlib import Path
 
 from autograder import autograde, config, report
+from cs7150.atomic import atomic_write
 
 STUDENT_ID = "student"  # the one submission a Gradescope run grades
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed entry times: the same tree gives the same zip
@@ -160,22 +160,12 @@ def build(name: str, out: Path, repo_root: Path = config.REPO_ROOT, notebooks_to
     what ``contents`` raises.
     """
     entries = contents(name, repo_root, notebooks_too)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    try:
-        with os.fdopen(handle, "wb") as file, zipfile.ZipFile(file, "w", zipfile.ZIP_DEFLATED) as archive:
-            for entry, (data, mode) in sorted(entries.items()):
-                info = zipfile.ZipInfo(entry, ZIP_TIME)
-                info.external_attr = (0o100000 | mode) << 16  # a regular file with these permissions
-                info.compress_type = zipfile.ZIP_DEFLATED
-                archive.writestr(info, data)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, out)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
+    with atomic_write(out) as file, zipfile.ZipFile(file, "w", zipfile.ZIP_DEFLATED) as archive:
+        for entry, (data, mode) in sorted(entries.items()):
+            info = zipfile.ZipInfo(entry, ZIP_TIME)
+            info.external_attr = (0o100000 | mode) << 16  # a regular file with these permissions
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, data)
     return sorted(entries)
 
 

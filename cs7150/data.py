@@ -12,12 +12,13 @@ import hashlib
 import http.client
 import math
 import os
-import tempfile
 import urllib.request
 import zlib
 from pathlib import Path
 
 import numpy as np
+
+from cs7150.atomic import atomic_write
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"  # the repository's data/ folder
 
@@ -256,23 +257,17 @@ def _fetch(url: str, target: Path, md5: str, timeout: float) -> None:
     from tqdm.auto import tqdm
 
     request = urllib.request.Request(url, headers={"User-Agent": "cs7150"})
-    handle, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        digest, received = hashlib.md5(), 0
-        with os.fdopen(handle, "wb") as tmp, urllib.request.urlopen(request, timeout=timeout) as response:
-            length = response.headers.get("Content-Length")
-            expected = int(length) if length and length.isdigit() else None
-            with tqdm(total=expected, unit="B", unit_scale=True, desc=target.name, leave=False) as bar:
-                for chunk in iter(lambda: response.read(1 << 16), b""):
-                    tmp.write(chunk)
-                    digest.update(chunk)
-                    received += len(chunk)
-                    bar.update(len(chunk))
+    digest, received = hashlib.md5(), 0
+    with atomic_write(target) as tmp, urllib.request.urlopen(request, timeout=timeout) as response:
+        length = response.headers.get("Content-Length")
+        expected = int(length) if length and length.isdigit() else None
+        with tqdm(total=expected, unit="B", unit_scale=True, desc=target.name, leave=False) as bar:
+            for chunk in iter(lambda: response.read(1 << 16), b""):
+                tmp.write(chunk)
+                digest.update(chunk)
+                received += len(chunk)
+                bar.update(len(chunk))
         if expected is not None and received != expected:
             raise ValueError(f"transfer truncated: expected {expected} bytes, got {received}")
         if digest.hexdigest() != md5:
             raise ValueError(f"MD5 mismatch: expected {md5}, got {digest.hexdigest()}")
-        os.replace(tmp_name, target)
-    except BaseException:
-        os.unlink(tmp_name)
-        raise

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from cs7150.atomic import atomic_write
 from cs7150.numpy_lenet import NumpyLeNet5
 
 DEVICE_TYPES = ("cpu", "cuda", "mps")
@@ -329,17 +328,10 @@ def save_checkpoint(path, model, optimizer=None, history=None, **metadata) -> Pa
         The checkpoint's ``Path``.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     checkpoint = {"model": _state_dict(model), "optimizer": None if optimizer is None else optimizer.state_dict(),
                   "history": history, "metadata": metadata}
-    handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as tmp:
-            torch.save(checkpoint, tmp)
-        os.replace(tmp_name, path)
-    except BaseException:
-        os.unlink(tmp_name)
-        raise
+    with atomic_write(path) as tmp:
+        torch.save(checkpoint, tmp)
     return path
 
 

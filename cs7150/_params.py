@@ -58,3 +58,19 @@ def as_tuple(value, n: int, name: str, minimum: int) -> tuple[int, ...]:
         raise ValueError(f"{name} must be {what}, got {value!r}")
     return tuple(int(v) for v in values)
 
+
+
+def check_dout(dout, shape, layout: str | None = None, of: str = "output") -> np.ndarray:
+    """Return ``dout`` if it is a float array of the forward pass's ``shape``.
+
+    ``layout`` names the axes for the message (e.g. ``"(N, C, H_out, W_out)"``);
+    ``of`` says whose shape it must be (the forward ``"output"``, or ``"input"``
+    for elementwise layers). Raises TypeError for a non-float array,
+    ValueError for any other shape.
+    """
+    shape = tuple(shape)
+    check_array(dout, "dout", len(shape), layout or str(shape))
+    if dout.shape != shape:
+        named = f"{layout} = {shape}" if layout else str(shape)
+        raise ValueError(f"dout must have the forward {of}'s shape {named}, got {dout.shape}")
+    return dout

@@ -30,7 +30,7 @@ import numbers
 
 import numpy as np
 
-from cs7150._params import check_array, get_param
+from cs7150._params import check_array, check_dout, get_param
 
 
 def _check_features(v, name, size, axis="D"):
@@ -139,9 +139,7 @@ def batchnorm_backward(dout, cache):
     Raises TypeError/ValueError when dout is not a float array of shape (N, D).
     """
     mode, x_hat, gamma, std = cache
-    check_array(dout, "dout", 2, "(N, D)")
-    if dout.shape != x_hat.shape:
-        raise ValueError(f"dout must have the forward output's shape (N, D) = {x_hat.shape}, got {dout.shape}")
+    check_dout(dout, x_hat.shape, "(N, D)")
     ### BEGIN SOLUTION
     dbeta = dout.sum(axis=0)  # (D,)
     dgamma = (dout * x_hat).sum(axis=0)  # (D,)
@@ -203,9 +201,7 @@ def spatial_batchnorm_backward(dout, cache):
     Raises TypeError/ValueError when dout is not a float array of x's shape.
     """
     x_shape, bn_cache = cache
-    check_array(dout, "dout", 4, "(N, C, H, W)")
-    if dout.shape != x_shape:
-        raise ValueError(f"dout must have the forward output's shape (N, C, H, W) = {x_shape}, got {dout.shape}")
+    check_dout(dout, x_shape, "(N, C, H, W)")
     ### BEGIN SOLUTION
     N, C, H, W = x_shape
     dout_rows = dout.transpose(0, 2, 3, 1).reshape(N * H * W, C)  # (N*H*W, C)

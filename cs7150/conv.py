@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cs7150._params import as_tuple, check_array, get_param
+from cs7150._params import as_tuple, check_array, check_dout, get_param
 from cs7150.shapes import conv_output_size
 
 # Axis names used in error messages, by number of spatial dimensions.
@@ -86,12 +86,7 @@ def _check_dout(dout, out_shape, nd):
 
     Raises TypeError for a non-float array, ValueError for any other shape.
     """
-    out_layout = _LAYOUTS[nd][2]
-    check_array(dout, "dout", nd + 2, out_layout)
-    if dout.shape != tuple(out_shape):
-        raise ValueError(
-            f"dout must have the forward output's shape {out_layout} = {tuple(out_shape)}, got {dout.shape}"
-        )
+    check_dout(dout, out_shape, _LAYOUTS[nd][2])
 
 
 def conv_forward_naive(x, w, b, conv_param):

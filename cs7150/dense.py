@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from cs7150._params import check_array
+from cs7150._params import check_array, check_dout
 
 
 def _check_batch(x, name, layout):
@@ -71,10 +71,7 @@ def affine_backward(dout, cache):
     Raises TypeError/ValueError when dout is not a float array of shape (N, M).
     """
     x, w, b = cache
-    check_array(dout, "dout", 2, "(N, M)")
-    if dout.shape != (x.shape[0], w.shape[1]):
-        raise ValueError(f"dout must have the forward output's shape (N, M) = {(x.shape[0], w.shape[1])}, "
-                         f"got {dout.shape}")
+    check_dout(dout, (x.shape[0], w.shape[1]), "(N, M)")
     ### BEGIN SOLUTION
     x_rows = x.reshape(x.shape[0], -1)  # (N, D)
     dx = (dout @ w.T).reshape(x.shape)  # (N, d_1, ..., d_k)
@@ -117,9 +114,7 @@ def relu_backward(dout, cache):
     Raises TypeError/ValueError when dout is not a float array of x's shape.
     """
     x = cache
-    check_array(dout, "dout", x.ndim, "(x's shape)")
-    if dout.shape != x.shape:
-        raise ValueError(f"dout must have the forward input's shape {x.shape}, got {dout.shape}")
+    check_dout(dout, x.shape, of="input")
     ### BEGIN SOLUTION
     dx = dout * (x > 0)
     return dx
@@ -160,7 +155,5 @@ def flatten_backward(dout, cache):
     """
     x_shape = cache
     out_shape = (x_shape[0], math.prod(x_shape[1:]))
-    check_array(dout, "dout", 2, "(N, D)")
-    if dout.shape != out_shape:
-        raise ValueError(f"dout must have the forward output's shape (N, D) = {out_shape}, got {dout.shape}")
+    check_dout(dout, out_shape, "(N, D)")
     return dout.reshape(x_shape)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cs7150._params import as_tuple, check_array, get_param
+from cs7150._params import as_tuple, check_array, check_dout, get_param
 from cs7150.shapes import conv_output_size
 
 
@@ -56,10 +56,7 @@ def _check_dout(dout, out_shape):
 
     Raises TypeError for a non-float array, ValueError for any other shape.
     """
-    check_array(dout, "dout", 4, "(N, C, H_out, W_out)")
-    if dout.shape != tuple(out_shape):
-        raise ValueError(f"dout must have the forward output's shape (N, C, H_out, W_out) = "
-                         f"{tuple(out_shape)}, got {dout.shape}")
+    check_dout(dout, out_shape, "(N, C, H_out, W_out)")
 
 
 def max_pool_forward_naive(x, pool_param):

@@ -1,15 +1,29 @@
-"""Max and average pooling without Python loops over positions: one loop over the window's offsets.
+"""Max and average pooling without Python loops over positions: one axis at a time.
 
-For a window offset ``(r, s)``, the pixels ``x[:, :, i*stride_h + r, j*stride_w + s]``
-of all output positions ``(i, j)`` form one strided view of ``x`` of shape
-``(N, C, H_out, W_out)`` (no copy). A window has ``PH * PW`` offsets, so max
-pooling is ``PH * PW - 1`` elementwise ``np.maximum`` calls over such views, and
-the backward pass adds each offset's share of ``dout`` into the same view of
-``dx``. The results equal ``cs7150.pool``'s naive loops; only the order of the
-work differs. ``pool_param`` and the output size are as in ``cs7150.pool``.
+Max and sum over a PH x PW window are separable: the window's maximum is the
+maximum over its PH rows of each row's PW-pixel segment maximum (the same for
+sums). So pooling is two short loops over window offsets, one per axis:
 
-A cache from a ``*_forward_fast`` function goes to its ``*_backward_fast``
-twin only (``max_pool_forward_fast`` also caches ``out``; the naive one does not).
+1. along W: for an offset ``s < PW`` the pixels ``x[n, c, h, j*stride_w + s]`` of
+   all output columns ``j`` form one strided view of ``x`` (no copy) of shape
+   ``(N, C, H, W_out)``; combining the PW views with ``np.maximum`` (or ``+``)
+   gives every row segment's maximum (or sum);
+2. along H: the PH views ``[n, c, i*stride_h + r, j]`` of that result give the
+   windows' values, ``(N, C, H_out, W_out)``.
+
+That is PW passes over x and PH over a PW-times smaller array, instead of
+PH * PW passes over x. Max pooling also keeps, at each step, the first offset
+that holds the maximum (``first_col`` per row segment, ``first_row`` per
+window): the window's first row holding its maximum, then that row's first
+pixel holding it, is the first maximum in row-major window order, where the
+naive loops (and PyTorch on CPU) send the gradient. The backward passes run the
+two steps in reverse, spreading ``dout`` over rows, then over columns.
+
+The results equal ``cs7150.pool``'s naive loops (sums up to rounding: they
+add in another order). ``pool_param`` and the output size are as in
+``cs7150.pool``. A cache from a ``*_forward_fast`` function goes to its
+``*_backward_fast`` twin only (``max_pool_forward_fast`` caches the first-maximum
+offsets; the naive one does not).
 """
 from __future__ import annotations
 
@@ -17,19 +31,72 @@ import numpy as np
 
 from cs7150.pool import _check_dout, _check_pool_input
 
+W_AXIS, H_AXIS = 3, 2  # spatial axes of (N, C, H, W)
 
-def _window_offsets(PH, PW, stride_h, stride_w, H_out, W_out):
-    """Index tuples, one per window offset (r, s) in row-major window order.
 
-    ``x[index]`` for the offset (r, s) is the (N, C, H_out, W_out) strided view
-    holding ``x[n, c, i*stride_h + r, j*stride_w + s]`` at ``[n, c, i, j]``.
+def _offset_view(a, axis, offset, stride, n_out):
+    """The strided view of ``a`` holding ``a[..., offset + i*stride, ...]`` at index ``i < n_out`` along ``axis``.
+
+    For an (N, C, H, W) array, ``_offset_view(x, 3, s, stride_w, W_out)`` is the
+    (N, C, H, W_out) view with ``x[n, c, h, j*stride_w + s]`` at ``[n, c, h, j]``.
     """
-    return [
-        (slice(None), slice(None),
-         slice(r, r + stride_h * (H_out - 1) + 1, stride_h),
-         slice(s, s + stride_w * (W_out - 1) + 1, stride_w))
-        for r in range(PH) for s in range(PW)
-    ]
+    index = [slice(None)] * a.ndim
+    index[axis] = slice(offset, offset + stride * (n_out - 1) + 1, stride)
+    return a[tuple(index)]
+
+
+def _max_along(a, axis, size, stride, n_out):
+    """Maximum over ``size`` window offsets along ``axis``, and the first offset holding it.
+
+    Returns (best, first), both of a's shape with ``n_out`` along ``axis``:
+    ``best`` in a's dtype, ``first`` (unsigned ints) the smallest offset k with
+    ``_offset_view(a, axis, k, stride, n_out) == best``.
+    """
+    ### BEGIN SOLUTION
+    best = _offset_view(a, axis, 0, stride, n_out).copy()
+    first = np.zeros(best.shape, dtype=np.min_scalar_type(size - 1))
+    for k in range(1, size):
+        # a contiguous copy first: np.maximum and np.greater on a strided view run several times slower
+        values = np.ascontiguousarray(_offset_view(a, axis, k, stride, n_out))
+        later = np.greater(values, best)  # strictly: a tie keeps the earlier offset
+        np.maximum(first, later * first.dtype.type(k), out=first)  # k exceeds every earlier offset
+        np.maximum(best, values, out=best)
+    return best, first
+    ### END SOLUTION
+
+
+def _sum_along(a, axis, size, stride, n_out):
+    """Sum over ``size`` window offsets along ``axis``: a's shape with ``n_out`` along ``axis``, a's dtype."""
+    ### BEGIN SOLUTION
+    total = _offset_view(a, axis, 0, stride, n_out).copy()
+    for k in range(1, size):
+        total += _offset_view(a, axis, k, stride, n_out)
+    return total
+    ### END SOLUTION
+
+
+def _spread_along(grad, axis, size, stride, full_size, dtype, first=None):
+    """Adjoint of ``_sum_along`` (``first=None``) or of ``_max_along`` (``first`` from it).
+
+    Sends every value of ``grad`` (``n_out`` along ``axis``) back to the ``size``
+    positions it was combined from (sum), or to the one offset ``first`` names
+    (max). Returns an array of grad's shape with ``full_size`` along ``axis``, in
+    ``dtype``; where windows overlap (``stride < size``) the shares add up.
+    """
+    ### BEGIN SOLUTION
+    shape = list(grad.shape)
+    shape[axis] = full_size
+    spread = np.zeros(shape, dtype=dtype)  # positions no window reads keep gradient 0
+    overlapping = stride < size
+    for k in range(size):
+        target = _offset_view(spread, axis, k, stride, grad.shape[axis])
+        mask = 1 if first is None else np.equal(first, k)
+        if overlapping:
+            target += grad * mask  # a position may be in several windows
+        else:
+            np.multiply(grad, mask, out=target)  # each position is in at most one window
+    return spread
+    ### END SOLUTION
 
 
 def max_pool_forward_fast(x, pool_param):
@@ -43,18 +110,19 @@ def max_pool_forward_fast(x, pool_param):
     Returns a tuple of:
     - out: (N, C, H_out, W_out), dtype of x, where
       H_out = floor((H - pool_height) / stride_h) + 1 (same for W)
-    - cache: (x, pool_param, out) for ``max_pool_backward_fast``
+    - cache: (x, pool_param, first_row, first_col) for ``max_pool_backward_fast``;
+      first_row (N, C, H_out, W_out) is the window offset r of each window's
+      first row holding its maximum, first_col (N, C, H, W_out) the offset s of
+      each row segment's first maximum
 
     Raises TypeError/ValueError for a non-float or non-4-D x, a missing or
     non-positive pool_param entry, or a window larger than the input.
     """
     PH, PW, stride_h, stride_w, H_out, W_out = _check_pool_input(x, pool_param)
     ### BEGIN SOLUTION
-    first, *rest = _window_offsets(PH, PW, stride_h, stride_w, H_out, W_out)
-    out = x[first].copy()  # (N, C, H_out, W_out)
-    for offset in rest:
-        np.maximum(out, x[offset], out=out)
-    cache = (x, pool_param, out)
+    row_max, first_col = _max_along(x, W_AXIS, PW, stride_w, W_out)  # (N, C, H, W_out)
+    out, first_row = _max_along(row_max, H_AXIS, PH, stride_h, H_out)  # (N, C, H_out, W_out)
+    cache = (x, pool_param, first_row, first_col)
     return out, cache
     ### END SOLUTION
 
@@ -67,7 +135,7 @@ def max_pool_backward_fast(dout, cache):
 
     Inputs:
     - dout: upstream gradient, (N, C, H_out, W_out)
-    - cache: (x, pool_param, out) from ``max_pool_forward_fast``
+    - cache: (x, pool_param, first_row, first_col) from ``max_pool_forward_fast``
 
     Returns:
     - dx: gradient with respect to x, (N, C, H, W), dtype of x
@@ -75,26 +143,13 @@ def max_pool_backward_fast(dout, cache):
     Raises TypeError/ValueError when dout is not a float array of the forward
     output's shape.
     """
-    x, pool_param, out = cache
+    x, pool_param, first_row, first_col = cache
     PH, PW, stride_h, stride_w, H_out, W_out = _check_pool_input(x, pool_param)
-    _check_dout(dout, out.shape)
+    _check_dout(dout, first_row.shape)
     ### BEGIN SOLUTION
-    dx = np.zeros_like(x)  # (N, C, H, W)
-    overlapping = stride_h < PH or stride_w < PW
-    offsets = _window_offsets(PH, PW, stride_h, stride_w, H_out, W_out)
-    unrouted = np.ones(out.shape, dtype=bool)  # (N, C, H_out, W_out): windows whose maximum is not found yet
-    for k, offset in enumerate(offsets):
-        if k < len(offsets) - 1:
-            is_max = np.equal(x[offset], out)  # (N, C, H_out, W_out)
-            is_max &= unrouted  # ties: only the first maximum of a window gets the gradient
-            unrouted ^= is_max
-        else:
-            is_max = unrouted  # a window with no maximum so far has it at its last pixel
-        if overlapping:
-            dx[offset] += dout * is_max  # a pixel may be the maximum of several windows
-        else:
-            np.multiply(dout, is_max, out=dx[offset])  # each pixel is in at most one window
-    return dx
+    N, C, H, W = x.shape
+    row_grad = _spread_along(dout, H_AXIS, PH, stride_h, H, x.dtype, first_row)  # (N, C, H, W_out)
+    return _spread_along(row_grad, W_AXIS, PW, stride_w, W, x.dtype, first_col)  # (N, C, H, W)
     ### END SOLUTION
 
 
@@ -116,10 +171,8 @@ def avg_pool_forward_fast(x, pool_param):
     """
     PH, PW, stride_h, stride_w, H_out, W_out = _check_pool_input(x, pool_param)
     ### BEGIN SOLUTION
-    first, *rest = _window_offsets(PH, PW, stride_h, stride_w, H_out, W_out)
-    out = x[first].copy()  # (N, C, H_out, W_out)
-    for offset in rest:
-        out += x[offset]
+    row_sums = _sum_along(x, W_AXIS, PW, stride_w, W_out)  # (N, C, H, W_out)
+    out = _sum_along(row_sums, H_AXIS, PH, stride_h, H_out)  # (N, C, H_out, W_out)
     out /= PH * PW
     cache = (x, pool_param)
     return out, cache
@@ -143,13 +196,8 @@ def avg_pool_backward_fast(dout, cache):
     PH, PW, stride_h, stride_w, H_out, W_out = _check_pool_input(x, pool_param)
     _check_dout(dout, (*x.shape[:2], H_out, W_out))
     ### BEGIN SOLUTION
-    dx = np.zeros_like(x)  # (N, C, H, W)
-    overlapping = stride_h < PH or stride_w < PW
+    N, C, H, W = x.shape
     share = dout / (PH * PW)  # (N, C, H_out, W_out): each pixel's part of its window's gradient
-    for offset in _window_offsets(PH, PW, stride_h, stride_w, H_out, W_out):
-        if overlapping:
-            dx[offset] += share  # a pixel may lie in several windows
-        else:
-            dx[offset] = share  # each pixel is in at most one window
-    return dx
+    row_grad = _spread_along(share, H_AXIS, PH, stride_h, H, x.dtype)  # (N, C, H, W_out)
+    return _spread_along(row_grad, W_AXIS, PW, stride_w, W, x.dtype)  # (N, C, H, W)
     ### END SOLUTION

@@ -54,6 +54,7 @@ class Sizes:
     wide_batch: int  # WIDE_CONV
     wide_naive_batch: int | None  # None: no naive loops for WIDE_CONV
     repeats: int
+    rounds: int  # alternating blocks of fast and PyTorch layer passes (cs7150.timing.block_median_times)
     matmul_size: int
     lenet_argv: tuple[str, ...]  # options of benchmarks/bench_lenet.py
     lenet_images: tuple[int, int] | None  # (train, held-out) digits used; None: the whole subset
@@ -62,10 +63,10 @@ class Sizes:
     autograde_repeats: int  # whole autograde runs per --jobs value
 
 
-FULL = Sizes(batch=128, naive_batch=4, wide_batch=32, wide_naive_batch=1, repeats=5, matmul_size=1024,
-             lenet_argv=(), lenet_images=None, copies=16, mistakes=None, autograde_repeats=3)
-QUICK = Sizes(batch=8, naive_batch=1, wide_batch=2, wide_naive_batch=None, repeats=1, matmul_size=512,
-              lenet_argv=("--epochs", "1", "--twin-images", "64", "--twin-repeats", "1", "--gpu-epochs", "1"),
+FULL = Sizes(batch=128, naive_batch=4, wide_batch=32, wide_naive_batch=1, repeats=5, rounds=3,
+             matmul_size=1024, lenet_argv=(), lenet_images=None, copies=16, mistakes=None, autograde_repeats=3)
+QUICK = Sizes(batch=8, naive_batch=1, wide_batch=2, wide_naive_batch=None, repeats=1, rounds=1,
+              matmul_size=512, lenet_argv=("--epochs", "1", "--twin-images", "64", "--twin-repeats", "1", "--gpu-epochs", "1"),
               lenet_images=(512, 500), copies=1, mistakes=("bias_missing",), autograde_repeats=1)
 
 
@@ -167,11 +168,12 @@ def layer_rows(groups, sizes: Sizes, limits: dict) -> list[dict]:
     kinds = {"conv"} if "conv" in groups else set()
     kinds |= {"max", "avg"} if "pool" in groups else set()
     names = [spec[0] for spec in LENET5_LAYERS if spec[1] in kinds]
-    timings = layer_timings(batch=sizes.batch, repeats=sizes.repeats, naive_batch=sizes.naive_batch, layers=names)
+    timings = layer_timings(batch=sizes.batch, repeats=sizes.repeats, naive_batch=sizes.naive_batch, layers=names,
+                            rounds=sizes.rounds)
     rows = _timing_rows(timings, check_targets(timings), limits)  # the targets hold at LeNet-5's shapes
     if "conv" in groups:
         wide = layer_timings(batch=sizes.wide_batch, repeats=sizes.repeats, naive=sizes.wide_naive_batch is not None,
-                             naive_batch=sizes.wide_naive_batch or 1, layers=[WIDE_CONV[0]])
+                             naive_batch=sizes.wide_naive_batch or 1, layers=[WIDE_CONV[0]], rounds=sizes.rounds)
         rows += _timing_rows(wide, [], limits)
     return rows
 
@@ -259,16 +261,20 @@ def autograde_rows(sizes: Sizes, logs: dict) -> list[dict]:
     return rows
 
 
-def run_bench(groups=GROUPS, quick: bool = False, log=None) -> dict:
+def run_bench(groups=GROUPS, quick: bool = False, log=None, fresh_memory: bool = False) -> dict:
     """Run the chosen benchmark groups and collect their rows.
 
     Args:
         groups: names from ``GROUPS``.
         quick: tiny sizes and single repeats (``QUICK``) instead of ``FULL``.
         log: callable taking a status line (default: print to stderr).
+        fresh_memory: leave the C library's malloc as it is; by default this
+            process keeps freed memory for reuse (``cs7150.timing.keep_freed_memory``,
+            for NumPy and PyTorch alike), so that page faults on fresh
+            allocations do not dominate memory-bound layers.
     Returns:
         dict with ``config`` (date, groups, sizes, ``machine_info()``, load
-        average at the end), ``rows``
+        average at the end, ``keeps_freed_memory``), ``rows``
         (list of dicts with the keys of ``FIELDS``) and ``logs`` (the
         benchmarks' own printed tables, by group).
     Raises:
@@ -277,11 +283,13 @@ def run_bench(groups=GROUPS, quick: bool = False, log=None) -> dict:
     unknown = sorted(set(groups) - set(GROUPS))
     if unknown:
         raise ValueError(f"unknown benchmark groups {unknown}; choose from {list(GROUPS)}")
+    from cs7150.timing import keep_freed_memory
+
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
     sizes = QUICK if quick else FULL
     config = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "quick": quick, "groups": [g for g in GROUPS if g in groups], "sizes": dataclasses.asdict(sizes),
-              **machine_info()}
+              "keeps_freed_memory": False if fresh_memory else keep_freed_memory(), **machine_info()}
     rows, logs = [], {}
     if {"conv", "pool"} & set(groups):
         log("bench: matmul limit")
@@ -388,6 +396,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--csv", type=Path, metavar="PATH", help="write the rows as CSV")
     parser.add_argument("--compare", type=Path, metavar="OLD.json",
                         help="also print new/old per row against an earlier --json file")
+    parser.add_argument("--fresh-memory", action="store_true",
+                        help="leave malloc's defaults: every large array gets fresh, page-faulting memory "
+                             "(by default freed memory is kept for reuse, for NumPy and PyTorch alike)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -399,13 +410,14 @@ def run(args: argparse.Namespace) -> int:
         except (OSError, ValueError, KeyError) as error:
             print(f"cs7150 bench: cannot read rows from {args.compare}: {error}", file=sys.stderr)
             return 1
-    report = run_bench(args.only, args.quick)
+    report = run_bench(args.only, args.quick, fresh_memory=args.fresh_memory)
     config, rows = report["config"], report["rows"]
     load = (f", load average {config['load_average'][0]:.1f} at start, {config['load_average_end'][0]:.1f} at end"
             if config["load_average"] else "")
     print(f"cs7150 bench{' --quick' if args.quick else ''}, {config['date']}: {config['nproc']} CPUs "
           f"({config['cpu_model']}), numpy {config['numpy']} ({config['numpy_blas']}), torch {config['torch']} "
-          f"({config['torch_threads']} threads){load}")
+          f"({config['torch_threads']} threads){load}, "
+          f"{'freed memory kept for reuse' if config['keeps_freed_memory'] else 'malloc defaults'}")
     print(format_rows(rows))
     judged = [row for row in rows if row["result"]]
     print(f"\n{sum(row['result'] == 'PASS' for row in judged)} of {len(judged)} targets PASS"

@@ -20,6 +20,13 @@ contiguous numbers instead of a handful, which is what makes im2col and
 col2im cheap next to the matrix products; the inputs and results of the
 public functions are ordinary (N, C, *spatial) arrays.
 
+Chunks: the batch goes through in chunks of a few samples (``_batch_chunks``,
+about ``CHUNK_BYTES`` of columns each). A chunk's columns are used while they
+are still in the processor's cache, and the backward pass builds them again
+instead of keeping the whole batch's from the forward pass: for LeNet-5's
+conv2 at batch 128 those are 50 MB in float32, and writing and reading them
+back from memory cost more than the copies (docs/benchmarks.md).
+
 Results equal ``cs7150.conv.conv_forward_naive`` / ``conv_backward_naive`` up
 to floating-point rounding; ``conv_param`` is documented there.
 """
@@ -31,6 +38,10 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from cs7150.conv import _check_conv_inputs, _check_dout
+from cs7150.shapes import conv_output_size
+
+CHUNK_BYTES = 4 * 2**20  # columns per batch chunk: about what stays in this course's machines' caches
+MIN_CHUNK = 8  # samples: the shortest run of contiguous numbers im2col copies
 
 
 def im2col(x_padded, kernel_size, stride, dilation):
@@ -82,6 +93,25 @@ def col2im(dcols, padded_size, stride, dilation):
     ### END SOLUTION
 
 
+def _batch_chunks(N, bytes_per_sample):
+    """Slices of the batch, each small enough that its columns stay in the processor's cache.
+
+    A chunk holds ``CHUNK_BYTES // bytes_per_sample`` samples (at least
+    ``MIN_CHUNK``: the batch axis is the innermost one of ``cols``, so fewer
+    samples would make im2col copy runs of a few numbers), the last one the rest.
+    """
+    size = min(N, max(MIN_CHUNK, CHUNK_BYTES // bytes_per_sample))
+    return [slice(start, min(start + size, N)) for start in range(0, N, size)]
+
+
+def _pad_batch_last(x, pad, dtype):
+    """(n, C, *size) -> zero-padded (C, *padded_size, n) in ``dtype``: the layout ``im2col`` reads."""
+    n, C, *size = x.shape
+    x_padded = np.zeros((C, *(m + 2 * p for m, p in zip(size, pad)), n), dtype=dtype)
+    x_padded[(slice(None), *(slice(p, p + m) for m, p in zip(size, pad)))] = np.moveaxis(x, 0, -1)
+    return x_padded
+
+
 def conv_nd_forward(x, w, b, stride, pad, dilation, groups):
     """Convolution forward pass with already validated parameters, any number of spatial axes.
 
@@ -89,73 +119,86 @@ def conv_nd_forward(x, w, b, stride, pad, dilation, groups):
     - x: (N, C, *size); w: (F, C // groups, *kernel_size); b: (F,)
     - stride, pad, dilation: ``nd``-tuples of ints; groups: int dividing C and F
 
-    Returns a tuple of:
-    - out: (N, F, *out_size), dtype ``np.result_type(x, w)``
-    - cols: ``im2col`` of the padded input, (C, *kernel_size, *out_size, N), for the backward pass
+    Returns out: (N, F, *out_size), dtype ``np.result_type(x, w)``.
+
+    The batch goes through in chunks (``_batch_chunks``): pad, ``im2col``, one
+    product per group, add the bias, and move the chunk's result to the
+    batch-first output while its columns are still in cache. One chunk of all
+    N samples gives the same result.
     """
     ### BEGIN SOLUTION
     N, C, *size = x.shape
     F, C_g, *kernel_size = w.shape
     nd = len(size)
     dtype = np.result_type(x, w)
-    interior = tuple(slice(p, p + n) for n, p in zip(size, pad))
-    padded_size = tuple(n + 2 * p for n, p in zip(size, pad))
-    x_padded = np.zeros((C, *padded_size, N), dtype=dtype)  # batch last; zeros are the padding
-    x_padded[(slice(None), *interior)] = np.moveaxis(x, 0, -1)
-    cols = im2col(x_padded, kernel_size, stride, dilation)  # (C, *kernel_size, *out_size, N)
-    out_size = cols.shape[1 + nd:-1]
-    cols_by_group = cols.reshape(groups, C_g * math.prod(kernel_size), -1)  # (groups, C_g*K, P*N)
-    w_by_group = w.reshape(groups, F // groups, -1).astype(dtype, copy=False)  # (groups, F_g, C_g*K)
-    out = np.matmul(w_by_group, cols_by_group).reshape(F, *out_size, N)
-    out += b.reshape(F, *(1,) * (nd + 1))
-    return np.ascontiguousarray(np.moveaxis(out, -1, 0)), cols  # (N, F, *out_size)
+    out_size = tuple(conv_output_size(*geometry) for geometry in zip(size, kernel_size, pad, stride, dilation))
+    K, P = math.prod(kernel_size), math.prod(out_size)  # kernel taps, output positions
+    w_by_group = w.reshape(groups, F // groups, C_g * K).astype(dtype, copy=False)  # (groups, F_g, C_g*K)
+    out = np.empty((N, F, *out_size), dtype=dtype)
+    for batch in _batch_chunks(N, C * K * P * dtype.itemsize):
+        x_padded = _pad_batch_last(x[batch], pad, dtype)  # (C, *padded_size, n)
+        cols = im2col(x_padded, kernel_size, stride, dilation)  # (C, *kernel_size, *out_size, n)
+        out_chunk = np.matmul(w_by_group, cols.reshape(groups, C_g * K, -1)).reshape(F, *out_size, -1)
+        out_chunk += b.reshape(F, *(1,) * (nd + 1))
+        out[batch] = np.moveaxis(out_chunk, -1, 0)  # (n, F, *out_size)
+    return out
     ### END SOLUTION
 
 
-def conv_nd_backward(dout, x, w, cols, stride, pad, dilation, groups):
+def conv_nd_backward(dout, x, w, stride, pad, dilation, groups):
     """Convolution backward pass with already validated parameters, any number of spatial axes.
 
     Inputs:
     - dout: (N, F, *out_size), upstream gradient
     - x: (N, C, *size) and w: (F, C // groups, *kernel_size) from the forward pass
-    - cols: (C, *kernel_size, *out_size, N), as returned by ``conv_nd_forward``
     - stride, pad, dilation: ``nd``-tuples of ints; groups: int dividing C and F
 
     Returns (dx, dw, db): (N, C, *size), (F, C // groups, *kernel_size) and
     (F,), dx and dw in the dtypes of x and w, db in that of dout.
+
+    Chunk by chunk of the batch, as the forward pass: ``im2col`` again
+    (cheaper than keeping every chunk's columns from the forward pass),
+    ``dw += dout @ cols.T``, ``dcols = w.T @ dout``, and ``col2im(dcols)`` less
+    the padding is the chunk's dx.
     """
     ### BEGIN SOLUTION
     N, C, *size = x.shape
     F, C_g, *kernel_size = w.shape
     nd = len(size)
-    db = dout.sum(axis=(0, *range(2, 2 + nd)))  # (F,)
-    dout_batch_last = np.ascontiguousarray(np.moveaxis(dout, 0, -1))  # (F, *out_size, N)
-    dout_by_group = dout_batch_last.reshape(groups, F // groups, -1)  # (groups, F_g, P*N)
-    cols_by_group = cols.reshape(groups, C_g * math.prod(kernel_size), -1)  # (groups, C_g*K, P*N)
-    dw = np.matmul(dout_by_group, cols_by_group.swapaxes(1, 2))  # (groups, F_g, C_g*K)
-    w_by_group = w.reshape(groups, F // groups, -1)  # (groups, F_g, C_g*K)
-    dcols = np.matmul(w_by_group.swapaxes(1, 2), dout_by_group).reshape(cols.shape)  # (C, *kernel_size, *out_size, N)
+    dtype = np.result_type(dout, x, w)
+    K, P = math.prod(kernel_size), math.prod(dout.shape[2:])  # kernel taps, output positions
     padded_size = tuple(n + 2 * p for n, p in zip(size, pad))
     interior = tuple(slice(p, p + n) for n, p in zip(size, pad))
-    dx_padded = col2im(dcols, padded_size, stride, dilation)  # (C, *padded_size, N)
-    dx = np.ascontiguousarray(np.moveaxis(dx_padded[(slice(None), *interior)], -1, 0), dtype=x.dtype)  # (N, C, *size)
+    db = dout.sum(axis=(0, *range(2, 2 + nd)))  # (F,)
+    w_by_group = w.reshape(groups, F // groups, C_g * K).astype(dtype, copy=False)  # (groups, F_g, C_g*K)
+    dw = np.zeros(w_by_group.shape, dtype=dtype)
+    dx = np.empty(x.shape, dtype=x.dtype)
+    for batch in _batch_chunks(N, C * K * P * dtype.itemsize):
+        x_padded = _pad_batch_last(x[batch], pad, dtype)  # (C, *padded_size, n)
+        cols = im2col(x_padded, kernel_size, stride, dilation)  # (C, *kernel_size, *out_size, n)
+        cols_by_group = cols.reshape(groups, C_g * K, -1)  # (groups, C_g*K, P*n)
+        dout_batch_last = np.ascontiguousarray(np.moveaxis(dout[batch], 0, -1), dtype=dtype)  # (F, *out_size, n)
+        dout_by_group = dout_batch_last.reshape(groups, F // groups, -1)  # (groups, F_g, P*n)
+        dw += np.matmul(cols_by_group, dout_by_group.swapaxes(1, 2)).swapaxes(1, 2)  # (cols @ dout.T).T: BLAS is faster this way round
+        dcols = np.matmul(w_by_group.swapaxes(1, 2), dout_by_group).reshape(cols.shape)
+        dx_padded = col2im(dcols, padded_size, stride, dilation)  # (C, *padded_size, n)
+        dx[batch] = np.moveaxis(dx_padded[(slice(None), *interior)], -1, 0)  # (n, C, *size)
     return dx, dw.reshape(w.shape).astype(w.dtype, copy=False), db
     ### END SOLUTION
 
 
 def _forward(x, w, b, conv_param, nd):
-    """Validate, then run ``conv_nd_forward``; the cache is (x, w, b, conv_param, cols)."""
+    """Validate, then run ``conv_nd_forward``; the cache is (x, w, b, conv_param)."""
     stride, pad, dilation, groups, _ = _check_conv_inputs(x, w, b, conv_param, nd)
-    out, cols = conv_nd_forward(x, w, b, stride, pad, dilation, groups)
-    return out, (x, w, b, conv_param, cols)
+    return conv_nd_forward(x, w, b, stride, pad, dilation, groups), (x, w, b, conv_param)
 
 
 def _backward(dout, cache, nd):
     """Validate dout against the cache, then run ``conv_nd_backward``."""
-    x, w, b, conv_param, cols = cache
+    x, w, b, conv_param = cache
     stride, pad, dilation, groups, out_size = _check_conv_inputs(x, w, b, conv_param, nd)
     _check_dout(dout, (x.shape[0], w.shape[0], *out_size), nd)
-    dx, dw, db = conv_nd_backward(dout, x, w, cols, stride, pad, dilation, groups)
+    dx, dw, db = conv_nd_backward(dout, x, w, stride, pad, dilation, groups)
     return dx, dw, db.astype(b.dtype, copy=False)
 
 

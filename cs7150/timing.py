@@ -13,6 +13,8 @@ says so in its column title. ``matmul_gflops`` measures the machine's limit
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import statistics
 import time
 
@@ -46,26 +48,35 @@ TARGETS = (
 )
 
 
-def median_times(fns, repeats: int = 5, warmup: int = 1) -> list[float]:
-    """Median wall-clock time of each callable in seconds, timed in turns.
+def keep_freed_memory() -> bool:
+    """Ask the C library's malloc to keep freed memory for reuse instead of returning it to the system.
 
-    The calls interleave (``fns[0]``, ``fns[1]``, ..., then again), so a
-    forward pass and the backward pass that consumes its graph or cache can be
-    timed together. Give it the passes of ONE library at a time: after a
-    PyTorch call its OpenMP workers keep spinning on the cores for a while and
-    slow whatever runs next, so interleaving NumPy with PyTorch calls makes
-    PyTorch look about 2x slower on a 2-core machine (measured on conv2,
-    float32, forward+backward).
+    By default glibc hands every block over 128 KiB to the kernel on free and
+    asks for fresh pages on the next allocation; the first write to each 4 KiB
+    page then faults. Layers that allocate their outputs on every call (all of
+    NumPy's, and PyTorch's) pay that again and again: on the 2-core course VM,
+    fast avg pooling forward + backward (pool1, float64) took 3,638 page faults
+    and 14.9 ms per call by default, 0 faults and 6.2 ms with memory kept
+    (``resource.getrusage`` minor faults over 20 calls). Long-running
+    processes usually run with such an allocator (PyTorch's CPU tuning guide
+    recommends jemalloc or tcmalloc for the same reason). The setting holds for
+    the rest of the process, for every library in it.
 
-    Args:
-        fns: sequence of callables with no arguments.
-        repeats: int >= 1, timed calls of each.
-        warmup: int >= 0, untimed calls of each first (caches, allocator, thread pools).
-    Returns:
-        list of floats, seconds, one per callable (``time.perf_counter``).
-    Raises:
-        ValueError: ``repeats < 1`` or ``warmup < 0``.
+    Returns True when set (glibc: ``mallopt`` with M_MMAP_THRESHOLD 1 GiB and
+    M_TRIM_THRESHOLD 2 GiB), False where there is no glibc ``mallopt`` (macOS,
+    Windows, musl), which changes nothing.
     """
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's <malloc.h>
+    name = ctypes.util.find_library("c")
+    try:
+        mallopt = ctypes.CDLL(name).mallopt
+    except (OSError, AttributeError, TypeError):
+        return False
+    return bool(mallopt(M_MMAP_THRESHOLD, 2**30)) and bool(mallopt(M_TRIM_THRESHOLD, 2**31 - 1))
+
+
+def _call_times(fns, repeats: int, warmup: int) -> list[list[float]]:
+    """Seconds of every timed call of each callable, calls in turns (see ``median_times``)."""
     if repeats < 1 or warmup < 0:
         raise ValueError(f"need repeats >= 1 and warmup >= 0, got repeats={repeats}, warmup={warmup}")
     for _ in range(warmup):
@@ -77,7 +88,59 @@ def median_times(fns, repeats: int = 5, warmup: int = 1) -> list[float]:
             start = time.perf_counter()
             fn()
             fn_times.append(time.perf_counter() - start)
-    return [statistics.median(fn_times) for fn_times in times]
+    return times
+
+
+def median_times(fns, repeats: int = 5, warmup: int = 1) -> list[float]:
+    """Median wall-clock time of each callable in seconds, timed in turns.
+
+    The calls interleave (``fns[0]``, ``fns[1]``, ..., then again), so a
+    forward pass and the backward pass that consumes its graph or cache can be
+    timed together. Give it the passes of ONE library at a time: after a
+    PyTorch call its OpenMP workers keep spinning on the cores for a while and
+    slow whatever runs next, so interleaving NumPy with PyTorch calls makes
+    PyTorch look about 2x slower on a 2-core machine (measured on conv2,
+    float32, forward+backward). ``block_median_times`` compares libraries.
+
+    Args:
+        fns: sequence of callables with no arguments.
+        repeats: int >= 1, timed calls of each.
+        warmup: int >= 0, untimed calls of each first (caches, allocator, thread pools).
+    Returns:
+        list of floats, seconds, one per callable (``time.perf_counter``).
+    Raises:
+        ValueError: ``repeats < 1`` or ``warmup < 0``.
+    """
+    return [statistics.median(fn_times) for fn_times in _call_times(fns, repeats, warmup)]
+
+
+def block_median_times(groups, repeats: int = 5, rounds: int = 3) -> list[list[float]]:
+    """Median times of several libraries' callables, one library's block at a time, blocks alternating.
+
+    Each round times every group in turn as ``median_times`` does (one
+    untimed warm-up call of each, then ``repeats`` timed calls in turns); the
+    median is taken over all rounds. Alternating the blocks spreads a slow
+    spell of a shared machine over every library instead of charging it to
+    whichever block it fell in (conv timings on the 2-core course machine
+    drift by 20% or more from one second to the next).
+
+    Args:
+        groups: sequence of sequences of callables, one sequence per library.
+        repeats: int >= 1, timed calls of each callable per round.
+        rounds: int >= 1, blocks per group.
+    Returns:
+        list (per group) of lists (per callable) of median seconds.
+    Raises:
+        ValueError: ``repeats < 1`` or ``rounds < 1``.
+    """
+    if rounds < 1:
+        raise ValueError(f"need rounds >= 1, got rounds={rounds}")
+    samples = [[[] for _ in fns] for fns in groups]
+    for _ in range(rounds):
+        for fns, group_samples in zip(groups, samples):
+            for fn_samples, times in zip(group_samples, _call_times(fns, repeats, warmup=1)):
+                fn_samples.extend(times)
+    return [[statistics.median(fn_samples) for fn_samples in group_samples] for group_samples in samples]
 
 
 def median_time(fn, repeats: int = 5, warmup: int = 1) -> float:
@@ -115,10 +178,12 @@ def matmul_gflops(dtype="float64", size: int = 1024, repeats: int = 5, seed: int
     Args:
         dtype: 'float32' or 'float64'.
         size: int >= 1, both matrices are (size, size); 2 * size**3 FLOPs per product.
-        repeats: int >= 1, timed products after one warm-up (the median is kept).
+        repeats: int >= 1, timed products after one warm-up; the fastest is
+            kept: a limit is the best the machine did (a slow spell of a shared
+            machine halved the median once, and the layers then passed "100%").
         seed: seed of the random matrices.
     Returns:
-        dict with keys ``dtype``, ``size``, ``seconds`` (median of one product) and ``gflops``.
+        dict with keys ``dtype``, ``size``, ``seconds`` (the fastest product) and ``gflops``.
     Raises:
         ValueError: a dtype that is not float32/float64, or a size or repeats below 1.
     """
@@ -128,7 +193,7 @@ def matmul_gflops(dtype="float64", size: int = 1024, repeats: int = 5, seed: int
         raise ValueError(f"size and repeats must be >= 1, got size={size}, repeats={repeats}")
     rng = np.random.default_rng(seed)
     a, b = (rng.standard_normal((size, size)).astype(dtype) for _ in range(2))  # (size, size) each
-    seconds = median_time(lambda: a @ b, repeats)
+    seconds = min(_call_times([lambda: a @ b], repeats, warmup=1)[0])
     return {"dtype": np.dtype(dtype).name, "size": size, "seconds": seconds, "gflops": 2 * size ** 3 / seconds / 1e9}
 
 
@@ -201,14 +266,15 @@ def _layer_arrays(kind, sample_shape, w_shape, param, batch, dtype, rng):
 
 
 def layer_timings(batch: int = 128, repeats: int = 3, dtypes=("float32", "float64"), naive: bool = True,
-                  naive_batch: int = 4, layers=None, seed: int = 0, progress: bool = False) -> list[dict]:
+                  naive_batch: int = 4, layers=None, seed: int = 0, progress: bool = False,
+                  rounds: int = 3) -> list[dict]:
     """Time the forward and the backward pass of LeNet-5's layers with each implementation.
 
     Args:
         batch: int >= 1, the batch size of every measurement (the lecture's 128).
-        repeats: int >= 1, timed runs per measurement (the median is kept;
-            the fast and PyTorch forward and backward passes run in turns after
-            one untimed warm-up run each, naive runs without warm-up).
+        repeats: int >= 1, timed runs per measurement and round (the median
+            is kept; forward and backward passes run in turns after one
+            untimed warm-up run each, naive runs once without warm-up).
         dtypes: names of the floating dtypes to time, e.g. ``("float32", "float64")``.
         naive: whether to time the naive loops at all.
         naive_batch: int >= 1, the batch the naive loops run on; their time is
@@ -216,6 +282,8 @@ def layer_timings(batch: int = 128, repeats: int = 3, dtypes=("float32", "float6
         layers: names from ``TIMED_LAYERS`` to time (default: all of ``LENET5_LAYERS``).
         seed: seed of the random inputs.
         progress: show a progress bar (tqdm).
+        rounds: int >= 1, alternating blocks of fast and PyTorch passes
+            (``block_median_times``).
     Returns:
         list of dicts, one per (layer, dtype), with keys ``layer``, ``kind``
         (``"conv"``, ``"max"``, ``"avg"``), ``input`` (``"128 x 1 x 28 x 28"``),
@@ -231,8 +299,9 @@ def layer_timings(batch: int = 128, repeats: int = 3, dtypes=("float32", "float6
     """
     from tqdm.auto import tqdm
 
-    if batch < 1 or naive_batch < 1 or repeats < 1:
-        raise ValueError(f"batch, naive_batch and repeats must be >= 1, got {batch}, {naive_batch}, {repeats}")
+    if batch < 1 or naive_batch < 1 or repeats < 1 or rounds < 1:
+        raise ValueError("batch, naive_batch, repeats and rounds must be >= 1, "
+                         f"got {batch}, {naive_batch}, {repeats}, {rounds}")
     known = [spec[0] for spec in TIMED_LAYERS]
     unknown = sorted(set(layers or ()) - set(known))
     if unknown:
@@ -247,8 +316,9 @@ def layer_timings(batch: int = 128, repeats: int = 3, dtypes=("float32", "float6
     jobs = [(spec, np.dtype(d).name) for spec in specs for d in dtypes]
     for (name, kind, sample_shape, w_shape, param), dtype in tqdm(jobs, desc="timing layers", disable=not progress):
         x, w, b, dout = _layer_arrays(kind, sample_shape, w_shape, param, batch, dtype, rng)
-        times = [*median_times(_numpy_passes(kind, "fast", x, w, b, dout, param), repeats),
-                 *median_times(_torch_passes(kind, x, w, b, dout, param), repeats)]  # one library at a time
+        fast, torch_ = block_median_times(
+            [_numpy_passes(kind, "fast", x, w, b, dout, param), _torch_passes(kind, x, w, b, dout, param)], repeats, rounds)
+        times = [*fast, *torch_]
         row = {"layer": name, "kind": kind, "input": " x ".join(map(str, x.shape)), "dtype": dtype, "batch": batch,
                "naive_batch": naive_batch if naive else None, "naive_fwd_s": None, "naive_bwd_s": None,
                "fast_fwd_s": times[0], "fast_bwd_s": times[1], "torch_fwd_s": times[2], "torch_bwd_s": times[3]}

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
+from cs7150 import conv_fast
 from cs7150.conv import conv_backward_naive, conv_forward_naive
 from cs7150.conv_fast import (
     col2im,
@@ -53,6 +54,29 @@ def test_conv1d_matches_torch(case):
 @given(conv_cases(nd=3, max_size=6, max_kernel=3))
 def test_conv3d_matches_torch(case):
     assert_matches_torch(*FAST[3], *case)
+
+
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_batch_chunks_give_the_whole_batch_result(nd, monkeypatch):
+    """Seven samples in chunks of 3, 3 and 1 (the last one short) give PyTorch's results."""
+    monkeypatch.setattr(conv_fast, "CHUNK_BYTES", 1)
+    monkeypatch.setattr(conv_fast, "MIN_CHUNK", 3)
+    assert conv_fast._batch_chunks(7, bytes_per_sample=100) == [slice(0, 3), slice(3, 6), slice(6, 7)]
+    rng = np.random.default_rng(7 + nd)
+    x = rng.standard_normal((7, 4, *(6,) * nd))
+    w = rng.standard_normal((6, 2, *(3,) * nd))
+    b = rng.standard_normal(6)
+    conv_param = {"stride": 2, "pad": 1, "dilation": 1, "groups": 2}
+    dout = rng.standard_normal((7, 6, *(3,) * nd))
+    assert_matches_torch(*FAST[nd], x, w, b, conv_param, dout)
+
+
+def test_batch_chunks_hold_about_chunk_bytes_of_columns():
+    """At least MIN_CHUNK samples (runs im2col copies), at most the batch."""
+    per_sample = conv_fast.CHUNK_BYTES // 20
+    assert conv_fast._batch_chunks(128, per_sample)[0] == slice(0, 20)
+    assert conv_fast._batch_chunks(128, conv_fast.CHUNK_BYTES)[0] == slice(0, conv_fast.MIN_CHUNK)
+    assert conv_fast._batch_chunks(5, 1) == [slice(0, 5)]
 
 
 @pytest.mark.parametrize("nd", [1, 2, 3])

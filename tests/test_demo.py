@@ -4,7 +4,15 @@ import argparse
 import pytest
 
 from cs7150 import demo
-from cs7150.timing import check_targets, format_targets, format_timings, layer_timings, median_time, median_times
+from cs7150.timing import (
+    block_median_times,
+    check_targets,
+    format_targets,
+    format_timings,
+    layer_timings,
+    median_time,
+    median_times,
+)
 
 
 def run_demo(argv):
@@ -67,6 +75,25 @@ def test_median_times_interleaves_calls():
     calls = []
     times = median_times([lambda: calls.append("a"), lambda: calls.append("b")], repeats=2, warmup=1)
     assert len(times) == 2 and calls == ["a", "b"] * 3
+
+
+def test_block_median_times_alternates_library_blocks():
+    """Each round: one warm-up of a group's calls, then its timed calls in turns; then the next group."""
+    calls = []
+    numpy_block = [lambda: calls.append("f"), lambda: calls.append("b")]
+    torch_block = [lambda: calls.append("F"), lambda: calls.append("B")]
+    times = block_median_times([numpy_block, torch_block], repeats=2, rounds=2)
+    assert calls == (["f", "b"] * 3 + ["F", "B"] * 3) * 2
+    assert len(times) == 2 and all(len(group) == 2 and min(group) >= 0 for group in times)
+    with pytest.raises(ValueError, match="rounds >= 1"):
+        block_median_times([numpy_block], rounds=0)
+
+
+def test_block_median_times_takes_the_median_over_all_rounds(monkeypatch):
+    ticks = iter([0, 1, 0, 5, 0, 9, 0, 2, 0, 7, 0, 3])  # perf_counter: six timed calls of 1, 5, 9, 2, 7, 3 s
+    monkeypatch.setattr("cs7150.timing.time.perf_counter", lambda: next(ticks))
+    (only,), = block_median_times([[lambda: None]], repeats=2, rounds=3)
+    assert only == 4.0  # median of 1, 5, 9, 2, 7, 3 (a median of round medians would be 5)
 
 
 def test_layer_timings_rows_and_targets():

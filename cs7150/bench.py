@@ -1,4 +1,4 @@
-"""``cs7150 bench [--quick] [--only GROUPS] [--json PATH] [--csv PATH] [--compare OLD.json]``.
+"""``cs7150 bench [--quick] [--only GROUPS] [--json PATH] [--csv PATH] [--compare OLD.json] [--fresh-memory]``.
 
 Runs the benchmarks of ``benchmarks/`` and prints one table, one row per
 measurement, each with its figures, the reference it is compared with, the
@@ -19,9 +19,11 @@ ratio to it and, where the course sets one, the target and PASS/MISS:
 - ``gpu``: LeNet-5 to 99% on full MNIST when ``torch.cuda.is_available()``,
   otherwise a row saying "no GPU" (``benchmarks/bench_lenet.py``).
 
-All pairs compared are measured in the same run, in turns, medians after a
-warm-up. ``--quick`` uses tiny sizes and single repeats (seconds; for tests),
-so its PASS/MISS say nothing about the targets.
+All pairs compared are measured in the same run, each library in its own
+blocks, medians after a warm-up; the process keeps freed memory for reuse
+(``cs7150.timing.keep_freed_memory``) unless ``--fresh-memory``. ``--quick``
+uses tiny sizes and single repeats (seconds; for tests), so its PASS/MISS
+say nothing about the targets.
 """
 from __future__ import annotations
 

@@ -179,7 +179,8 @@ def conv_nd_backward(dout, x, w, stride, pad, dilation, groups):
         cols_by_group = cols.reshape(groups, C_g * K, -1)  # (groups, C_g*K, P*n)
         dout_batch_last = np.ascontiguousarray(np.moveaxis(dout[batch], 0, -1), dtype=dtype)  # (F, *out_size, n)
         dout_by_group = dout_batch_last.reshape(groups, F // groups, -1)  # (groups, F_g, P*n)
-        dw += np.matmul(cols_by_group, dout_by_group.swapaxes(1, 2)).swapaxes(1, 2)  # (cols @ dout.T).T: BLAS is faster this way round
+        # dw += dout @ cols.T, computed as (cols @ dout.T).T: OpenBLAS is faster this way round (docs/benchmarks.md)
+        dw += np.matmul(cols_by_group, dout_by_group.swapaxes(1, 2)).swapaxes(1, 2)
         dcols = np.matmul(w_by_group.swapaxes(1, 2), dout_by_group).reshape(cols.shape)
         dx_padded = col2im(dcols, padded_size, stride, dilation)  # (C, *padded_size, n)
         dx[batch] = np.moveaxis(dx_padded[(slice(None), *interior)], -1, 0)  # (n, C, *size)

@@ -193,3 +193,24 @@ def test_autograde_benchmark_rejects_unknown_samples(tmp_path):
     bench_autograde = bench.load_benchmark("bench_autograde")
     with pytest.raises(ValueError, match="unknown \\['nope'\\]"):
         bench_autograde.write_submissions(tmp_path, 1, ["nope"])
+
+
+def test_conv_stages_times_every_stage_of_the_chunked_layer(capsys):
+    """benchmarks/conv_stages.py: every stage of every chunk, the products in GFLOP/s, the whole passes."""
+    conv_stages = bench.load_benchmark("conv_stages")
+    from cs7150 import conv_fast
+
+    chunk = max(conv_fast.MIN_CHUNK, conv_fast.CHUNK_BYTES // (20 * 25 * 14 * 14 * 4))  # 10 with 4 MiB
+    result = conv_stages.stage_times("conv2", "float32", batch=2 * chunk + 1, repeats=1)
+    assert (result["chunks"], result["chunk"]) == (3, chunk)  # two full chunks, then the one sample left
+    names = [name for name, _, _ in result["stages"]]
+    assert names[:3] == ["pad", "im2col", "w @ cols"] and "col2im" in names
+    for name, seconds, gflops in result["stages"]:
+        assert seconds > 0 and (gflops is not None) == (name in conv_stages.PRODUCTS)
+    assert result["forward"] > 0 and result["backward"] > 0
+    assert conv_stages.main(["--batch", "2", "--layers", "conv1", "--dtypes", "float64", "--repeats", "1",
+                             "--fresh-memory"]) == 0
+    out = capsys.readouterr().out
+    assert "conv1 float64: 1 chunk(s) of 2 samples" in out and "GFLOP/s" in out and "malloc defaults" in out
+    with pytest.raises(SystemExit):
+        conv_stages.parse_args(["--batch", "0"])

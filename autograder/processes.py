@@ -14,7 +14,8 @@ when the memory of all its processes together (PSS: shared pages counted
 once) passes its memory limit, or when the files in its ``disk_folders``
 pass ``disk_mb``. When a job ends, its process group and session, its
 descendants, every process seen in it and every process of its uid are
-killed. ``on_done`` may hand back a follow-up job, which runs next.
+killed. ``on_done`` may hand back a follow-up job, which starts before the
+rest of the queue; the next queued jobs start before ``on_done`` runs.
 """
 from __future__ import annotations
 
@@ -199,17 +200,27 @@ def _end(job: Job, rounds: int = 5) -> None:
 def run_jobs(jobs: list[Job], parallel: int, on_done: Callable[[Job], Job | None],
              before_start: Callable[[Job], None] | None = None) -> None:
     """Run ``jobs``, at most ``parallel`` at once; ``before_start(job)`` just before each starts,
-    ``on_done(job)`` as each ends (both in this thread). A job that ``on_done`` returns runs next."""
+    ``on_done(job)`` as each ends (both in this thread). A job that ``on_done`` returns starts
+    before the rest of the queue.
+
+    When jobs end, the next ones start first and ``on_done`` runs while they do, so the
+    parent's grading overlaps the children's work instead of leaving a core idle.
+    """
     queue, running, checks, last_watch = list(jobs), [], 0, 0.0
-    while queue or running:
+
+    def start_queued():
         while queue and len(running) < parallel:
             job = queue.pop(0)
             if before_start:
                 before_start(job)
             running.append((job, _start(job)))
+
+    while queue or running:
+        start_queued()
         if time.monotonic() - last_watch >= WATCH_SECONDS:
             _watch(running, checks)
             checks, last_watch = checks + 1, time.monotonic()
+        ended = []
         for entry in list(running):
             job, files = entry
             if job.process.poll() is None:
@@ -221,8 +232,12 @@ def run_jobs(jobs: list[Job], parallel: int, on_done: Callable[[Job], Job | None
             for file in files:
                 file.close()
             running.remove(entry)
+            ended.append(job)
+        if ended:
+            start_queued()
+        for job in ended:
             follow_up = on_done(job)
             if follow_up is not None:
                 queue.insert(0, follow_up)
-        if running:
+        if running and not ended:
             time.sleep(POLL_SECONDS)

@@ -51,9 +51,10 @@ TARGETS = (
 def keep_freed_memory() -> bool:
     """Ask the C library's malloc to keep freed memory for reuse instead of returning it to the system.
 
-    By default glibc hands every block over 128 KiB to the kernel on free and
-    asks for fresh pages on the next allocation; the first write to each 4 KiB
-    page then faults. Layers that allocate their outputs on every call (all of
+    By default glibc maps every block over its mmap threshold (128 KiB at
+    first, raised as blocks are freed) fresh from the kernel, returns it on
+    free, and trims the heap's top; the first write to each new 4 KiB page
+    then faults. Layers that allocate their outputs on every call (all of
     NumPy's, and PyTorch's) pay that again and again: on the 2-core course VM,
     fast avg pooling forward + backward (pool1, float64) took 3,638 page faults
     and 14.9 ms per call by default, 0 faults and 6.2 ms with memory kept

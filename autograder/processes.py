@@ -233,8 +233,7 @@ def run_jobs(jobs: list[Job], parallel: int, on_done: Callable[[Job], Job | None
                 file.close()
             running.remove(entry)
             ended.append(job)
-        if ended:
-            start_queued()
+        start_queued()  # into the slots just freed, before grading what ended
         for job in ended:
             follow_up = on_done(job)
             if follow_up is not None:

@@ -55,8 +55,9 @@ def main(argv=None) -> int:
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    kept = False if args.fresh_memory else keep_freed_memory()  # before any layer allocates
     config = {
-        "keeps_freed_memory": False if args.fresh_memory else keep_freed_memory(),
+        "keeps_freed_memory": kept,
         "batch": args.batch, "repeats": args.repeats, "rounds": args.rounds, "dtypes": args.dtypes,
         "naive_batch": None if args.no_naive else min(args.naive_batch, args.batch),
         "torch_threads": torch.get_num_threads(), "threads_option": args.threads,

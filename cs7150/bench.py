@@ -289,9 +289,10 @@ def run_bench(groups=GROUPS, quick: bool = False, log=None, fresh_memory: bool =
 
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
     sizes = QUICK if quick else FULL
+    kept = False if fresh_memory else keep_freed_memory()  # before any benchmark allocates
     config = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "quick": quick, "groups": [g for g in GROUPS if g in groups], "sizes": dataclasses.asdict(sizes),
-              "keeps_freed_memory": False if fresh_memory else keep_freed_memory(), **machine_info()}
+              "keeps_freed_memory": kept, **machine_info()}
     rows, logs = [], {}
     if {"conv", "pool"} & set(groups):
         log("bench: matmul limit")

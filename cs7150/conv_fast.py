@@ -112,6 +112,18 @@ def _pad_batch_last(x, pad, dtype):
     return x_padded
 
 
+def _column_chunks(x, kernel_size, out_size, stride, pad, dilation, dtype):
+    """(batch slice, cols) for each chunk of the batch (``_batch_chunks``), in the order of the batch.
+
+    cols is ``im2col`` of the chunk's padded input, (C, *kernel_size, *out_size, n)
+    in ``dtype``; the forward and the backward pass each build them chunk by chunk.
+    """
+    N, C = x.shape[:2]
+    bytes_per_sample = C * math.prod(kernel_size) * math.prod(out_size) * np.dtype(dtype).itemsize
+    for batch in _batch_chunks(N, bytes_per_sample):
+        yield batch, im2col(_pad_batch_last(x[batch], pad, dtype), kernel_size, stride, dilation)
+
+
 def conv_nd_forward(x, w, b, stride, pad, dilation, groups):
     """Convolution forward pass with already validated parameters, any number of spatial axes.
 
@@ -121,7 +133,7 @@ def conv_nd_forward(x, w, b, stride, pad, dilation, groups):
 
     Returns out: (N, F, *out_size), dtype ``np.result_type(x, w)``.
 
-    The batch goes through in chunks (``_batch_chunks``): pad, ``im2col``, one
+    The batch goes through in chunks (``_column_chunks``: pad, ``im2col``), one
     product per group, add the bias, and move the chunk's result to the
     batch-first output while its columns are still in cache. One chunk of all
     N samples gives the same result.
@@ -132,12 +144,10 @@ def conv_nd_forward(x, w, b, stride, pad, dilation, groups):
     nd = len(size)
     dtype = np.result_type(x, w)
     out_size = tuple(conv_output_size(*geometry) for geometry in zip(size, kernel_size, pad, stride, dilation))
-    K, P = math.prod(kernel_size), math.prod(out_size)  # kernel taps, output positions
+    K = math.prod(kernel_size)  # kernel taps
     w_by_group = w.reshape(groups, F // groups, C_g * K).astype(dtype, copy=False)  # (groups, F_g, C_g*K)
     out = np.empty((N, F, *out_size), dtype=dtype)
-    for batch in _batch_chunks(N, C * K * P * dtype.itemsize):
-        x_padded = _pad_batch_last(x[batch], pad, dtype)  # (C, *padded_size, n)
-        cols = im2col(x_padded, kernel_size, stride, dilation)  # (C, *kernel_size, *out_size, n)
+    for batch, cols in _column_chunks(x, kernel_size, out_size, stride, pad, dilation, dtype):
         out_chunk = np.matmul(w_by_group, cols.reshape(groups, C_g * K, -1)).reshape(F, *out_size, -1)
         out_chunk += b.reshape(F, *(1,) * (nd + 1))
         out[batch] = np.moveaxis(out_chunk, -1, 0)  # (n, F, *out_size)
@@ -166,16 +176,14 @@ def conv_nd_backward(dout, x, w, stride, pad, dilation, groups):
     F, C_g, *kernel_size = w.shape
     nd = len(size)
     dtype = np.result_type(dout, x, w)
-    K, P = math.prod(kernel_size), math.prod(dout.shape[2:])  # kernel taps, output positions
+    K = math.prod(kernel_size)  # kernel taps
     padded_size = tuple(n + 2 * p for n, p in zip(size, pad))
     interior = tuple(slice(p, p + n) for n, p in zip(size, pad))
     db = dout.sum(axis=(0, *range(2, 2 + nd)))  # (F,)
     w_by_group = w.reshape(groups, F // groups, C_g * K).astype(dtype, copy=False)  # (groups, F_g, C_g*K)
     dw = np.zeros(w_by_group.shape, dtype=dtype)
     dx = np.empty(x.shape, dtype=x.dtype)
-    for batch in _batch_chunks(N, C * K * P * dtype.itemsize):
-        x_padded = _pad_batch_last(x[batch], pad, dtype)  # (C, *padded_size, n)
-        cols = im2col(x_padded, kernel_size, stride, dilation)  # (C, *kernel_size, *out_size, n)
+    for batch, cols in _column_chunks(x, kernel_size, dout.shape[2:], stride, pad, dilation, dtype):
         cols_by_group = cols.reshape(groups, C_g * K, -1)  # (groups, C_g*K, P*n)
         dout_batch_last = np.ascontiguousarray(np.moveaxis(dout[batch], 0, -1), dtype=dtype)  # (F, *out_size, n)
         dout_by_group = dout_batch_last.reshape(groups, F // groups, -1)  # (groups, F_g, P*n)

@@ -147,7 +147,7 @@ def max_pool_backward_fast(dout, cache):
     PH, PW, stride_h, stride_w, H_out, W_out = _check_pool_input(x, pool_param)
     _check_dout(dout, first_row.shape)
     ### BEGIN SOLUTION
-    N, C, H, W = x.shape
+    H, W = x.shape[2:]
     row_grad = _spread_along(dout, H_AXIS, PH, stride_h, H, x.dtype, first_row)  # (N, C, H, W_out)
     return _spread_along(row_grad, W_AXIS, PW, stride_w, W, x.dtype, first_col)  # (N, C, H, W)
     ### END SOLUTION
@@ -196,7 +196,7 @@ def avg_pool_backward_fast(dout, cache):
     PH, PW, stride_h, stride_w, H_out, W_out = _check_pool_input(x, pool_param)
     _check_dout(dout, (*x.shape[:2], H_out, W_out))
     ### BEGIN SOLUTION
-    N, C, H, W = x.shape
+    H, W = x.shape[2:]
     share = dout / (PH * PW)  # (N, C, H_out, W_out): each pixel's part of its window's gradient
     row_grad = _spread_along(share, H_AXIS, PH, stride_h, H, x.dtype)  # (N, C, H, W_out)
     return _spread_along(row_grad, W_AXIS, PW, stride_w, W, x.dtype)  # (N, C, H, W)

@@ -19,6 +19,7 @@ demo: $(STAMP)
 	$(VENV)/bin/cs7150 demo
 
 test: $(STAMP)
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 bench: $(STAMP)

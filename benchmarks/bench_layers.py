@@ -38,7 +38,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int,
                         help="threads for NumPy's BLAS and PyTorch (default: each library's own default)")
     parser.add_argument("--fresh-memory", action="store_true",
-                        help="leave malloc's defaults (see cs7150.timing.keep_freed_memory)")
+                        help="leave malloc's defaults (see coursetools.timing.keep_freed_memory)")
     parser.add_argument("--json", type=Path, help="also write the rows and target results to this JSON file")
     return parser.parse_args(argv)
 
@@ -51,7 +51,7 @@ def main(argv=None) -> int:
     import numpy as np
     import torch
 
-    from cs7150.timing import check_targets, format_targets, format_timings, keep_freed_memory, layer_timings
+    from coursetools.timing import check_targets, format_targets, format_timings, keep_freed_memory, layer_timings
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)

@@ -32,7 +32,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--dtypes", nargs="+", default=["float32", "float64"], choices=["float32", "float64"])
     parser.add_argument("--repeats", type=int, default=15, help="timed calls per stage, median kept (default 15)")
     parser.add_argument("--fresh-memory", action="store_true",
-                        help="leave malloc's defaults (see cs7150.timing.keep_freed_memory)")
+                        help="leave malloc's defaults (see coursetools.timing.keep_freed_memory)")
     args = parser.parse_args(argv)
     if args.batch < 1 or args.repeats < 1:
         parser.error(f"--batch and --repeats must be >= 1, got {args.batch} and {args.repeats}")
@@ -49,7 +49,7 @@ def stage_times(layer: str, dtype: str, batch: int, repeats: int, seed: int = 0)
     import numpy as np
 
     from cs7150 import conv_fast
-    from cs7150.timing import median_time, median_times
+    from cs7150.stopwatch import median_time, median_times
 
     (C, H, W), (F, _, KH, KW) = LAYERS[layer]
     rng = np.random.default_rng(seed)
@@ -99,7 +99,7 @@ def stage_times(layer: str, dtype: str, batch: int, repeats: int, seed: int = 0)
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from cs7150.timing import keep_freed_memory
+    from coursetools.timing import keep_freed_memory
 
     kept = False if args.fresh_memory else keep_freed_memory()
     print(f"cs7150.conv_fast stages, batch {args.batch}, median of {args.repeats}, "

@@ -1,4 +1,4 @@
-"""cs7150: convolution and pooling from scratch, LeNet-5, and the course's autograder.
+"""cs7150: what students import: convolution and pooling from scratch, LeNet-5, checks and plots.
 
 Submodules (import what you need; nothing heavy happens at import time):
 
@@ -9,8 +9,10 @@ Submodules (import what you need; nothing heavy happens at import time):
 - ``cs7150.models``     LeNet-5 in PyTorch, its variants and the baselines
 - ``cs7150.numpy_lenet`` the NumPy twin of LeNet-5, built from ``cs7150.layers``
 - ``cs7150.train``      the trainer used by ``cs7150 train``; ``cs7150.plots`` its figures
-- ``cs7150.timing``     timing helpers; ``cs7150.bench`` the ``cs7150 bench`` command
-- ``cs7150.cli``        the ``cs7150`` command (demo, bench, data, train, compare,
-                        release, gradescope, autograde)
+- ``cs7150.stopwatch``  median timings, libraries timed in alternating blocks
+
+The course's tools (the ``cs7150`` command, demo, bench) live in the package
+``coursetools`` and the grader in ``autograder``; both import this package,
+never the reverse (the contracts in ``pyproject.toml``, checked by ``make test``).
 """
 __version__ = "0.1.0"

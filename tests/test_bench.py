@@ -11,9 +11,9 @@ import textwrap
 import pytest
 import torch
 
-from cs7150 import bench
+from coursetools import bench
 from cs7150.shapes import conv_macs
-from cs7150.timing import CONV_PARAM, check_targets, conv_flops, matmul_gflops
+from coursetools.timing import CONV_PARAM, check_targets, conv_flops, matmul_gflops
 
 NUMBERS = ("fwd_s", "bwd_s", "total_s", "gflops", "limit_gflops", "rate", "accuracy", "ratio")
 
@@ -139,7 +139,7 @@ def test_keep_freed_memory_stops_page_faults_on_reallocation():
     script = textwrap.dedent("""
         import resource, numpy as np
         from cs7150.pool_fast import avg_pool_backward_fast, avg_pool_forward_fast
-        from cs7150.timing import keep_freed_memory
+        from coursetools.timing import keep_freed_memory
 
         x = np.random.default_rng(0).standard_normal((128, 20, 28, 28))  # pool1 at batch 128, float64: 16 MB
         pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
@@ -169,7 +169,7 @@ def _no_library(name):
 @pytest.mark.parametrize("load", [_no_library, lambda name: object()], ids=["no C library", "no mallopt"])
 def test_keep_freed_memory_is_a_no_op_without_mallopt(load, monkeypatch):
     """Where the C library cannot be loaded or has no mallopt (macOS, Windows, musl): False, nothing changed."""
-    from cs7150 import timing
+    from coursetools import timing
 
     monkeypatch.setattr(timing.ctypes, "CDLL", load)
     assert timing.keep_freed_memory() is False

@@ -16,7 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from cs7150 import data, data_cli
+from cs7150 import data
+from coursetools import data_cli
 from cs7150.data import IdxFormatError, download_mnist, load_mnist, read_idx
 
 SUBSET = data.DATA_DIR / "mnist-subset"

@@ -3,16 +3,14 @@ import argparse
 
 import pytest
 
-from cs7150 import demo
-from cs7150.timing import (
-    block_median_times,
+from coursetools import demo
+from coursetools.timing import (
     check_targets,
     format_targets,
     format_timings,
     layer_timings,
-    median_time,
-    median_times,
 )
+from cs7150.stopwatch import block_median_times, median_time, median_times
 
 
 def run_demo(argv):
@@ -91,7 +89,7 @@ def test_block_median_times_alternates_library_blocks():
 
 def test_block_median_times_takes_the_median_over_all_rounds(monkeypatch):
     ticks = iter([0, 1, 0, 5, 0, 9, 0, 2, 0, 7, 0, 3])  # perf_counter: six timed calls of 1, 5, 9, 2, 7, 3 s
-    monkeypatch.setattr("cs7150.timing.time.perf_counter", lambda: next(ticks))
+    monkeypatch.setattr("cs7150.stopwatch.time.perf_counter", lambda: next(ticks))
     (only,), = block_median_times([[lambda: None]], repeats=2, rounds=3)
     assert only == 4.0  # median of 1, 5, 9, 2, 7, 3 (a median of round medians would be 5)
 

@@ -216,7 +216,7 @@ def test_leak_check_finds_a_copied_solution_line(tmp_path):
 
 
 def test_commands_plug_into_the_cs7150_cli(monkeypatch, capsys):
-    from cs7150 import cli
+    from coursetools import cli
     monkeypatch.setitem(cli.COMMANDS, "release", ("autograder.release_cli", "build a student release"))
     monkeypatch.setitem(cli.COMMANDS, "autograde", ("autograder.autograde_cli", "grade submissions"))
     for command in ("release", "autograde"):
@@ -225,3 +225,17 @@ def test_commands_plug_into_the_cs7150_cli(monkeypatch, capsys):
         assert done.value.code == 0
     assert "--submissions PATH" in capsys.readouterr().out
     assert cli.main(["release", "no-such-assignment"]) == 1
+
+
+def test_top_level_help_imports_no_subcommand():
+    """``cs7150 --help`` lists every subcommand without importing one (no torch, no grader)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from coursetools.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "loaded = [m for m in ('torch', 'autograder', 'coursetools.train_cli', 'coursetools.bench') if m in sys.modules]\n"
+            "print(loaded)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+    assert "autograde" in out and "train" in out

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import statistics
-import time
 
 import numpy as np
 
 from cs7150._params import as_tuple
 from cs7150.shapes import conv_macs, conv_output_size, format_table
+from cs7150.stopwatch import call_times, block_median_times, median_time, median_times
 
 CONV_PARAM = {"stride": 1, "pad": 2}  # LeNet-5's convolutions
 POOL_PARAM = {"pool_height": 2, "pool_width": 2, "stride": 2}  # LeNet-5's pools
@@ -76,79 +75,6 @@ def keep_freed_memory() -> bool:
     return bool(mallopt(M_MMAP_THRESHOLD, 2**30)) and bool(mallopt(M_TRIM_THRESHOLD, 2**31 - 1))
 
 
-def _call_times(fns, repeats: int, warmup: int) -> list[list[float]]:
-    """Seconds of every timed call of each callable, calls in turns (see ``median_times``)."""
-    if repeats < 1 or warmup < 0:
-        raise ValueError(f"need repeats >= 1 and warmup >= 0, got repeats={repeats}, warmup={warmup}")
-    for _ in range(warmup):
-        for fn in fns:
-            fn()
-    times = [[] for _ in fns]
-    for _ in range(repeats):
-        for fn, fn_times in zip(fns, times):
-            start = time.perf_counter()
-            fn()
-            fn_times.append(time.perf_counter() - start)
-    return times
-
-
-def median_times(fns, repeats: int = 5, warmup: int = 1) -> list[float]:
-    """Median wall-clock time of each callable in seconds, timed in turns.
-
-    The calls interleave (``fns[0]``, ``fns[1]``, ..., then again), so a
-    forward pass and the backward pass that consumes its graph or cache can be
-    timed together. Give it the passes of ONE library at a time: after a
-    PyTorch call its OpenMP workers keep spinning on the cores for a while and
-    slow whatever runs next, so interleaving NumPy with PyTorch calls makes
-    PyTorch look about 2x slower on a 2-core machine (measured on conv2,
-    float32, forward+backward). ``block_median_times`` compares libraries.
-
-    Args:
-        fns: sequence of callables with no arguments.
-        repeats: int >= 1, timed calls of each.
-        warmup: int >= 0, untimed calls of each first (caches, allocator, thread pools).
-    Returns:
-        list of floats, seconds, one per callable (``time.perf_counter``).
-    Raises:
-        ValueError: ``repeats < 1`` or ``warmup < 0``.
-    """
-    return [statistics.median(fn_times) for fn_times in _call_times(fns, repeats, warmup)]
-
-
-def block_median_times(groups, repeats: int = 5, rounds: int = 3) -> list[list[float]]:
-    """Median times of several libraries' callables, one library's block at a time, blocks alternating.
-
-    Each round times every group in turn as ``median_times`` does (one
-    untimed warm-up call of each, then ``repeats`` timed calls in turns); the
-    median is taken over all rounds. Alternating the blocks spreads a slow
-    spell of a shared machine over every library instead of charging it to
-    whichever block it fell in (conv timings on the 2-core course machine
-    drift by 20% or more from one second to the next).
-
-    Args:
-        groups: sequence of sequences of callables, one sequence per library.
-        repeats: int >= 1, timed calls of each callable per round.
-        rounds: int >= 1, blocks per group.
-    Returns:
-        list (per group) of lists (per callable) of median seconds.
-    Raises:
-        ValueError: ``repeats < 1`` or ``rounds < 1``.
-    """
-    if rounds < 1:
-        raise ValueError(f"need rounds >= 1, got rounds={rounds}")
-    samples = [[[] for _ in fns] for fns in groups]
-    for _ in range(rounds):
-        for fns, group_samples in zip(groups, samples):
-            for fn_samples, times in zip(group_samples, _call_times(fns, repeats, warmup=1)):
-                fn_samples.extend(times)
-    return [[statistics.median(fn_samples) for fn_samples in group_samples] for group_samples in samples]
-
-
-def median_time(fn, repeats: int = 5, warmup: int = 1) -> float:
-    """Median wall-clock time of ``fn()`` in seconds; see ``median_times`` for the arguments and errors."""
-    return median_times([fn], repeats, warmup)[0]
-
-
 def conv_flops(x_shape, w_shape, conv_param) -> int:
     """Floating-point operations of one 2-D convolution's forward pass over a batch: 2 per multiply-add.
 
@@ -194,7 +120,7 @@ def matmul_gflops(dtype="float64", size: int = 1024, repeats: int = 5, seed: int
         raise ValueError(f"size and repeats must be >= 1, got size={size}, repeats={repeats}")
     rng = np.random.default_rng(seed)
     a, b = (rng.standard_normal((size, size)).astype(dtype) for _ in range(2))  # (size, size) each
-    seconds = min(_call_times([lambda: a @ b], repeats, warmup=1)[0])
+    seconds = min(call_times([lambda: a @ b], repeats, warmup=1)[0])
     return {"dtype": np.dtype(dtype).name, "size": size, "seconds": seconds, "gflops": 2 * size ** 3 / seconds / 1e9}
 
 

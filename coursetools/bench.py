@@ -7,7 +7,7 @@ ratio to it and, where the course sets one, the target and PASS/MISS:
 - ``conv``, ``pool``: LeNet-5's layers (batch 128) and the wider
   ``WIDE_CONV`` (64 -> 128 channels, 3x3, pad 1, 32x32, batch 32), naive
   (scaled from a small batch), fast and PyTorch CPU, float32 and float64,
-  forward and backward apart and summed (``cs7150.timing.layer_timings``);
+  forward and backward apart and summed (``coursetools.timing.layer_timings``);
   achieved GFLOP/s (2 FLOPs per multiply-add forward, twice that backward)
   next to NumPy's square matrix product in the same dtype, the machine's
   limit (``matmul`` rows, measured whenever conv or pool runs).
@@ -21,7 +21,7 @@ ratio to it and, where the course sets one, the target and PASS/MISS:
 
 All pairs compared are measured in the same run, each library in its own
 blocks, medians after a warm-up; the process keeps freed memory for reuse
-(``cs7150.timing.keep_freed_memory``) unless ``--fresh-memory``. ``--quick``
+(``coursetools.timing.keep_freed_memory``) unless ``--fresh-memory``. ``--quick``
 uses tiny sizes and single repeats (seconds; for tests), so its PASS/MISS
 say nothing about the targets.
 """
@@ -56,7 +56,7 @@ class Sizes:
     wide_batch: int  # WIDE_CONV
     wide_naive_batch: int | None  # None: no naive loops for WIDE_CONV
     repeats: int
-    rounds: int  # alternating blocks of fast and PyTorch layer passes (cs7150.timing.block_median_times)
+    rounds: int  # alternating blocks of fast and PyTorch layer passes (coursetools.timing.block_median_times)
     matmul_size: int
     lenet_argv: tuple[str, ...]  # options of benchmarks/bench_lenet.py
     lenet_images: tuple[int, int] | None  # (train, held-out) digits used; None: the whole subset
@@ -126,7 +126,7 @@ def machine_info() -> dict:
 
 def matmul_rows(sizes: Sizes) -> tuple[list[dict], dict]:
     """Rows of NumPy's square matrix product per dtype, and {dtype: GFLOP/s}, the limit of the layer rows."""
-    from cs7150.timing import matmul_gflops
+    from coursetools.timing import matmul_gflops
 
     rows, limits = [], {}
     for dtype in ("float32", "float64"):
@@ -165,7 +165,7 @@ def _timing_rows(timings: list[dict], results: list[dict], limits: dict) -> list
 
 def layer_rows(groups, sizes: Sizes, limits: dict) -> list[dict]:
     """Conv and/or pool rows: LeNet-5's layers at ``sizes.batch`` (with targets), conv also ``WIDE_CONV``."""
-    from cs7150.timing import LENET5_LAYERS, WIDE_CONV, check_targets, layer_timings
+    from coursetools.timing import LENET5_LAYERS, WIDE_CONV, check_targets, layer_timings
 
     kinds = {"conv"} if "conv" in groups else set()
     kinds |= {"max", "avg"} if "pool" in groups else set()
@@ -271,7 +271,7 @@ def run_bench(groups=GROUPS, quick: bool = False, log=None, fresh_memory: bool =
         quick: tiny sizes and single repeats (``QUICK``) instead of ``FULL``.
         log: callable taking a status line (default: print to stderr).
         fresh_memory: leave the C library's malloc as it is; by default this
-            process keeps freed memory for reuse (``cs7150.timing.keep_freed_memory``,
+            process keeps freed memory for reuse (``coursetools.timing.keep_freed_memory``,
             for NumPy and PyTorch alike), so that page faults on fresh
             allocations do not dominate memory-bound layers.
     Returns:
@@ -285,7 +285,7 @@ def run_bench(groups=GROUPS, quick: bool = False, log=None, fresh_memory: bool =
     unknown = sorted(set(groups) - set(GROUPS))
     if unknown:
         raise ValueError(f"unknown benchmark groups {unknown}; choose from {list(GROUPS)}")
-    from cs7150.timing import keep_freed_memory
+    from coursetools.timing import keep_freed_memory
 
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
     sizes = QUICK if quick else FULL

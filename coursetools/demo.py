@@ -2,7 +2,7 @@
 and the instructor's cycle (release, autograde, grade table) on synthetic students.
 
 Every number printed is computed by ``cs7150.shapes`` or measured by
-``cs7150.timing``; nothing is typed in. The default timing settings finish
+``coursetools.timing``; nothing is typed in. The default timing settings finish
 in well under a minute on a laptop.
 """
 from __future__ import annotations
@@ -77,7 +77,7 @@ def run(args) -> int:
     _heading("LeNet-5 on a 1 x 28 x 28 digit (MACs: multiply-adds per sample)")
     summarize(LENET5, (1, 28, 28))
     if not args.no_timing:
-        from cs7150.timing import format_timings, layer_timings
+        from coursetools.timing import format_timings, layer_timings
 
         _heading(f"Forward + backward time, batch {args.batch}, median of {args.repeats}")
         rows = layer_timings(batch=args.batch, repeats=args.repeats, naive_batch=args.naive_batch)

@@ -1,0 +1,58 @@
+"""The ``cs7150`` command: one subcommand per module.
+
+Each entry of ``COMMANDS`` names a module that defines
+``configure(parser: argparse.ArgumentParser)`` and ``run(args) -> int``.
+Modules are imported only when their subcommand (or ``--help``) needs them.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS = {
+    "demo": ("coursetools.demo", "print the lecture's worked numbers and a naive/fast/PyTorch timing table"),
+    "bench": ("coursetools.bench", "run every benchmark and print one table: figures, ratio to the reference, PASS/MISS"),
+    "data": ("coursetools.data_cli", "check the offline MNIST subset, or download full MNIST (--full)"),
+    "train": ("coursetools.train_cli", "train one model on MNIST; print a results table, save PNGs and a checkpoint to runs/<model>/"),
+    "compare": ("coursetools.compare_cli", "train the baselines, LeNet-5 and its variants on one budget; print one table"),
+    "release": ("autograder.release_cli", "build the student release of an assignment: notebooks and the stubbed cs7150/ package"),
+    "gradescope": ("autograder.gradescope_cli", "build the zip to upload as an assignment's Gradescope autograder (setup.sh, run_autograder, the grader)"),
+    "autograde": ("autograder.autograde_cli", "grade submissions in sandboxes; write grades.csv, Gradescope results.json and feedback"),
+}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``cs7150`` parser; only ``command``'s module is imported (none for the top-level help).
+
+    Args:
+        command: a key of ``COMMANDS``, or None to list the subcommands without importing any.
+    Raises:
+        ValueError: ``command`` is not a key of ``COMMANDS``.
+    """
+    if command is not None and command not in COMMANDS:
+        raise ValueError(f"unknown command {command!r}; expected one of {', '.join(COMMANDS)}")
+    parser = argparse.ArgumentParser(prog="cs7150", description="CS7150 CNN course tools.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        sub_parser = sub.add_parser(name, help=help_text, description=help_text)
+        if name == command:
+            module = importlib.import_module(module_name)
+            module.configure(sub_parser)
+            sub_parser.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = next((arg for arg in argv if not arg.startswith("-")), None)
+    parser = build_parser(command if command in COMMANDS else None)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    return int(args._run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""Timing a student can trust: the median of several calls, libraries timed in alternating blocks.
+
+``median_times`` times callables in turns; ``block_median_times`` compares
+libraries (NumPy against PyTorch) one library's block at a time, blocks
+alternating, so that a slow spell of a shared machine hits every side of a
+ratio. Used by the notebooks' timing cells and by the course's benchmarks.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+
+
+def call_times(fns, repeats: int, warmup: int) -> list[list[float]]:
+    """Seconds of every timed call of each callable, calls in turns: a list per callable (see ``median_times``)."""
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f"need repeats >= 1 and warmup >= 0, got repeats={repeats}, warmup={warmup}")
+    for _ in range(warmup):
+        for fn in fns:
+            fn()
+    times = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, fn_times in zip(fns, times):
+            start = time.perf_counter()
+            fn()
+            fn_times.append(time.perf_counter() - start)
+    return times
+
+
+def median_times(fns, repeats: int = 5, warmup: int = 1) -> list[float]:
+    """Median wall-clock time of each callable in seconds, timed in turns.
+
+    The calls interleave (``fns[0]``, ``fns[1]``, ..., then again), so a
+    forward pass and the backward pass that consumes its graph or cache can be
+    timed together. Give it the passes of ONE library at a time: after a
+    PyTorch call its OpenMP workers keep spinning on the cores for a while and
+    slow whatever runs next, so interleaving NumPy with PyTorch calls makes
+    PyTorch look about 2x slower on a 2-core machine (measured on conv2,
+    float32, forward+backward). ``block_median_times`` compares libraries.
+
+    Args:
+        fns: sequence of callables with no arguments.
+        repeats: int >= 1, timed calls of each.
+        warmup: int >= 0, untimed calls of each first (caches, allocator, thread pools).
+    Returns:
+        list of floats, seconds, one per callable (``time.perf_counter``).
+    Raises:
+        ValueError: ``repeats < 1`` or ``warmup < 0``.
+    """
+    return [statistics.median(fn_times) for fn_times in call_times(fns, repeats, warmup)]
+
+
+def block_median_times(groups, repeats: int = 5, rounds: int = 3) -> list[list[float]]:
+    """Median times of several libraries' callables, one library's block at a time, blocks alternating.
+
+    Each round times every group in turn as ``median_times`` does (one
+    untimed warm-up call of each, then ``repeats`` timed calls in turns); the
+    median is taken over all rounds. Alternating the blocks spreads a slow
+    spell of a shared machine over every library instead of charging it to
+    whichever block it fell in (conv timings on the 2-core course machine
+    drift by 20% or more from one second to the next).
+
+    Args:
+        groups: sequence of sequences of callables, one sequence per library.
+        repeats: int >= 1, timed calls of each callable per round.
+        rounds: int >= 1, blocks per group.
+    Returns:
+        list (per group) of lists (per callable) of median seconds.
+    Raises:
+        ValueError: ``repeats < 1`` or ``rounds < 1``.
+    """
+    if rounds < 1:
+        raise ValueError(f"need rounds >= 1, got rounds={rounds}")
+    samples = [[[] for _ in fns] for fns in groups]
+    for _ in range(rounds):
+        for fns, group_samples in zip(groups, samples):
+            for fn_samples, times in zip(group_samples, call_times(fns, repeats, warmup=1)):
+                fn_samples.extend(times)
+    return [[statistics.median(fn_samples) for fn_samples in group_samples] for group_samples in samples]
+
+
+def median_time(fn, repeats: int = 5, warmup: int = 1) -> float:
+    """Median wall-clock time of ``fn()`` in seconds; see ``median_times`` for the arguments and errors."""
+    return median_times([fn], repeats, warmup)[0]

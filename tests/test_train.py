@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from cs7150 import compare_cli, train_cli
+from coursetools import compare_cli, train_cli
 from cs7150.data import load_mnist
 from cs7150.models import build_model
 from cs7150.plots import confusion_matrix

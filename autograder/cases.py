@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from autograder.config import Assignment, Case, Part
+from cs7150.oracle import tie_free
 
 
 @dataclass
@@ -66,11 +67,10 @@ def _seed(assignment: str, function: str, index: int) -> int:
 
 
 def _pool_input(rng, shape, ties: bool) -> np.ndarray:
-    """Distinct values (no ties) unless ``ties``, then values from {0, 1, 2} (many ties)."""
+    """Distinct values (``cs7150.oracle.tie_free``) unless ``ties``, then values from {0, 1, 2} (many ties)."""
     if ties:
         return rng.integers(0, 3, size=shape).astype(np.float64)
-    size = int(np.prod(shape))
-    return (rng.permutation(size).reshape(shape) - size / 2) / size + rng.uniform(-1e-3, 1e-3, shape) / size
+    return tie_free(rng, shape)
 
 
 def make_inputs(assignment: str, part: Part, index: int) -> dict:

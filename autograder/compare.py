@@ -1,21 +1,19 @@
 """How the grader compares an array with a reference: shape, dtype, finiteness, error.
 
-The error is the largest absolute difference relative to the reference's
-largest magnitude, so a few values near zero do not dominate; the tolerance
-depends on the reference's dtype (float32 arithmetic rounds ~1e-7).
+The error is the course's one relative-error definition,
+``cs7150.gradcheck.rel_error`` (the largest difference relative to the
+largest magnitude, so a few values near zero do not dominate), the same the
+notebooks' checks and the project's tests use; the tolerance depends on the
+reference's dtype (float32 arithmetic rounds ~1e-7).
 """
 from __future__ import annotations
 
 import numpy as np
 
+from cs7150.gradcheck import rel_error as relative_error
+from cs7150.gradcheck import worst_element as _worst_element
+
 TOLERANCE = {np.dtype(np.float64): 1e-9, np.dtype(np.float32): 1e-4}
-
-
-def relative_error(array: np.ndarray, reference: np.ndarray) -> float:
-    """max |array - reference| / max |reference| (arrays of the same shape)."""
-    scale = float(np.max(np.abs(reference), initial=0.0)) or 1.0
-    difference = np.abs(array.astype(np.float64) - reference.astype(np.float64))
-    return float(np.max(difference, initial=0.0)) / scale
 
 
 def tolerance(reference: np.ndarray) -> float:
@@ -30,7 +28,5 @@ def matches(array: np.ndarray, reference: np.ndarray) -> bool:
 
 def worst_element(array: np.ndarray, reference: np.ndarray) -> tuple[tuple[int, ...], float, float]:
     """(index, array value, reference value) where they differ most; non-finite values first."""
-    difference = np.abs(array.astype(np.float64) - reference.astype(np.float64))
-    difference[~np.isfinite(difference)] = np.inf
-    index = tuple(int(i) for i in np.unravel_index(int(np.argmax(difference)), array.shape))
-    return index, float(array[index]), float(reference[index])
+    report = _worst_element(array, reference)
+    return report.index, report.analytic, report.numeric

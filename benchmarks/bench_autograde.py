@@ -124,7 +124,7 @@ def bench_autograde(copies: int = 16, mistakes=MISTAKES, jobs=(1, 2), repeats: i
 
 def format_runs(result: dict) -> str:
     """The runs of ``bench_autograde`` as an aligned table."""
-    from cs7150.shapes import format_table
+    from cs7150.tables import format_table
 
     rows = [[run["jobs"], f"{run['seconds']:.2f}", f"{run['seconds_per_submission']:.2f}", f"{run['per_minute']:.1f}",
              f"{run['speedup']:.2f}x", f"{run['child_seconds']:.2f}", "yes" if run["scores_ok"] else "NO"]

@@ -77,7 +77,7 @@ def _first_reaching(rows: list[dict], accuracy: float) -> dict | None:
 
 
 def _epoch_table(rows: list[dict]) -> str:
-    from cs7150.shapes import format_table
+    from cs7150.tables import format_table
 
     return format_table(
         ["epoch", "seconds", "cumulative s", "train loss", "train acc", "held-out acc"],
@@ -173,7 +173,7 @@ def bench_gpu(args) -> dict:
 
 def summary_table(results: dict) -> str:
     """One row per measurement: what, target, measured, met."""
-    from cs7150.shapes import format_table
+    from cs7150.tables import format_table
 
     def verdict(met):
         return "yes" if met else "no"

@@ -328,7 +328,7 @@ def _other(row: dict) -> str:
 
 def format_rows(rows: list[dict]) -> str:
     """The rows of ``run_bench`` as one aligned table (no trailing newline)."""
-    from cs7150.shapes import format_table
+    from cs7150.tables import format_table
 
     def gflops(row):
         if row["gflops"] is None:
@@ -360,7 +360,7 @@ def write_csv(path: Path, rows: list[dict]) -> None:
 
 def compare_rows(new_rows: list[dict], old_rows: list[dict]) -> str:
     """Table of new/old per row ``id``: total seconds and the ratio to the reference (rows in both runs)."""
-    from cs7150.shapes import format_table
+    from cs7150.tables import format_table
 
     old_by_id = {row["id"]: row for row in old_rows}
 

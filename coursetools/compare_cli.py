@@ -11,7 +11,7 @@ import sys
 
 from cs7150.models import MODELS, build_model
 from cs7150.train import fit
-from cs7150.shapes import format_table
+from cs7150.tables import format_table
 from coursetools.train_cli import ALIGN, HEADERS, add_training_arguments, prepare, result_row
 
 COMPARED = tuple(name for name in MODELS if name != "numpy-lenet5")

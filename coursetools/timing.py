@@ -19,7 +19,8 @@ import ctypes.util
 import numpy as np
 
 from cs7150._params import as_tuple
-from cs7150.shapes import conv_macs, conv_output_size, format_table
+from cs7150.shapes import conv_macs, conv_output_size
+from cs7150.tables import format_table
 from cs7150.stopwatch import call_times, block_median_times, median_time, median_times
 
 CONV_PARAM = {"stride": 1, "pad": 2}  # LeNet-5's convolutions

@@ -18,7 +18,7 @@ from cs7150.data import DATA_DIR, load_mnist
 from cs7150.models import MODELS, build_model, count_parameters
 from cs7150.numpy_lenet import NumpyLeNet5
 from cs7150.plots import plot_confusion, plot_filters, plot_history
-from cs7150.shapes import format_table
+from cs7150.tables import format_table
 from cs7150.train import DEFAULT_LR, OPTIMIZERS, TrainConfig, choose_device, fit, predict_logits, save_checkpoint
 
 CHANCE_ACCURACY = 0.1  # ten digits

@@ -20,6 +20,7 @@ import sys
 from dataclasses import dataclass
 
 from cs7150._params import as_tuple
+from cs7150.tables import format_table
 
 
 def conv_output_size(size: int, kernel: int, pad: int = 0, stride: int = 1, dilation: int = 1) -> int:
@@ -474,30 +475,6 @@ def _module_row(module, in_shape, out_shape) -> dict:
             "Conv1d/2d/3d, Linear, BatchNorm1d/2d/3d, pooling and parameter-free layers"
         )
     return _row(named.get(type(module), type(module).__name__), out_shape)
-
-
-def format_table(headers, rows, align: str) -> str:
-    """Plain-text table with aligned columns, a rule under the header.
-
-    Args:
-        headers: sequence of column titles.
-        rows: sequence of rows, each a sequence of cells (converted with ``str``).
-        align: one character per column, ``"l"`` (left) or ``"r"`` (right).
-    Returns:
-        str, lines joined by newlines (no trailing newline).
-    Raises:
-        ValueError: a row or ``align`` whose length differs from ``headers``.
-    """
-    if len(align) != len(headers) or any(len(row) != len(headers) for row in rows):
-        raise ValueError(f"every row and align must have {len(headers)} entries, one per header {list(headers)}")
-    cells = [[str(c) for c in headers]] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(row[j]) for row in cells) for j in range(len(headers))]
-
-    def line(row):
-        return "  ".join(c.ljust(w) if a == "l" else c.rjust(w) for c, w, a in zip(row, widths, align)).rstrip()
-
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(cells[0]), rule] + [line(row) for row in cells[1:]])
 
 
 def summarize(model, input_shape, file=None) -> list[dict]:

@@ -93,7 +93,6 @@ def test_os_exit_timeout_and_wall_limit_stop_only_that_submission(graded):
     assert "timed out" in _feedback(graded, "hang_and_memory")
     assert "MemoryError" in _feedback(graded, "hang_and_memory")
     assert "stopped at the 10 s time limit" in _feedback(graded, "runaway")
-    assert graded["results"]["reference"].execution_time < LIMITS.wall_s
 
 
 def test_naive_conv_calling_torch_scores_zero_for_that_function_only(graded):

@@ -1,84 +1,27 @@
 """Naive 2-D convolution against PyTorch (F.conv2d and autograd), numeric gradients, and input checks.
 
-Shapes, strides, pads, dilations and groups are drawn by hypothesis; draws
-where the dilated kernel does not fit the padded input are skipped. The
-helpers ``conv_cases`` and ``torch_conv`` are shared with ``test_conv_fast.py``.
+Shapes, strides, pads, dilations and groups are drawn by hypothesis
+(``tests/strategies.py``); PyTorch's answers and the comparison come from
+``cs7150.oracle``.
 """
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
-from hypothesis import assume, given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings
 
 from cs7150.conv import conv_backward_naive, conv_forward_naive
 from cs7150.conv_fast import conv_backward_fast, conv_forward_fast
 from cs7150.gradcheck import numeric_gradient, rel_error
+from cs7150.oracle import check_conv
+from strategies import conv_cases
 
 CONV2D = [(conv_forward_naive, conv_backward_naive), (conv_forward_fast, conv_backward_fast)]
-TORCH_CONV = {1: F.conv1d, 2: F.conv2d, 3: F.conv3d}
-
-
-def int_or_tuple(nd, low, high):
-    """An int, or a tuple of ``nd`` ints, each in [low, high]."""
-    return st.one_of(st.integers(low, high), st.tuples(*[st.integers(low, high)] * nd))
-
-
-@st.composite
-def conv_cases(draw, nd=2, max_n=2, max_channels=4, max_size=8, max_kernel=4):
-    """(x, w, b, conv_param, dout) in float64 with ``nd`` spatial axes, the kernel fitting the padded input."""
-    groups = draw(st.integers(1, 2))
-    N = draw(st.integers(1, max_n))
-    C = groups * draw(st.integers(1, max_channels // groups))
-    F_ = groups * draw(st.integers(1, max_channels // groups))
-    size = draw(st.tuples(*[st.integers(1, max_size)] * nd))
-    kernel = draw(st.tuples(*[st.integers(1, max_kernel)] * nd))
-    conv_param = {"stride": draw(int_or_tuple(nd, 1, 3)), "pad": draw(int_or_tuple(nd, 0, 2))}
-    if draw(st.booleans()):
-        conv_param["dilation"] = draw(int_or_tuple(nd, 1, 2))
-    if groups > 1 or draw(st.booleans()):
-        conv_param["groups"] = groups
-    per_axis = lambda key, default: np.broadcast_to(conv_param.get(key, default), (nd,))  # noqa: E731
-    spans = per_axis("dilation", 1) * (np.array(kernel) - 1) + 1
-    assume(np.all(spans <= np.array(size) + 2 * per_axis("pad", 0)))
-
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    x = rng.standard_normal((N, C, *size))
-    w = rng.standard_normal((F_, C // groups, *kernel))
-    b = rng.standard_normal(F_)
-    out_size = (np.array(size) + 2 * per_axis("pad", 0) - spans) // per_axis("stride", 1) + 1
-    dout = rng.standard_normal((N, F_, *out_size))
-    return x, w, b, conv_param, dout
-
-
-def torch_conv(x, w, b, conv_param, dout):
-    """PyTorch's (out, dx, dw, db) for the same convolution, in the dtype of the inputs."""
-    tensors = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
-    out = TORCH_CONV[x.ndim - 2](
-        *tensors,
-        stride=conv_param["stride"],
-        padding=conv_param["pad"],
-        dilation=conv_param.get("dilation", 1),
-        groups=conv_param.get("groups", 1),
-    )
-    out.backward(torch.tensor(dout))
-    return out.detach().numpy(), *(t.grad.numpy() for t in tensors)
-
-
-def assert_matches_torch(forward, backward, x, w, b, conv_param, dout, tol=1e-10):
-    """forward/backward agree with PyTorch: out, dx, dw, db each within relative error ``tol``."""
-    out, cache = forward(x, w, b, conv_param)
-    grads = backward(dout, cache)
-    expected = torch_conv(x, w, b, conv_param, dout)
-    for name, ours, theirs in zip(("out", "dx", "dw", "db"), (out, *grads), expected):
-        assert ours.shape == theirs.shape, name
-        assert rel_error(ours, theirs) < tol, (name, rel_error(ours, theirs))
 
 
 @settings(max_examples=40, deadline=None)
 @given(conv_cases())
 def test_naive_matches_torch(case):
-    assert_matches_torch(conv_forward_naive, conv_backward_naive, *case)
+    x, w, b, conv_param, dout = case
+    check_conv(conv_forward_naive, conv_backward_naive, x, w, b, conv_param, dout=dout)
 
 
 def test_naive_numeric_gradient():

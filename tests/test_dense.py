@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cs7150.gradcheck import numeric_gradient, rel_error
+from cs7150.oracle import assert_close
 from cs7150.dense import (
     affine_backward,
     affine_forward,
@@ -15,19 +16,6 @@ from cs7150.dense import (
     relu_backward,
     relu_forward,
 )
-
-
-def assert_close(ours, reference, dtype):
-    """float64: relative error < 1e-10; float32: equal within float32 rounding.
-
-    The float32 bound is absolute as well as relative: out, dx, dw and db are
-    sums of up to 64 terms of size ~1 that may cancel to a small result, whose
-    rounding error is then ~1e-6 however small the sum is.
-    """
-    if dtype == np.float64:
-        assert rel_error(ours, reference) < 1e-10
-    else:
-        np.testing.assert_allclose(ours, reference, rtol=1e-5, atol=1e-5)
 
 
 dtypes = st.sampled_from([np.float64, np.float32])
@@ -52,7 +40,7 @@ def test_affine_matches_torch(x_shape, M, dtype, seed):
     assert out.shape == (x_shape[0], M) and dx.shape == x_shape
     for ours, theirs in [(out, out_torch.detach()), (dx, xt.grad), (dw, wt.grad), (db, bt.grad)]:
         assert ours.dtype == dtype
-        assert_close(ours, theirs.numpy(), dtype)
+        assert_close("output or gradient", ours, theirs.numpy())
 
 
 @settings(max_examples=30, deadline=None)

@@ -1,13 +1,11 @@
 """Max and average pooling, naive and fast, against PyTorch (F.max_pool2d / F.avg_pool2d and autograd).
 
-Max-pool inputs are a random permutation of distinct values, so every window
-has one maximum and the gradient's route is unambiguous; windows overlap
+Max-pool inputs are tie-free (``cs7150.oracle.tie_free``: all values
+distinct), so every window has one maximum and the gradient's route is unambiguous; windows overlap
 whenever the drawn stride is smaller than the window.
 """
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,6 +16,7 @@ from cs7150.pool import (
     max_pool_forward_naive,
 )
 from cs7150.gradcheck import numeric_gradient, rel_error
+from cs7150.oracle import assert_close, tie_free, torch_pool
 from cs7150.pool_fast import (
     avg_pool_backward_fast,
     avg_pool_forward_fast,
@@ -28,21 +27,6 @@ from cs7150.pool_fast import (
 MAX_POOLS = [(max_pool_forward_naive, max_pool_backward_naive), (max_pool_forward_fast, max_pool_backward_fast)]
 AVG_POOLS = [(avg_pool_forward_naive, avg_pool_backward_naive), (avg_pool_forward_fast, avg_pool_backward_fast)]
 ALL_POOLS = MAX_POOLS + AVG_POOLS
-TORCH_POOL = {True: F.max_pool2d, False: F.avg_pool2d}
-
-
-def assert_close(ours, reference, dtype):
-    """float64: relative error < 1e-10; float32: equal within float32 rounding."""
-    if dtype == np.float64:
-        assert rel_error(ours, reference) < 1e-10
-    else:
-        np.testing.assert_allclose(ours, reference, rtol=1e-5, atol=1e-6 * np.max(np.abs(reference)))
-
-
-def distinct_values(rng, shape, dtype):
-    """A tie-free input: a random permutation of 0.5 * (0 .. size - 1), centred (exact in float32)."""
-    size = int(np.prod(shape))
-    return ((rng.permutation(size) - size // 2) * 0.5).reshape(shape).astype(dtype)
 
 
 @st.composite
@@ -58,26 +42,17 @@ def pool_cases(draw):
     return shape, pool_param, draw(st.sampled_from([np.float64, np.float32])), draw(st.integers(0, 2**32 - 1))
 
 
-def torch_pool(is_max, x, pool_param, dout):
-    """PyTorch's output and input gradient for the same pooling."""
-    xt = torch.from_numpy(x).requires_grad_()
-    kernel = (pool_param["pool_height"], pool_param["pool_width"])
-    out = TORCH_POOL[is_max](xt, kernel, stride=pool_param["stride"])
-    out.backward(torch.from_numpy(dout))
-    return out.detach().numpy(), xt.grad.numpy()
-
-
 @pytest.mark.parametrize("is_max", [True, False], ids=["max", "avg"])
 @settings(max_examples=40, deadline=None)
 @given(case=pool_cases())
 def test_naive_and_fast_match_torch(is_max, case):
     shape, pool_param, dtype, seed = case
     rng = np.random.default_rng(seed)
-    x = distinct_values(rng, shape, dtype) if is_max else rng.standard_normal(shape).astype(dtype)
+    x = tie_free(rng, shape, dtype) if is_max else rng.standard_normal(shape).astype(dtype)
     forward_naive, backward_naive = (MAX_POOLS if is_max else AVG_POOLS)[0]
     out_naive, cache_naive = forward_naive(x, pool_param)
     dout = rng.standard_normal(out_naive.shape).astype(dtype)
-    out_torch, dx_torch = torch_pool(is_max, x, pool_param, dout)
+    out_torch, dx_torch = torch_pool("max" if is_max else "avg", x, pool_param, dout)
 
     results = []
     for forward, backward in MAX_POOLS if is_max else AVG_POOLS:
@@ -85,14 +60,14 @@ def test_naive_and_fast_match_torch(is_max, case):
         dx = backward(dout, cache)
         assert out.shape == out_torch.shape and out.dtype == dtype
         assert dx.shape == x.shape and dx.dtype == dtype
-        assert_close(out, out_torch, dtype)
-        assert_close(dx, dx_torch, dtype)
+        assert_close("out", out, out_torch)
+        assert_close("dx", dx, dx_torch)
         results.append((out, dx))
     (out_naive, dx_naive), (out_fast, dx_fast) = results
     if is_max:  # a maximum is picked, not computed: naive and fast agree exactly
         np.testing.assert_array_equal(out_naive, out_fast)
-    assert_close(out_naive, out_fast, dtype)
-    assert_close(dx_naive, dx_fast, dtype)
+    assert_close("out, naive vs fast", out_naive, out_fast)
+    assert_close("dx, naive vs fast", dx_naive, dx_fast)
 
 
 @pytest.mark.parametrize("window, stride", [((3, 3), 1), ((3, 3), 2), ((2, 3), (1, 2))])
@@ -102,12 +77,12 @@ def test_overlapping_max_windows_accumulate(window, stride):
     of adding (+=) fails this case."""
     pool_param = {"pool_height": window[0], "pool_width": window[1], "stride": stride}
     rng = np.random.default_rng(0)
-    x = distinct_values(rng, (2, 3, 8, 8), np.float64)
+    x = tie_free(rng, (2, 3, 8, 8))
     out, _ = max_pool_forward_naive(x, pool_param)
-    _, wins = torch_pool(True, x, pool_param, np.ones_like(out))  # windows each pixel is the maximum of
+    _, wins = torch_pool("max", x, pool_param, np.ones_like(out))  # windows each pixel is the maximum of
     assert wins.max() >= 2, "this case must send two windows' gradients to one pixel"
     dout = rng.uniform(1.0, 1.5, out.shape)  # any two shares add up to more than any one share
-    _, dx_torch = torch_pool(True, x, pool_param, dout)
+    _, dx_torch = torch_pool("max", x, pool_param, dout)
     for forward, backward in MAX_POOLS:
         dx = backward(dout, forward(x, pool_param)[1])
         assert rel_error(dx, dx_torch) < 1e-10
@@ -124,7 +99,7 @@ def test_max_pool_ties_go_to_first_maximum(forward, backward, window, stride):
     x = np.maximum(rng.integers(-2, 3, (2, 2, 7, 7)), 0).astype(np.float64)  # many ties, all-zero windows
     out, cache = forward(x, pool_param)
     dout = rng.standard_normal(out.shape)
-    out_torch, dx_torch = torch_pool(True, x, pool_param, dout)
+    out_torch, dx_torch = torch_pool("max", x, pool_param, dout)
     np.testing.assert_array_equal(out, out_torch)
     assert rel_error(backward(dout, cache), dx_torch) < 1e-10
 
@@ -134,7 +109,7 @@ def test_max_pool_ties_go_to_first_maximum(forward, backward, window, stride):
                                         {"pool_height": 2, "pool_width": 2, "stride": (2, 1)}])
 def test_backward_matches_numeric_gradient(forward, backward, pool_param):
     rng = np.random.default_rng(2)
-    x = distinct_values(rng, (2, 2, 4, 5), np.float64)
+    x = tie_free(rng, (2, 2, 4, 5))
     out, cache = forward(x, pool_param)
     dout = rng.standard_normal(out.shape)
     dx_numeric = numeric_gradient(lambda x: forward(x, pool_param)[0], x, dout)

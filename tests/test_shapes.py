@@ -19,11 +19,11 @@ from cs7150.shapes import (
     conv_macs,
     conv_output_size,
     conv_params,
-    format_table,
     pool_output_size,
     receptive_field,
     summarize,
 )
+from cs7150.tables import format_table
 
 LENET5_TORCH = nn.Sequential(
     nn.Conv2d(1, 20, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2, 2),

@@ -1,0 +1,184 @@
+"""The course's oracle: PyTorch's answers for the layers, and how an answer is compared with them.
+
+One place for what the project's tests, the notebooks' test cells and the
+grader all use:
+
+- ``torch_conv`` / ``torch_pool``: PyTorch's forward pass (``torch.nn.functional``)
+  and, given ``dout``, its backward pass through autograd, for the same
+  ``conv_param`` / ``pool_param`` the course's layers take;
+- ``assert_close``: shape first, then ``cs7150.gradcheck.rel_error`` (the
+  course's one relative-error definition) against a tolerance that depends
+  on the dtype, naming the worst element when it fails;
+- ``check_conv`` / ``check_pool``: a forward (and backward) pass compared
+  with PyTorch's;
+- ``tie_free``: inputs whose values are all different, so that every max-pooling
+  window has one maximum; ``random_conv_case``: a random convolution whose
+  kernel fits its padded input.
+
+PyTorch is imported when a reference is computed, not when this module is.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from cs7150.gradcheck import rel_error, worst_element
+
+TOLERANCE = {np.dtype(np.float64): 1e-10, np.dtype(np.float32): 1e-5}
+"""Largest relative error (``rel_error``) accepted against PyTorch, by the dtype compared."""
+
+
+def tolerance(*arrays) -> float:
+    """The tolerance for comparing arrays of these dtypes: the loosest one's (float32 if any is float32)."""
+    return max(TOLERANCE.get(np.asarray(a).dtype, TOLERANCE[np.dtype(np.float32)]) for a in arrays)
+
+
+def as_tensor(a, requires_grad: bool = False):
+    """A PyTorch copy of the array ``a``, in ``a``'s dtype (float64 for non-float input)."""
+    import torch
+
+    a = np.asarray(a)
+    if not np.issubdtype(a.dtype, np.floating):
+        a = a.astype(np.float64)
+    return torch.tensor(a, requires_grad=requires_grad)
+
+
+def assert_close(name: str, yours, expected, tol: float | None = None) -> None:
+    """Fail unless ``yours`` has ``expected``'s shape and is within relative error ``tol`` of it.
+
+    Args:
+        name: what is compared, for the message (e.g. ``"conv_forward_naive(...): out"``).
+        yours, expected: array-likes; ``tol`` defaults to ``tolerance(yours, expected)``.
+    Raises:
+        AssertionError: naming the shapes, or the relative error and the worst
+        element (index, your value, the expected value).
+    """
+    yours, expected = np.asarray(yours), np.asarray(expected)
+    assert yours.shape == expected.shape, f"{name} has shape {yours.shape}, expected {expected.shape}"
+    tol = tolerance(yours, expected) if tol is None else tol
+    report = worst_element(yours, expected)
+    assert report.rel_error < tol, (
+        f"{name}: relative error {report.rel_error:.2g} (allowed {tol:g}); worst element at index "
+        f"{report.index}: yours {report.analytic:.10g}, expected {report.numeric:.10g}")
+
+
+def torch_conv(x, w, b, conv_param: dict, dout=None):
+    """PyTorch's convolution of ``x`` (N, C, *spatial) by ``w`` (F, C/groups, *kernel) plus ``b`` (F,).
+
+    1-D, 2-D or 3-D by ``x.ndim``; ``conv_param`` as the course's layers take
+    it (``stride``, ``pad`` (also ``"same"``/``"valid"``), optional ``dilation``,
+    ``groups``). Returns ``out`` (N, F, *out_size); with ``dout`` (shaped like
+    ``out``), ``(out, dx, dw, db)`` from autograd. Arrays keep the inputs' dtype.
+    """
+    import torch.nn.functional as F
+
+    conv = {3: F.conv1d, 4: F.conv2d, 5: F.conv3d}[np.ndim(x)]
+    xt, wt, bt = as_tensor(x, True), as_tensor(w, True), as_tensor(b, True)
+    out = conv(xt, wt, bt, stride=conv_param["stride"], padding=conv_param["pad"],
+               dilation=conv_param.get("dilation", 1), groups=conv_param.get("groups", 1))
+    if dout is None:
+        return out.detach().numpy()
+    out.backward(as_tensor(dout))
+    return out.detach().numpy(), xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()
+
+
+def torch_pool(kind: str, x, pool_param: dict, dout=None):
+    """PyTorch's max (``kind="max"``) or average (``"avg"``) pooling of ``x`` (N, C, H, W).
+
+    ``pool_param`` as the course's layers take it (``pool_height``,
+    ``pool_width``, ``stride``, and when present ``pad``, ``ceil_mode``,
+    ``count_include_pad``). Returns ``out``; with ``dout``, ``(out, dx)``.
+    """
+    import torch.nn.functional as F
+
+    if kind not in ("max", "avg"):
+        raise ValueError(f"kind must be 'max' or 'avg', got {kind!r}")
+    options = {"stride": pool_param["stride"], "padding": pool_param.get("pad", 0),
+               "ceil_mode": pool_param.get("ceil_mode", False)}
+    if kind == "avg":
+        options["count_include_pad"] = pool_param.get("count_include_pad", True)
+    pool = F.max_pool2d if kind == "max" else F.avg_pool2d
+    xt = as_tensor(x, True)
+    out = pool(xt, (pool_param["pool_height"], pool_param["pool_width"]), **options)
+    if dout is None:
+        return out.detach().numpy()
+    out.backward(as_tensor(dout))
+    return out.detach().numpy(), xt.grad.numpy()
+
+
+def _name(function) -> str:
+    return getattr(function, "__name__", repr(function))
+
+
+def check_conv(forward, backward, x, w, b, conv_param: dict, tol: float | None = None, dout=None) -> None:
+    """Compare a convolution's forward pass (and, unless ``backward`` is None, its backward pass) with PyTorch's.
+
+    ``forward(x, w, b, conv_param) -> (out, cache)``, ``backward(dout, cache) -> (dx, dw, db)``;
+    ``out`` must have dtype ``np.result_type(x, w)``. ``dout`` defaults to a
+    fixed random array shaped like ``out``. Raises AssertionError naming the case.
+    """
+    case = f"{_name(forward)}(x {np.shape(x)}, w {np.shape(w)}, {conv_param})"
+    out, cache = forward(x, w, b, conv_param)
+    expected = torch_conv(x, w, b, conv_param)
+    assert_close(f"{case}: out", out, expected, tol)
+    assert out.dtype == np.result_type(x, w), f"{case}: out has dtype {out.dtype}, expected {np.result_type(x, w)}"
+    if backward is None:
+        return
+    if dout is None:
+        dout = np.random.default_rng(0).standard_normal(expected.shape).astype(out.dtype)
+    _, *references = torch_conv(x, w, b, conv_param, dout)
+    grads = backward(dout, cache)
+    assert isinstance(grads, tuple) and len(grads) == 3, f"{_name(backward)} must return (dx, dw, db), got {type(grads).__name__}"
+    for name, yours, reference in zip(("dx", "dw", "db"), grads, references):
+        assert_close(f"{case} backward: {name}", yours, reference, tol)
+
+
+def check_pool(kind: str, forward, backward, x, pool_param: dict, tol: float | None = None, dout=None) -> None:
+    """Compare a pooling forward pass (and, unless ``backward`` is None, its backward pass) with PyTorch's.
+
+    ``kind`` is ``"max"`` or ``"avg"``; ``forward(x, pool_param) -> (out, cache)``,
+    ``backward(dout, cache) -> dx``; ``out`` must have ``x``'s dtype. Use
+    ``tie_free`` inputs for max pooling. Raises AssertionError naming the case.
+    """
+    case = f"{_name(forward)}(x {np.shape(x)}, {pool_param})"
+    out, cache = forward(x, pool_param)
+    expected = torch_pool(kind, x, pool_param)
+    assert_close(f"{case}: out", out, expected, tol)
+    assert out.dtype == np.asarray(x).dtype, f"{case}: out has dtype {out.dtype}, expected {np.asarray(x).dtype}"
+    if backward is None:
+        return
+    if dout is None:
+        dout = np.random.default_rng(0).standard_normal(expected.shape).astype(out.dtype)
+    _, dx_reference = torch_pool(kind, x, pool_param, dout)
+    assert_close(f"{case} backward: dx", backward(dout, cache), dx_reference, tol)
+
+
+def tie_free(rng: np.random.Generator, shape, dtype=np.float64) -> np.ndarray:
+    """Random values in [-0.5, 0.5), all different (at least 0.9/size apart), so every pooling window has one maximum.
+
+    A random permutation of ``0 .. size-1`` scaled by ``1/size``, plus noise
+    below ``0.1/size``; in float32 the values stay distinct for sizes up to
+    about a million.
+    """
+    size = int(np.prod(shape))
+    values = (rng.permutation(size) / size + 0.1 * rng.random(size) / size).reshape(shape) - 0.5
+    return values.astype(dtype)
+
+
+def random_conv_case(rng: np.random.Generator, nd: int = 2, groups=(1,), dilations=(1,), dtype=np.float64):
+    """Random ``(x, w, b, conv_param)`` for an ``nd``-D convolution whose kernel fits its padded input.
+
+    Kernel sizes 1-3, strides 1-3, pads 0-2 per axis; ``groups`` and
+    ``dilations`` are the choices drawn from; 1-2 samples, 1-2 channels per group.
+    """
+    G = int(rng.choice(groups))
+    C, F_ = G * int(rng.integers(1, 3)), G * int(rng.integers(1, 3))
+    kernel = tuple(int(k) for k in rng.integers(1, 4, nd))
+    stride = tuple(int(s) for s in rng.integers(1, 4, nd))
+    pad = tuple(int(p) for p in rng.integers(0, 3, nd))
+    dilation = tuple(int(rng.choice(dilations)) for _ in range(nd))
+    # the smallest input the dilated kernel fits (at least 1), plus 0 to 4
+    size = tuple(max(1, d * (k - 1) + 1 - 2 * p) + int(rng.integers(0, 5)) for k, p, d in zip(kernel, pad, dilation))
+    x = rng.standard_normal((int(rng.integers(1, 3)), C, *size)).astype(dtype)
+    w = rng.standard_normal((F_, C // G, *kernel)).astype(dtype)
+    b = rng.standard_normal(F_).astype(dtype)
+    return x, w, b, {"stride": stride, "pad": pad, "dilation": dilation, "groups": G}

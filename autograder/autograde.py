@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from autograder import cases, config, grading, isolation, notebooks, processes, release, report, submissions
+from autograder import cases, config, grading, isolation, notebooks, processes, release, report, sanitise, submissions
 
 CHILD = Path(__file__).resolve().parent / "child.py"
 MAX_RUNS = 6  # children per submission: the first and the restarts after one ended early
@@ -69,6 +69,7 @@ class Run:
     confinement: isolation.Confinement | None = None
     jobs: list = field(default_factory=list)  # the children run so far, the last one last
     ended: dict = field(default_factory=dict)  # case id -> the grader's own record of a case its child died in
+    errors: list = field(default_factory=list)  # what the grader itself failed to do for this run
 
     @property
     def job(self) -> processes.Job | None:
@@ -150,6 +151,8 @@ def _build_sandbox(run: Run, template: Path) -> None:
 
 
 def _stopped_reason(job: processes.Job, limits: Limits) -> str:
+    if job.start_error:
+        return f"the grader could not start the run ({job.start_error})"
     if job.stopped == "time":
         return f"the run was stopped at the {limits.wall_s:g} s time limit for a submission"
     if job.stopped == "memory":
@@ -233,12 +236,16 @@ def _grade(run: Run, assignment, prepared, limits: Limits) -> report.StudentResu
     records = {**grading.read_status(run.results), **run.ended}
     run_note, notes = _run_notes(run, records, limits)
     sources = run.sources
-    parts = [
-        grading.grade_part(part, [pc for pc in prepared if pc.part is part], records, run.results,
-                           source=sources.get(part.file), run_note=run_note, max_bytes=limits.file_mb << 20,
-                           limits=limits, missing=run.missing.get(part.file, "was not found in the submission"))
-        for part in assignment.parts
-    ]
+    parts, errors = [], list(run.errors)
+    for part in assignment.parts:
+        try:
+            parts.append(grading.grade_part(
+                part, [pc for pc in prepared if pc.part is part], records, run.results, source=sources.get(part.file),
+                run_note=run_note, max_bytes=limits.file_mb << 20, limits=limits,
+                missing=run.missing.get(part.file, "was not found in the submission")))
+        except Exception as error:  # this part only: the others are graded
+            errors.append(f"grading {part.function}: {describe_error(error)}")
+            parts.append(not_graded(part, errors[-1]))
     threads = sorted({pc.part.function for pc in run.cases if records.get(pc.id, {}).get("threads_left")})
     if threads:
         notes.append(f"{', '.join(threads)} left threads running after returning; the grader stopped them")
@@ -246,8 +253,30 @@ def _grade(run: Run, assignment, prepared, limits: Limits) -> report.StudentResu
         strays = records.get(part.function, {})
         if strays.get("status") == "strays":
             notes.append(f"{part.function} left {strays.get('processes')} process(es) running; the grader killed them")
+    if run.job is not None and run.job.start_error:
+        errors.append(f"starting its run: {run.job.start_error}")
+    notes += [f"the grader could not finish {error}; what it could not grade scores 0" for error in errors]
     return report.StudentResult(run.submission.student_id, assignment.title, parts, notes,
-                                sum(job.elapsed for job in run.jobs))
+                                sum(job.elapsed for job in run.jobs), grader_errors=errors)
+
+
+def describe_error(error: BaseException, limit: int = 300) -> str:
+    """``"RecursionError: maximum recursion depth exceeded"``, shortened to ``limit`` characters."""
+    text = f"{type(error).__name__}: {error}"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def not_graded(part, reason: str) -> grading.PartResult:
+    """A part the grader could not grade: 0 points, every case listed, and why."""
+    cases = [grading.CaseResult(case.name, 0, case.points, "not graded") for case in part.cases]
+    return grading.PartResult(part.function, part.file, 0, part.max_score, cases, problem=f"not graded: {reason}")
+
+
+def failed_result(student_id: str, assignment, reason: str, notes=()) -> report.StudentResult:
+    """The result of a submission the grader could not grade at all: 0 for every part, and why."""
+    return report.StudentResult(
+        student_id, assignment.title, [not_graded(part, reason) for part in assignment.parts],
+        [*notes, f"the grader could not finish {reason}; what it could not grade scores 0"], grader_errors=[reason])
 
 
 def grade_columns(assignment, notebook_names=()) -> list[str]:
@@ -257,13 +286,23 @@ def grade_columns(assignment, notebook_names=()) -> list[str]:
 def autograde(name: str, submissions_path: Path, out: Path | None = None, jobs: int | None = None,
               student: str | None = None, limits: Limits = Limits(), progress: bool = True,
               notebooks_too: bool = False, repo_root: Path = config.REPO_ROOT,
-              config_dir: Path = config.ASSIGNMENTS_DIR, log=print) -> list[report.StudentResult]:
+              config_dir: Path = config.ASSIGNMENTS_DIR, log=print,
+              problems: list | None = None) -> list[report.StudentResult]:
     """Grade every submission under ``submissions_path`` (or only ``student``) and write the results.
 
     Writes ``<out>/grades.csv`` (rewritten; with ``student``: that row
-    replaced in place) and ``<out>/<id>/{results.json, feedback.txt,
+    replaced in place) and ``<out>/students/<id>/{results.json, feedback.txt,
     feedback.html}``. With ``notebooks_too`` the notebooks of
     ``assignments/source/<name>/`` are graded by nbgrader as extra parts.
+
+    Whatever goes wrong for one submission (its files, its run, grading or
+    writing its feedback) is that submission's only: what could not be graded
+    scores 0 with the reason in its feedback, it is logged, and the others are
+    graded; grades.csv is always written, for every submission found (also
+    when an error of the whole run is raised after grading began).
+    ``problems`` (a list, if given) receives one line per refused entry of the
+    submissions folder and per submission the grader had trouble with.
+
     Returns the results in student-id order. Raises ConfigError for a bad
     configuration, FileNotFoundError for a missing submissions folder or an
     unknown ``student``.
@@ -275,6 +314,16 @@ def autograde(name: str, submissions_path: Path, out: Path | None = None, jobs: 
     parallel = max(1, jobs or os.cpu_count() or 1)
     prepared = cases.prepare(assignment)
     notebook_names = notebooks.notebook_names(name, course_root) if notebooks_too else []
+    problems = [] if problems is None else problems
+    log = _clean_log(log)
+    results: dict[str, report.StudentResult] = {}
+    found = []
+
+    def trouble(student_id: str, what: str, error: BaseException) -> str:
+        reason = f"{what}: {describe_error(error)}"
+        log(f"{student_id}: {reason}")
+        return reason
+
     with tempfile.TemporaryDirectory(prefix="cs7150-autograde-") as tmp:
         work = Path(tmp)
         inputs = work / "inputs.npz"
@@ -286,46 +335,102 @@ def autograde(name: str, submissions_path: Path, out: Path | None = None, jobs: 
                                               package=config.PACKAGE_NAME, only=student)
         for note in skipped:
             log(f"skipped {note}")
+            if note.refused:
+                problems.append(f"skipped {note}")
         if student is not None and not found:
             raise FileNotFoundError(f"no submission for student {student!r} in {submissions_path}")
-
-        confine = limits.confine and isolation.supported()
-        if not confine:
-            log("student code runs unconfined (the jail needs Linux and root); see docs/security.md")
-        (work / "jail").mkdir()
-        runs = {s.student_id: _prepare(s, assignment, prepared, work, inputs, limits, confine) for s in found}
-        results = {}
-        with tqdm(total=len(runs), unit="submission", desc="package", disable=not progress) as bar:
-            def done(key):
-                results[key] = _grade(runs[key], assignment, prepared, limits)
-                shutil.rmtree(runs[key].sandbox, ignore_errors=True)
-                bar.update(1)
-
-            def ended(job):
-                follow_up = _follow_up(runs[job.key], inputs, limits)
-                if follow_up is None:
-                    done(job.key)
-                return follow_up
-
-            for key in [key for key, run in runs.items() if run.job is None]:  # nothing of theirs to run
-                done(key)
-            processes.run_jobs([run.job for run in runs.values() if run.job], parallel, ended,
-                               before_start=lambda job: _build_sandbox(runs[job.key], template))
-
-        if notebook_names:
-            graded = notebooks.grade(name, found, assignment.student_files, template, work, course_root,
-                                     notebook_names, parallel, limits, progress)
-            for student_id, (parts, notes, seconds) in graded.items():
-                results[student_id].parts.extend(parts)
-                results[student_id].notes.extend(notes)
-                results[student_id].execution_time += seconds
-
+        try:
+            _grade_all(found, results, trouble, assignment, prepared, work, inputs, template, limits, parallel,
+                       progress, log)
+            if notebook_names:
+                _grade_notebooks(name, found, results, trouble, assignment, template, work, course_root,
+                                 notebook_names, parallel, limits, progress)
+        finally:
+            for submission in found:  # those an error of the whole run left ungraded
+                if submission.student_id not in results:
+                    results[submission.student_id] = failed_result(
+                        submission.student_id, assignment, "grading: the grader stopped before grading it")
+            _write_outputs(out, name, results, assignment, notebook_names, student, trouble)
     ordered = [results[key] for key in sorted(results)]
-    for result in ordered:
-        report.write_student(out, result, name)
-    rows, columns = [report.grade_row(r) for r in ordered], grade_columns(assignment, notebook_names)
+    problems += [f"{r.student_id}: {error}" for r in ordered for error in r.grader_errors]
+    return ordered
+
+
+def _clean_log(log):
+    """``log`` that receives each message without escape sequences or control characters (student ids and
+    error messages reach it)."""
+    return lambda message: log(sanitise.clean_text(message))
+
+
+def _grade_all(found, results, trouble, assignment, prepared, work, inputs, template, limits, parallel,
+               progress, log) -> None:
+    """Grade every submission's package functions into ``results``; one submission's failure is its own."""
+    confine = limits.confine and isolation.supported()
+    if not confine:
+        log("student code runs unconfined (the jail needs Linux and root); see docs/security.md")
+    (work / "jail").mkdir()
+    runs = {}
+    for s in found:
+        try:
+            runs[s.student_id] = _prepare(s, assignment, prepared, work, inputs, limits, confine)
+        except Exception as error:
+            results[s.student_id] = failed_result(s.student_id, assignment,
+                                                  trouble(s.student_id, "preparing its run", error), s.notes)
+    with tqdm(total=len(found), initial=len(results), unit="submission", desc="package",
+              disable=not progress) as bar:
+        def done(key):
+            try:
+                results[key] = _grade(runs[key], assignment, prepared, limits)
+                for error in results[key].grader_errors:
+                    log(f"{key}: {error}")
+            except Exception as error:
+                results[key] = failed_result(key, assignment, trouble(key, "grading", error), runs[key].submission.notes)
+            shutil.rmtree(runs[key].sandbox, ignore_errors=True)
+            bar.update(1)
+
+        def ended(job):
+            try:
+                follow_up = None if job.start_error else _follow_up(runs[job.key], inputs, limits)
+            except Exception as error:
+                runs[job.key].errors.append(f"following up its run: {describe_error(error)}")
+                follow_up = None
+            if follow_up is None:
+                done(job.key)
+            return follow_up
+
+        for key in [key for key, run in runs.items() if run.job is None]:  # nothing of theirs to run
+            done(key)
+        processes.run_jobs([run.job for run in runs.values() if run.job], parallel, ended,
+                           before_start=lambda job: _build_sandbox(runs[job.key], template))
+
+
+def _grade_notebooks(name, found, results, trouble, assignment, template, work, course_root, notebook_names,
+                     parallel, limits, progress) -> None:
+    """Add the notebooks' parts (nbgrader) to ``results``; if nbgrader's grading fails, each student is told."""
+    try:
+        graded = notebooks.grade(name, found, assignment.student_files, template, work, course_root,
+                                 notebook_names, parallel, limits, progress)
+    except Exception as error:
+        reason = f"grading the notebooks: {describe_error(error)}"
+        for submission in found:
+            results[submission.student_id].notes.append(f"the grader could not finish {reason}")
+            results[submission.student_id].grader_errors.append(trouble(submission.student_id, "notebooks", error))
+        return
+    for student_id, (parts, notes, seconds) in graded.items():
+        results[student_id].parts.extend(parts)
+        results[student_id].notes.extend(notes)
+        results[student_id].execution_time += seconds
+
+
+def _write_outputs(out: Path, name: str, results: dict, assignment, notebook_names, student, trouble) -> None:
+    """Each student's folder (one failing write is that student's only), then grades.csv for everyone."""
+    for key in sorted(results):
+        try:
+            report.write_student(out, results[key], name)
+        except Exception as error:
+            results[key].grader_errors.append(trouble(key, "writing its feedback", error))
+    rows, columns = [report.grade_row(results[key]) for key in sorted(results)], grade_columns(assignment, notebook_names)
     if student is None:
         report.write_grades(out / "grades.csv", rows, columns)
     else:
         report.update_grades(out / "grades.csv", rows, columns)
-    return ordered

@@ -2,9 +2,10 @@
 
 Grades the package functions of every submission under ``PATH`` (one folder
 or ``.zip`` per student id, or nbgrader's ``submitted/`` folder) in sandboxed
-child processes and writes ``grades.csv`` and, per student, ``results.json``
-(Gradescope format), ``feedback.txt`` and ``feedback.html`` into ``DIR``
-(default ``assignments/autograded-package/ASSIGNMENT/``). ``--student ID``
+child processes and writes ``DIR/grades.csv`` and, per student in
+``DIR/students/<id>/``, ``results.json`` (Gradescope format), ``feedback.txt``
+and ``feedback.html`` (``DIR``
+default ``assignments/autograded-package/ASSIGNMENT/``). ``--student ID``
 regrades one student and updates that row of ``grades.csv`` in place;
 ``--notebooks`` also runs ``nbgrader autograde`` on the notebooks and adds one
 part per notebook. The limits (time, memory, file size, disk, processes) and
@@ -17,7 +18,7 @@ import os
 import sys
 from pathlib import Path
 
-from autograder import autograde, config, isolation
+from autograder import autograde, config, isolation, report
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -52,8 +53,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+PROBLEMS = 2  # the exit status when the class was graded but some submissions had problems
+
+
 def run(args: argparse.Namespace) -> int:
-    """Grade; print a one-line summary per student. 0 on success, 1 on a configuration or path error."""
+    """Grade; print a one-line summary per student. 0 when every submission was graded, ``PROBLEMS`` (2) when
+    some could not be (fully) graded or were refused (listed on stderr; their feedback says why), 1 on a
+    configuration or path error."""
     if args.jobs is not None and args.jobs < 1:
         print("cs7150 autograde: --jobs must be at least 1", file=sys.stderr)
         return 1
@@ -64,14 +70,21 @@ def run(args: argparse.Namespace) -> int:
     limits = autograde.Limits(wall_s=args.time_limit, case_s=args.case_time_limit, memory_mb=args.memory_limit,
                               file_mb=args.file_size_limit, disk_mb=args.disk_limit, processes=args.process_limit)
     out = args.out or autograde.default_out(args.assignment)
+    problems = []
     try:
         results = autograde.autograde(args.assignment, args.submissions, out, jobs=args.jobs, student=args.student,
                                       limits=limits, progress=not args.quiet, notebooks_too=args.notebooks,
-                                      log=lambda message: print(message, file=sys.stderr))
+                                      log=lambda message: print(message, file=sys.stderr), problems=problems)
     except (config.ConfigError, FileNotFoundError) as error:
         print(f"cs7150 autograde: {error}", file=sys.stderr)
         return 1
     for result in results:
         print(f"{result.student_id}: {result.score:g} / {result.max_score:g}")
-    print(f"wrote {out / 'grades.csv'} and {len(results)} feedback folder(s) in {out}")
+    print(f"wrote {out / 'grades.csv'} and {len(results)} feedback folder(s) in {out / report.STUDENTS}")
+    if problems:
+        print(f"cs7150 autograde: {len(problems)} problem(s); the submissions concerned score 0 for what could not "
+              "be graded:", file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        return PROBLEMS
     return 0

@@ -237,7 +237,7 @@ def _read_records(path, offset=0):
         for line in file.read().decode("utf-8", errors="replace").splitlines():
             try:
                 record = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
             if isinstance(record, dict) and isinstance(record.get("id"), str):
                 records[record["id"]] = record

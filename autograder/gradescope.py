@@ -191,9 +191,10 @@ def grade_submission(name: str, root: Path, notebooks_too: bool = False) -> int:
             shutil.copytree(root / "submission", submissions / STUDENT_ID, symlinks=True)
             autograde.autograde(name, submissions, out, student=STUDENT_ID, progress=False,
                                 notebooks_too=notebooks_too)
-            results = json.loads((out / STUDENT_ID / "results.json").read_text(encoding="utf-8"))
+            folder = report.student_folder(out, STUDENT_ID)
+            results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
             results.update(output_format="text", test_output_format="text", stdout_visibility="hidden")
-            print((out / STUDENT_ID / "feedback.txt").read_text(encoding="utf-8"), flush=True)
+            print((folder / "feedback.txt").read_text(encoding="utf-8"), flush=True)
         except Exception:  # the grader's own failure: the student must still get an answer
             traceback.print_exc(file=sys.stdout)
             results = failure_results("The autograder could not grade this submission because of an error in "

@@ -79,7 +79,7 @@ def read_status(results: Path) -> dict[str, dict]:
     for line in text.splitlines():
         try:
             record = json.loads(line)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # malformed, or nested past the parser's depth by the student
             continue
         if isinstance(record, dict) and isinstance(record.get("id"), str):
             records[record["id"]] = record
@@ -259,7 +259,11 @@ def grade_part(part: Part, prepared: list[PreparedCase], records: dict, results:
         result.cases = [CaseResult(pc.case.name, 0, pc.case.points, "not graded: file missing") for pc in prepared]
         return result
     result.cases = [grade_case(pc, records.get(pc.id), results, run_note, max_bytes, limits) for pc in prepared]
-    uses = static_checks.violations(source, part.function, part.is_naive)
+    try:
+        uses = static_checks.violations(source, part.function, part.is_naive)
+    except static_checks.Unparsable as error:
+        result.problem = f"{part.file} could not be checked: {error}"
+        return result
     imported = runtime_violations(part, [records[pc.id] for pc in prepared if pc.id in records])
     torch = [u.describe() for u in uses if u.what == "torch"] + [text for what, text in imported if what == "torch"]
     fast = [u.describe() for u in uses if u.what == "fast"] + [text for what, text in imported if what == "fast"]

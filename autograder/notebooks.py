@@ -19,7 +19,7 @@ only arranges its inputs and reads its outputs:
 5. ``nbgrader generate_feedback`` (same limits, right after) writes each
    notebook's HTML feedback page without the hidden tests
    (``autograder.feedback``); the page rides on the part (``feedback_html``)
-   and ``autograder.report`` writes it to ``<out>/<id>/feedback/<notebook>.html``.
+   and ``autograder.report`` writes it to ``<out>/students/<id>/feedback/<notebook>.html``.
 
 Written answers (manually graded cells) are not part of these scores.
 """
@@ -97,7 +97,7 @@ def _student_course(base: Path, submission, name: str, student_files, template: 
         else:
             try:
                 json.loads(found.read_bytes())
-            except ValueError as error:
+            except (ValueError, RecursionError) as error:  # deep nesting: the parser's own limit
                 missing[notebook] = f"is not valid JSON ({error}); it was not graded"
                 continue
             shutil.copyfile(found, target / notebook)
@@ -119,7 +119,7 @@ def _executed_cells(notebook: Path) -> dict[str, str | None]:
     with file:
         try:
             found = json.loads(file.read(MAX_NOTEBOOK_BYTES)).get("cells", [])
-        except ValueError:
+        except (ValueError, RecursionError):
             return cells
     for cell in found:
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")

@@ -58,6 +58,7 @@ class Job:
     started: float = 0.0
     elapsed: float = 0.0
     stopped: str | None = None  # the limit the grader stopped it at: "time", "memory" or "disk"
+    start_error: str | None = None  # why it could not be started (then it never ran)
     seen: dict = field(default_factory=dict)  # pid -> psutil.Process of every process seen in the job
 
     @property
@@ -107,11 +108,16 @@ def _start(job: Job) -> tuple:
     if job.uid is not None:
         os.chown(home, job.uid, job.uid)
     job.started = time.monotonic()
-    job.process = subprocess.Popen(
-        job.command, cwd=job.cwd, env=env, stdin=subprocess.DEVNULL,
-        stdout=stdout, stderr=stderr, start_new_session=True,
-        preexec_fn=limit_resources(job.memory_mb, job.file_mb, job.allow_processes),
-    )
+    try:
+        job.process = subprocess.Popen(
+            job.command, cwd=job.cwd, env=env, stdin=subprocess.DEVNULL,
+            stdout=stdout, stderr=stderr, start_new_session=True,
+            preexec_fn=limit_resources(job.memory_mb, job.file_mb, job.allow_processes),
+        )
+    except BaseException:
+        stdout.close()
+        stderr.close()
+        raise
     try:
         job.root = psutil.Process(job.process.pid)
     except psutil.Error:  # already gone
@@ -201,21 +207,30 @@ def run_jobs(jobs: list[Job], parallel: int, on_done: Callable[[Job], Job | None
              before_start: Callable[[Job], None] | None = None) -> None:
     """Run ``jobs``, at most ``parallel`` at once; ``before_start(job)`` just before each starts,
     ``on_done(job)`` as each ends (both in this thread). A job that ``on_done`` returns starts
-    before the rest of the queue.
+    before the rest of the queue. A job that ``before_start`` or starting its process failed for
+    never runs: it gets ``start_error`` and goes to ``on_done`` like the others.
 
     When jobs end, the next ones start first and ``on_done`` runs while they do, so the
     parent's grading overlaps the children's work instead of leaving a core idle.
     """
     queue, running, checks, last_watch = list(jobs), [], 0, 0.0
 
+    unstarted = []
+
     def start_queued():
         while queue and len(running) < parallel:
             job = queue.pop(0)
-            if before_start:
-                before_start(job)
-            running.append((job, _start(job)))
+            try:
+                if before_start:
+                    before_start(job)
+                running.append((job, _start(job)))
+            except Exception as error:  # this job's own trouble (its files, its process): the others go on
+                job.start_error = f"{type(error).__name__}: {error}"
+                if job.process is not None:
+                    _end(job)
+                unstarted.append(job)
 
-    while queue or running:
+    while queue or running or unstarted:
         start_queued()
         if time.monotonic() - last_watch >= WATCH_SECONDS:
             _watch(running, checks)
@@ -234,6 +249,8 @@ def run_jobs(jobs: list[Job], parallel: int, on_done: Callable[[Job], Job | None
             running.remove(entry)
             ended.append(job)
         start_queued()  # into the slots just freed, before grading what ended
+        ended += unstarted
+        unstarted.clear()
         for job in ended:
             follow_up = on_done(job)
             if follow_up is not None:

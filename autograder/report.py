@@ -1,15 +1,21 @@
 """What the grader writes: grades.csv, and per student results.json, feedback.txt, feedback.html.
 
+The output folder's layout: ``<out>/grades.csv`` (the class) beside
+``<out>/students/<id>/`` (one folder per student: ``results.json``,
+``feedback.txt``, ``feedback.html``), so no student id can name a class file.
 A graded notebook's part also carries nbgrader's feedback page
 (``feedback_html``, see ``autograder.notebooks``): it is written to
-``<id>/feedback/<notebook>.html`` and linked from feedback.html.
+``students/<id>/feedback/<notebook>.html`` and linked from feedback.html.
 
 ``results.json`` follows Gradescope's documented autograder format (top level:
 ``score``, ``execution_time``, ``output``, ``tests``, ``extra_data``; each test:
 ``name``, ``score``, ``max_score``, ``status`` "passed"/"failed", ``output``,
 ``visibility``). Every file is written atomically (temporary file, then
 rename), and nothing but ``execution_time`` depends on the clock, so a rerun
-on the same submissions writes identical files apart from that field.
+on the same submissions writes identical files apart from that field. Text
+goes through ``autograder.sanitise`` (no escape sequences or control
+characters; HTML sanitised by nh3 under a Content-Security-Policy; CSV
+formulas neutralised).
 """
 from __future__ import annotations
 
@@ -20,8 +26,11 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder import sanitise
 from autograder.grading import PartResult
 from cs7150.atomic import atomic_write
+
+STUDENTS = "students"  # <out>/students/<id>/: every student's files, apart from the class's own
 
 
 @dataclass
@@ -31,6 +40,7 @@ class StudentResult:
     parts: list[PartResult]
     notes: list[str] = field(default_factory=list)  # about the submission or its run, shown to the student
     execution_time: float = 0.0
+    grader_errors: list[str] = field(default_factory=list)  # what the grader itself failed to do for it
 
     @property
     def score(self) -> float:
@@ -91,10 +101,12 @@ def feedback_text(result: StudentResult) -> str:
         if _page_of(part):
             lines.append(f"  the graded notebook: {_page_of(part)}")
         lines.append("")
-    return "\n".join(lines)
+    return sanitise.clean_text("\n".join(lines))
 
 
 def feedback_html(result: StudentResult) -> str:
+    """The page: every student-controlled text escaped, then the body sanitised and the page given a
+    restrictive Content-Security-Policy (``autograder.sanitise``)."""
     escape = html.escape
     rows = "\n".join(
         f"<tr><td>{escape(p.name)}</td><td>{escape(p.file)}</td><td>{number(p.score)} / {number(p.max_score)}</td>"
@@ -106,21 +118,13 @@ def feedback_html(result: StudentResult) -> str:
         for p in result.parts
     )
     notes = "".join(f"<p class=\"note\">{escape(note)}</p>\n" for note in result.notes)
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head><meta charset="utf-8"><title>{escape(result.title)}: {escape(result.student_id)}</title>
-<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}td,th{{padding:.2em .8em;text-align:left}}
-pre{{background:#f6f6f6;padding:.6em;white-space:pre-wrap}}.note{{color:#a40}}</style></head>
-<body>
-<h1>{escape(result.title)}</h1>
+    body = f"""<h1>{escape(result.title)}</h1>
 <p>Student: {escape(result.student_id)}<br>Score: <b>{number(result.score)} / {number(result.max_score)}</b></p>
 {notes}<table><tr><th>part</th><th>file</th><th>score</th></tr>
 {rows}
 </table>
-{sections}
-</body>
-</html>
-"""
+{sections}"""
+    return sanitise.html_page(f"{result.title}: {result.student_id}", body)
 
 
 def results_json(result: StudentResult, assignment: str) -> dict:
@@ -129,14 +133,14 @@ def results_json(result: StudentResult, assignment: str) -> dict:
     return {
         "score": number(result.score),
         "execution_time": int(round(result.execution_time)),
-        "output": "\n".join(output),
+        "output": sanitise.clean_text("\n".join(output)),
         "tests": [
             {
                 "name": f"{part.name} ({part.file})",
                 "score": number(part.score),
                 "max_score": number(part.max_score),
                 "status": "passed" if part.score == part.max_score else "failed",
-                "output": part_text(part),
+                "output": sanitise.clean_text(part_text(part)),
                 "visibility": "visible",
             }
             for part in result.parts
@@ -146,10 +150,15 @@ def results_json(result: StudentResult, assignment: str) -> dict:
     }
 
 
+def student_folder(out_dir: Path, student_id: str) -> Path:
+    """``<out_dir>/students/<id>``: where one student's results and feedback go."""
+    return Path(out_dir) / STUDENTS / student_id
+
+
 def write_student(out_dir: Path, result: StudentResult, assignment: str) -> None:
-    """Write ``<out_dir>/<id>/``: results.json, feedback.txt, feedback.html and the notebooks' feedback pages
-    (removing pages of an earlier run that this result has not)."""
-    folder = out_dir / result.student_id
+    """Write ``<out_dir>/students/<id>/``: results.json, feedback.txt, feedback.html and the notebooks'
+    feedback pages (removing pages of an earlier run that this result has not)."""
+    folder = student_folder(out_dir, result.student_id)
     write_atomic(folder / "results.json", json.dumps(results_json(result, assignment), indent=2) + "\n")
     write_atomic(folder / "feedback.txt", feedback_text(result))
     write_atomic(folder / "feedback.html", feedback_html(result))
@@ -174,7 +183,7 @@ def write_grades(path: Path, rows: list[dict], columns: list[str]) -> None:
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in sorted(rows, key=lambda r: r["student_id"]):
-        writer.writerow({column: row.get(column, "") for column in columns})
+        writer.writerow({column: sanitise.csv_cell(row.get(column, "")) for column in columns})
     write_atomic(path, buffer.getvalue())
 
 

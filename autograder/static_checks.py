@@ -94,18 +94,34 @@ def _direct_uses(function: ast.AST, bound: dict[str, str]) -> list[Use]:
     return uses
 
 
-@functools.lru_cache(maxsize=64)
+class Unparsable(ValueError):
+    """Python's own parser failed on a student file with something other than a SyntaxError
+    (a RecursionError or MemoryError from very deep nesting, a null byte): it cannot be checked."""
+
+
 def forbidden_uses(source: str) -> dict[str, list[Use]]:
     """Top-level function name -> forbidden uses, direct or through same-file calls.
 
-    A file that does not parse gives ``{}`` (its import fails at run time,
-    which the run reports). Cached by source: a submission's file is parsed
-    once, not once per graded function; callers must not modify the result.
+    A file with a syntax error gives ``{}`` (its import fails at run time,
+    which the run reports); one on which the parser itself fails raises
+    ``Unparsable`` naming the error. Cached by source: a submission's file is
+    parsed once, not once per graded function; callers must not modify the result.
     """
+    found = _analysis(source)
+    if isinstance(found, str):
+        raise Unparsable(f"Python's parser failed on it ({found})")
+    return found
+
+
+@functools.lru_cache(maxsize=64)
+def _analysis(source: str) -> dict[str, list[Use]] | str:
+    """``forbidden_uses``, or why the source could not be parsed."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return {}
+    except (RecursionError, MemoryError, ValueError) as error:
+        return f"{type(error).__name__}: {error}"[:200]
     bound = _module_bindings(tree)
     functions = {node.name: node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
     direct = {name: _direct_uses(node, bound) for name, node in functions.items()}

@@ -8,9 +8,12 @@ A submissions folder holds one entry per student, named by the student id:
 - ``<id>.zip``: the same as a zip archive; only this top-level archive is
   opened (zips inside it are ignored).
 
-Anything else (other files, ids with unsafe characters, a zip whose id also
-has a folder) is skipped with a note; nothing here raises for a bad
-submission. Zips are extracted without following or creating links, refusing
+Anything else is skipped with a note (``Skipped``): other files are ignored;
+ids with unsafe characters, a zip whose id also has a folder, ids that
+differ only in case or trailing dots (one folder on macOS and Windows) and
+Windows device names (``con``, ``nul.zip``) are *refused*, so that no two
+students' output folders can ever be the same folder. Nothing here raises
+for a bad submission. Zips are extracted without following or creating links, refusing
 absolute paths and ``..``, with caps on the number of entries and on the
 bytes actually written.
 """
@@ -24,10 +27,29 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$")
+DEVICE_NAMES = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
 IGNORED_NAMES = {"__MACOSX", ".DS_Store", "__pycache__", ".ipynb_checkpoints"}
 MAX_ZIP_ENTRIES = 2000
 MAX_ZIP_BYTES = 50 * 2**20
 MAX_STUDENT_FILE_BYTES = 2 * 2**20
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An entry of the submissions folder that is not graded: its name, why, and whether a student's
+    submission was refused (an unsafe or colliding id) rather than a stray file ignored."""
+
+    entry: str
+    why: str
+    refused: bool = True
+
+    def __str__(self) -> str:
+        return f"{self.entry}: {self.why}"
+
+
+def folder_key(student_id: str) -> str:
+    """The name a case-insensitive file system that drops trailing dots (macOS, Windows) gives the id's folder."""
+    return student_id.rstrip(". ").casefold()
 
 
 class UnsafeArchive(ValueError):
@@ -103,47 +125,65 @@ def _find_root(folder: Path, assignment: str, package: str) -> Path:
 
 
 def discover(path: Path, assignment: str, extract_to: Path, package: str = "cs7150",
-             only: str | None = None) -> tuple[list[Submission], list[str]]:
-    """Submissions under ``path`` (sorted by id) and notes on skipped entries.
+             only: str | None = None) -> tuple[list[Submission], list[Skipped]]:
+    """Submissions under ``path`` (sorted by id) and the entries skipped (``Skipped``).
 
     Zips are extracted under ``extract_to``. ``only`` keeps one student id.
+    An entry that cannot be read becomes a submission without files, with the
+    reason in its notes.
     """
     path = Path(path)
     if not path.is_dir():
         raise FileNotFoundError(f"submissions folder {path} does not exist")
     submissions: dict[str, Submission] = {}
-    skipped: list[str] = []
+    skipped: list[Skipped] = []
+    entries = {}
     for entry in sorted(path.iterdir()):
         if entry.name in IGNORED_NAMES or entry.name.startswith("."):
             continue
         is_zip = entry.is_file() and entry.suffix.lower() == ".zip"
         if entry.is_symlink() or not (entry.is_dir() or is_zip):
-            skipped.append(f"{entry.name}: not a folder or a .zip, ignored")
+            skipped.append(Skipped(entry.name, "not a folder or a .zip, ignored", refused=False))
             continue
         student_id = entry.stem if is_zip else entry.name
         if not SAFE_ID.match(student_id):
-            skipped.append(f"{entry.name!r}: unsafe student id (letters, digits and ._@+- only), skipped")
+            skipped.append(Skipped(repr(entry.name), "unsafe student id (letters, digits and ._@+- only), refused"))
             continue
+        if folder_key(student_id).split(".")[0] in DEVICE_NAMES:
+            skipped.append(Skipped(entry.name, "a Windows device name cannot be a folder, refused"))
+            continue
+        entries.setdefault(folder_key(student_id), []).append((student_id, entry, is_zip))
+    for key, group in entries.items():
+        ids = sorted({student_id for student_id, _, _ in group})
+        if len(ids) > 1:
+            skipped += [Skipped(entry.name, f"ids {', '.join(ids)} would share one output folder on a file system "
+                                            "that ignores case or trailing dots; refused, rename them")
+                        for _, entry, _ in group]
+            continue
+        for student_id, entry, is_zip in group[1:]:
+            skipped.append(Skipped(entry.name, f"a second submission for {student_id}, refused"))
+        student_id, entry, is_zip = group[0]
         if only is not None and student_id != only:
             continue
-        if student_id in submissions:
-            skipped.append(f"{entry.name}: a second submission for {student_id}, ignored")
-            continue
-        submission = Submission(student_id, entry)
-        if is_zip:
-            folder = Path(extract_to) / student_id
-            try:
-                safe_extract(entry, folder)
-            except (UnsafeArchive, zipfile.BadZipFile, OSError, RuntimeError) as error:
-                shutil.rmtree(folder, ignore_errors=True)
-                submission.notes.append(f"{entry.name} could not be opened safely: {error}")
-                submissions[student_id] = submission
-                continue
-        else:
-            folder = entry
-        submission.root = _find_root(folder, assignment, package)
-        submissions[student_id] = submission
+        submissions[student_id] = _open(Submission(student_id, entry), entry, is_zip, assignment, package,
+                                        Path(extract_to))
     return [submissions[k] for k in sorted(submissions)], skipped
+
+
+def _open(submission: Submission, entry: Path, is_zip: bool, assignment: str, package: str,
+          extract_to: Path) -> Submission:
+    """``submission`` with its root found (a zip extracted first), or with a note saying why it has none."""
+    folder = extract_to / submission.student_id if is_zip else entry
+    try:
+        if is_zip:
+            safe_extract(entry, folder)
+        submission.root = _find_root(folder, assignment, package)
+    except (UnsafeArchive, zipfile.BadZipFile, OSError, RuntimeError, ValueError) as error:
+        if is_zip:
+            shutil.rmtree(folder, ignore_errors=True)
+        submission.root = None
+        submission.notes.append(f"{entry.name} could not be opened safely: {error}")
+    return submission
 
 
 def read_student_files(submission: Submission, student_files) -> tuple[dict[str, bytes], dict[str, str]]:
@@ -162,12 +202,14 @@ def read_student_files(submission: Submission, student_files) -> tuple[dict[str,
             missing[rel] = ("was not used: it is a symbolic link (links are not followed)" if links
                             else "was not found in the submission")
             continue
-        data = found.read_bytes()
         try:
+            if found.stat().st_size > MAX_STUDENT_FILE_BYTES:
+                raise ValueError(f"larger than {MAX_STUDENT_FILE_BYTES} bytes")
+            data = found.read_bytes()
             if len(data) > MAX_STUDENT_FILE_BYTES:
                 raise ValueError(f"larger than {MAX_STUDENT_FILE_BYTES} bytes")
             data.decode("utf-8")
-        except (ValueError, UnicodeDecodeError) as error:
+        except (ValueError, UnicodeDecodeError, OSError) as error:
             missing[rel] = f"was not used: {error}"
             continue
         files[rel] = data

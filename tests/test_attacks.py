@@ -148,9 +148,12 @@ def notebook_run(tmp_path_factory, environment):
 def case_problems(run, attack) -> list[str]:
     """Why ``attack`` was not graded as it must be (empty when it was)."""
     result = run.results.get(attack.name)
-    if result is None:
-        return [f"{attack.name}: no result"] if attack.expected is not None else []
-    feedback = (run.context.out / attack.name / "feedback.txt").read_text(encoding="utf-8")
+    if result is None:  # a refused submission: the log says why
+        if attack.expected is not None:
+            return [f"{attack.name}: no result"]
+        return [f"{attack.name}: the log lacks {words!r}" for words in attack.feedback
+                if not any(words in line for line in run.log)]
+    feedback = (run.context.out / "students" / attack.name / "feedback.txt").read_text(encoding="utf-8")
     problems = [f"{attack.name}: feedback lacks {words!r}" for words in attack.feedback if words not in feedback]
     expected = expected_score(attack, run)
     if result.score != expected:
@@ -160,7 +163,7 @@ def case_problems(run, attack) -> list[str]:
 
 def _visible(out: Path, student: str) -> str:
     """Everything the grader wrote for ``student`` (results.json, feedback, notebooks' feedback pages)."""
-    return "\n".join(path.read_text(encoding="utf-8") for path in sorted((out / student).rglob("*")) if path.is_file())
+    return "\n".join(path.read_text(encoding="utf-8") for path in sorted((out / "students" / student).rglob("*")) if path.is_file())
 
 
 def _own_lines(run, student: str) -> set[str]:
@@ -191,10 +194,10 @@ def run_problems(run) -> list[str]:
         if run.alone and _grading(run.alone[student]) != _grading(run.results[student]):
             problems.append(f"honest {student}: graded {run.results[student].score} in the run, "
                             f"{run.alone[student].score} alone")
-    expected = {"grades.csv"} | {f"{s}/{name}" for s in run.results for name in
+    expected = {"grades.csv"} | {f"students/{s}/{name}" for s in run.results for name in
                                  ("results.json", "feedback.txt", "feedback.html")}
     written = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
-    written -= {p for p in written if p.count("/") == 2 and p.split("/")[1] == "feedback" and p.endswith(".html")}
+    written -= {p for p in written if p.count("/") == 3 and p.split("/")[2] == "feedback" and p.endswith(".html")}
     if written != expected:
         problems.append(f"the output folder holds {sorted(written ^ expected)} unexpectedly")
     with open(out / "grades.csv", newline="", encoding="utf-8") as file:
@@ -202,7 +205,7 @@ def run_problems(run) -> list[str]:
     if set(rows) != set(run.results):
         problems.append(f"grades.csv rows {sorted(rows)} differ from the results {sorted(run.results)}")
     for student, result in run.results.items():
-        data = json.loads((out / student / "results.json").read_text(encoding="utf-8"))
+        data = json.loads((out / "students" / student / "results.json").read_text(encoding="utf-8"))
         if not (float(rows[student]["total"]) == result.score == data["score"]
                 == sum(test["score"] for test in data["tests"])):
             problems.append(f"{student}: grades.csv, results.json and the result disagree")
@@ -281,4 +284,4 @@ def test_unconfined_fallback_neither_hangs_nor_follows_links(tmp_path, environme
     run = run_corpus(attacks, tmp_path, autograde.Limits(wall_s=LIMITS.wall_s, case_s=LIMITS.case_s, confine=False),
                      alone=False)
     assert {a.name: run.results[a.name].score for a in attacks} == names
-    assert "replaced results/status.jsonl" in (run.context.out / "fifo_status" / "feedback.txt").read_text()
+    assert "replaced results/status.jsonl" in (run.context.out / "students" / "fifo_status" / "feedback.txt").read_text()

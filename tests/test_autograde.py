@@ -48,7 +48,7 @@ def graded(tmp_path_factory):
 
 
 def _feedback(graded, student: str) -> str:
-    return (graded["out"] / student / "feedback.txt").read_text()
+    return (graded["out"] / "students" / student / "feedback.txt").read_text()
 
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))
@@ -84,7 +84,7 @@ def test_forged_results_patched_numpy_and_sys_exit_earn_nothing(graded):
     parts = {p.name: p for p in graded["results"]["forger"].parts}
     assert parts["conv_forward_naive"].score == 0 and parts["conv_backward_naive"].score == 0
     assert "called sys.exit(0)" in _feedback(graded, "forger")
-    forged = json.loads((graded["out"] / "forger" / "results.json").read_text())
+    forged = json.loads((graded["out"] / "students" / "forger" / "results.json").read_text())
     assert forged["score"] == 70
 
 
@@ -114,7 +114,7 @@ def test_missing_and_extra_files_and_unsafe_entries(graded):
 
 def test_results_json_follows_gradescope_fields(graded):
     for student in graded["results"]:
-        data = json.loads((graded["out"] / student / "results.json").read_text())
+        data = json.loads((graded["out"] / "students" / student / "results.json").read_text())
         assert set(data) <= GRADESCOPE_TOP
         assert isinstance(data["score"], (int, float)) and isinstance(data["execution_time"], int)
         assert isinstance(data["output"], str) and data["tests"]
@@ -138,13 +138,13 @@ def test_grades_csv_has_every_part_total_and_max(graded):
 def test_student_regrade_updates_one_row_in_place_and_is_idempotent(graded):
     out, grades = graded["out"], graded["out"] / "grades.csv"
     before = grades.read_text()
-    files = {name: (out / "reference" / name).read_text() for name in ("feedback.txt", "feedback.html")}
-    results_before = json.loads((out / "reference" / "results.json").read_text())
+    files = {name: (out / "students" / "reference" / name).read_text() for name in ("feedback.txt", "feedback.html")}
+    results_before = json.loads((out / "students" / "reference" / "results.json").read_text())
     grades.write_text(before.replace("\nreference,15,15,", "\nreference,0,0,"))
     autograde.autograde("assignment1", graded["subs"], out, student="reference", limits=LIMITS, progress=False)
     assert grades.read_text() == before
-    assert {name: (out / "reference" / name).read_text() for name in files} == files
-    results_after = json.loads((out / "reference" / "results.json").read_text())
+    assert {name: (out / "students" / "reference" / name).read_text() for name in files} == files
+    results_after = json.loads((out / "students" / "reference" / "results.json").read_text())
     results_before.pop("execution_time"), results_after.pop("execution_time")
     assert results_after == results_before
 
@@ -170,6 +170,56 @@ def test_cli_full_rerun_writes_identical_files(tmp_path, capsys):
                         for p in sorted((tmp_path / "out").rglob("*")) if p.is_file() and p.name != "results.json"})
     assert outputs[0] == outputs[1] and len(outputs[0]) == 5
     assert "reference: 100 / 100" in capsys.readouterr().out
+
+
+def test_a_grader_failure_for_one_submission_is_its_own_and_the_exit_status_says_so(tmp_path, monkeypatch, capsys):
+    """A submission the grader fails on (here: grading one of its parts raises) scores 0 for that part with
+    the reason; the other student is graded in full; grades.csv is written; the CLI exits 2."""
+    from autograder import grading
+    subs, assignment = tmp_path / "subs", config.load("assignment1")
+    for name in ("reference", "blank"):
+        write_sample(SAMPLES[name], assignment, subs)
+    shutil.copytree(subs / "reference", subs / "unlucky")
+    grade_part = grading.grade_part
+
+    def failing(part, prepared, records, results, **kwargs):
+        if "unlucky" in str(results) and part.function == "avg_pool_forward_naive":
+            raise RecursionError("maximum recursion depth exceeded")
+        return grade_part(part, prepared, records, results, **kwargs)
+
+    monkeypatch.setattr(grading, "grade_part", failing)
+    parser = argparse.ArgumentParser()
+    autograde_cli.configure(parser)
+    args = parser.parse_args(["assignment1", "--submissions", str(subs), "--out", str(tmp_path / "out"), "--quiet",
+                              "--time-limit", "10", "--case-time-limit", "4"])
+    assert autograde_cli.run(args) == autograde_cli.PROBLEMS
+    captured = capsys.readouterr()
+    assert "reference: 100 / 100" in captured.out and "unlucky: 96 / 100" in captured.out
+    assert "unlucky: grading avg_pool_forward_naive: RecursionError" in captured.err
+    feedback = (tmp_path / "out" / "students" / "unlucky" / "feedback.txt").read_text()
+    assert "not graded: grading avg_pool_forward_naive: RecursionError" in feedback
+    with open(tmp_path / "out" / "grades.csv", newline="") as file:
+        assert {row["student_id"]: row["total"] for row in csv.DictReader(file)} == {
+            "blank": "0", "reference": "100", "unlucky": "96"}
+
+
+def test_ids_that_would_share_a_folder_are_refused_and_class_names_cannot_collide(tmp_path):
+    subs = tmp_path / "subs"
+    for name in ("Twin", "twin", "solo", "solo.", "nul", "grades.csv", "students"):
+        (subs / name / "cs7150").mkdir(parents=True)
+    found, skipped = submissions.discover(subs, "assignment1", tmp_path / "x")
+    assert [s.student_id for s in found] == ["grades.csv", "students"]
+    refused = {note.entry: note.why for note in skipped if note.refused}
+    assert set(refused) == {"Twin", "twin", "solo", "solo.", "nul"}
+    assert "share one output folder" in refused["Twin"] and "device name" in refused["nul"]
+    from autograder import report
+    assert report.student_folder(tmp_path, "grades.csv") == tmp_path / "students" / "grades.csv"
+
+
+def test_a_file_pythons_parser_fails_on_cannot_be_checked():
+    deep = "def conv_forward_naive(x):\n    return x\n\nDEPTH = " + "1 + " * 200_000 + "1\n"
+    with pytest.raises(static_checks.Unparsable, match="RecursionError"):
+        static_checks.violations(deep, "conv_forward_naive", naive=True)
 
 
 # ---- units: zips, static checks ------------------------------------------------------------------

@@ -94,7 +94,7 @@ def _result(page):
 
 def test_pages_are_written_linked_and_stale_ones_removed(tmp_path):
     report.write_student(tmp_path, _result("<html>page</html>"), "assignment1")
-    folder = tmp_path / "s1"
+    folder = tmp_path / "students" / "s1"
     assert (folder / "feedback" / "conv_pool.html").read_text() == "<html>page</html>"
     assert 'href="feedback/conv_pool.html"' in (folder / "feedback.html").read_text()
     assert "feedback/conv_pool.html" in (folder / "feedback.txt").read_text()
@@ -160,16 +160,51 @@ def test_feedback_pages_show_the_score_and_no_hidden_test(tmp_path):
     assert len(secret) > 50
     for student, result in results.items():
         part = next(p for p in result.parts if p.name == SOURCE.name)
-        page_path = out / student / "feedback" / "conv_pool.html"
+        page_path = out / "students" / student / "feedback" / "conv_pool.html"
         assert page_path.is_file(), result.notes
         page = page_path.read_text()
         text = html.unescape(re.sub(r"<[^>]*>", "", page))
         assert f"(Score: {part.score:.1f} / " in text
         assert "HIDDEN TESTS" not in page
         assert [line for line in secret if line in text or line in page] == []
-        assert 'href="feedback/conv_pool.html"' in (out / student / "feedback.html").read_text()
+        assert 'href="feedback/conv_pool.html"' in (out / "students" / student / "feedback.html").read_text()
     assert results["reference"].parts[-1].score == results["reference"].parts[-1].max_score
     failed = next(c for c in results["hidden_failure"].parts[-1].cases if c.name == "test_output_size")
     assert failed.score == 0 and "AssertionError: output_size(W=" in failed.summary
-    failure_page = (out / "hidden_failure" / "feedback" / "conv_pool.html").read_text()
+    failure_page = (out / "students" / "hidden_failure" / "feedback" / "conv_pool.html").read_text()
     assert "AssertionError: output_size(W=" in html.unescape(failure_page)  # the message, not the traceback
+
+
+# ---- sanitising what the grader writes ---------------------------------------------------------
+
+def test_text_loses_escape_sequences_control_characters_and_bidi_overrides():
+    from autograder.sanitise import clean_text
+    hostile = "a\x1b]0;owned title\x07b\x1b[2J\x1b]52;c;ZXZpbA==\x1b\\c\x9b31md\u202eevil\x00\r\nline\ttab"
+    assert clean_text(hostile) == "abcdevil\nline\ttab"
+
+
+@pytest.mark.parametrize("cell, written", [("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+                                           ("+1", "'+1"), ("-2+3", "'-2+3"), ("@SUM(A1)", "'@SUM(A1)"),
+                                           ("\t=1", "'\t=1"), ("\r=1", "'=1"), ("alice", "alice"), (7, 7)])
+def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(cell, written):
+    from autograder.sanitise import csv_cell
+    assert csv_cell(cell) == written
+
+
+def test_feedback_page_is_sanitised_and_has_a_restrictive_policy():
+    from autograder import sanitise
+    from autograder.grading import CaseResult, PartResult
+    hostile = '</pre><script>alert(1)</script><img src=x onerror=alert(2)><a href="javascript:alert(3)">x</a>'
+    part = PartResult("conv_forward_naive", "cs7150/conv.py", 0, 3,
+                      [CaseResult("c1", 0, 3, "raised ValueError: " + hostile, [hostile])], problem=hostile)
+    result = report.StudentResult("s1", "Assignment 1", [part], notes=[hostile + "\x1b]0;title\x07"])
+    page = report.feedback_html(result)
+    assert "<script" not in page and "<img" not in page and '<a href="javascript' not in page and "\x1b" not in page
+    assert f'<meta http-equiv="Content-Security-Policy" content="{sanitise.CSP}">' in page
+    assert "default-src 'none'" in sanitise.CSP
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # shown as text, not run
+    png = '<img src="data:image/png;base64,iVBORw0KGgo=" alt="curve"><img src="data:text/html;base64,PHNjcmlwdD4=">'
+    cleaned = sanitise.clean_html(png)
+    assert 'src="data:image/png;base64,iVBORw0KGgo="' in cleaned and "text/html" not in cleaned
+    text = report.feedback_text(result)
+    assert "\x1b" not in text and "<script>" in text  # plain text: nothing to run, kept readable

@@ -480,6 +480,35 @@ PACKAGING = [
            function=None, feedback=["was not found in the submission"]),
 ]
 
+# ---- stopping the class: one submission that breaks the grader itself ---------------------------
+
+DEEP_EXPRESSION = "\nDEPTH = " + "1 + " * 200_000 + "1\n"  # Python's parser: RecursionError, not SyntaxError
+
+DEEP_STATUS = '''
+with open("../results/status.jsonl", "a") as status:  # the grader parses these lines: past json's depth
+    status.write('{"id": "p00c00", "status": ' + "[" * 200000 + "\\n")
+'''
+
+
+def _twins(ctx, dest):
+    for name in ("twin_ids", "TWIN_IDS"):  # one folder on macOS and Windows
+        write_sample(Sample(name, None), assignment(), dest)
+
+
+CLASS = [
+    attack("deep_expression", "class", "cs7150/conv_fast.py holds an expression nested so deep that Python's "
+           "parser raises RecursionError", 68, edited("deep_expression", appended={"cs7150/conv_fast.py":
+                                                                                 DEEP_EXPRESSION}),
+           function="conv_forward_fast", feedback=["RecursionError"], fast=True),
+    attack("grades.csv", "class", "a student folder named like the class's grades file", 100,
+           lambda ctx, dest: write_sample(Sample("grades.csv", None), assignment(), dest), function=None, fast=True),
+    attack("twin_ids", "class", "two ids that differ only in case (twin_ids, TWIN_IDS)", None, _twins,
+           function=None, feedback=["would share one output folder"], fast=True),
+    attack("deep_status", "class", "writes a line nested 200000 deep into its status file", 100,
+           body("deep_status", before_honest(AVG, DEEP_STATUS).code), fast=True),
+]
+
+
 # ---- notebook tampering (graded with --notebooks, through nbgrader) -------------------------------
 
 WRONG_FC_TO_CONV = """
@@ -629,4 +658,4 @@ NOTEBOOKS = [
              "in the gradebook, again and again from a detached process", lost=3, feedback=["test_fc_to_conv"]),
 ]
 
-ATTACKS = RUNAWAY + LIES + SNOOPING + SHORTCUTS + PACKAGING + NOTEBOOKS
+ATTACKS = RUNAWAY + LIES + SNOOPING + SHORTCUTS + PACKAGING + CLASS + NOTEBOOKS

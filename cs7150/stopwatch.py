@@ -3,11 +3,17 @@
 ``median_times`` times callables in turns; ``block_median_times`` compares
 libraries (NumPy against PyTorch) one library's block at a time, blocks
 alternating, so that a slow spell of a shared machine hits every side of a
-ratio. Used by the notebooks' timing cells and by the course's benchmarks.
+ratio. ``same_threads`` gives NumPy's BLAS (through threadpoolctl) and
+PyTorch the same number of threads for a comparison, and ``machine_note``
+says beside the figures how many threads each library used and how busy the
+machine was. Used by the notebooks' timing cells and by the course's benchmarks.
 """
 from __future__ import annotations
 
+import contextlib
+import os
 import statistics
+import sys
 import time
 
 
@@ -82,3 +88,87 @@ def block_median_times(groups, repeats: int = 5, rounds: int = 3) -> list[list[f
 def median_time(fn, repeats: int = 5, warmup: int = 1) -> float:
     """Median wall-clock time of ``fn()`` in seconds; see ``median_times`` for the arguments and errors."""
     return median_times([fn], repeats, warmup)[0]
+
+
+def _torch():
+    """PyTorch if it can be imported, else None (imported here, when a timing needs it, never at import time)."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+@contextlib.contextmanager
+def same_threads(threads: int = 1):
+    """Inside the block, NumPy's BLAS and OpenMP pools and PyTorch's intra-op pool use ``threads`` threads each.
+
+    NumPy's libraries are limited with ``threadpoolctl.threadpool_limits``,
+    PyTorch with ``torch.set_num_threads`` (PyTorch is imported here, and
+    skipped where it is not installed); both are restored when the block ends,
+    also after an error.
+
+    Args:
+        threads: int >= 1, threads per library.
+    Yields:
+        None.
+    Raises:
+        ValueError: ``threads`` is not an int >= 1.
+    """
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise ValueError(f"threads must be an int >= 1, got {threads!r}")
+    from threadpoolctl import threadpool_limits
+
+    torch = _torch()
+    torch_threads = torch.get_num_threads() if torch else None
+    with threadpool_limits(limits=threads):
+        if torch:
+            torch.set_num_threads(threads)
+        try:
+            yield
+        finally:
+            if torch:
+                torch.set_num_threads(torch_threads)
+
+
+def thread_counts() -> dict:
+    """How many threads each library would use now: ``{"NumPy BLAS (openblas)": 1, "PyTorch": 1, ...}``.
+
+    NumPy's BLAS (and any OpenMP runtime loaded) as ``threadpoolctl`` reports
+    them; PyTorch's intra-op threads if PyTorch is already imported (this
+    function does not import it).
+    """
+    from threadpoolctl import threadpool_info
+
+    counts = {}
+    for pool in threadpool_info():
+        label = f"NumPy BLAS ({pool['internal_api']})" if pool["user_api"] == "blas" else f"OpenMP ({pool['prefix']})"
+        counts[label] = pool["num_threads"]
+    if "torch" in sys.modules:
+        counts["PyTorch"] = sys.modules["torch"].get_num_threads()
+    return counts
+
+
+def load_average() -> float | None:
+    """The machine's load over the last minute (runnable processes, ``os.getloadavg``), or None where the
+    system does not report it (Windows)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
+def machine_note() -> str:
+    """One line for beside a timing table: threads per library, the load, the cores, and a warning when busy.
+
+    For example ``threads: NumPy BLAS (openblas) 1, PyTorch 1; load 5.3 on 2 cores (busy: other programs
+    shared the cores, so these times are longer than on a quiet machine and ratios may differ)``.
+    """
+    threads = ", ".join(f"{name} {count}" for name, count in thread_counts().items()) or "no thread pools found"
+    cores = os.cpu_count() or 1
+    load = load_average()
+    if load is None:
+        return f"threads: {threads}; {cores} cores (this system does not report its load)"
+    busy = (" (busy: other programs shared the cores, so these times are longer than on a quiet machine and "
+            "ratios may differ)") if load > cores else ""
+    return f"threads: {threads}; load {load:.1f} on {cores} cores{busy}"

@@ -200,4 +200,4 @@ def test_compare_command_lists_baselines_first(capsys, small_mnist):
     assert compare_cli.run(args) == 0
     lines = capsys.readouterr().out.splitlines()
     names = [line.split()[0] for line in lines[lines.index(next(l for l in lines if l.startswith("model"))) + 2:]]
-    assert names == ["chance", "linear", "lenet5", "lenet5-avgpool", "lenet5-norelu", "lenet5-k3", "lenet5-nopad"]
+    assert names == ["chance", "linear", "lenet5", "lenet5-avgpool", "lenet5-norelu", "lenet5-k3", "lenet5-nopad", "lenet5-bn"]

@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's 
 
 LAYERS = {"conv1": ((1, 28, 28), (20, 1, 5, 5)), "conv2": ((20, 14, 14), (50, 20, 5, 5))}  # pad 2, stride 1
 PAD, STRIDE, DILATION = (2, 2), (1, 1), (1, 1)
+PAD_BEFORE_AFTER = tuple((p, p) for p in PAD)  # the zeros before and after each axis, as _pad_batch_last takes them
 PRODUCTS = ("w @ cols", "dw = (cols @ dout.T).T", "dcols = w.T @ dout")
 
 
@@ -60,7 +61,7 @@ def stage_times(layer: str, dtype: str, batch: int, repeats: int, seed: int = 0)
     K, P = KH * KW, H * W  # taps; output positions (pad 2 keeps the size)
     chunks = conv_fast._batch_chunks(batch, C * K * P * x.itemsize)
     n = chunks[0].stop  # the first chunk's samples; the last one may be shorter
-    x_padded = conv_fast._pad_batch_last(x[:n], PAD, x.dtype)  # (C, H + 4, W + 4, n)
+    x_padded = conv_fast._pad_batch_last(x[:n], PAD_BEFORE_AFTER, x.dtype)  # (C, H + 4, W + 4, n)
     cols = conv_fast.im2col(x_padded, (KH, KW), STRIDE, DILATION)  # (C, KH, KW, H, W, n)
     w_matrix, cols_matrix = w.reshape(F, C * K), cols.reshape(C * K, -1)
     out_chunk = (w_matrix @ cols_matrix).reshape(F, H, W, n)
@@ -70,7 +71,7 @@ def stage_times(layer: str, dtype: str, batch: int, repeats: int, seed: int = 0)
     dx_padded = conv_fast.col2im(dcols, x_padded.shape[1:-1], STRIDE, DILATION)
     dx = np.empty_like(x)
     stages = {
-        "pad": lambda: conv_fast._pad_batch_last(x[:n], PAD, x.dtype),
+        "pad": lambda: conv_fast._pad_batch_last(x[:n], PAD_BEFORE_AFTER, x.dtype),
         "im2col": lambda: conv_fast.im2col(x_padded, (KH, KW), STRIDE, DILATION),
         "w @ cols": lambda: w_matrix @ cols_matrix,
         "bias": lambda: np.add(out_chunk, b.reshape(F, 1, 1, 1), out=out_chunk),

@@ -1,5 +1,5 @@
-"""Checks shared by every layer: array shapes and the ``conv_param`` /
-``pool_param`` dictionaries.
+"""Checks shared by every layer: array shapes and the parameter dictionaries
+(``conv_param``, ``pool_param``, ``bn_param``).
 
 Each check raises ``ValueError`` or ``TypeError`` with a message that names the
 offending argument, what it was, and what was expected, so a student sees
@@ -8,6 +8,7 @@ broadcasting error three calls deeper.
 """
 from __future__ import annotations
 
+import difflib
 import numbers
 
 import numpy as np
@@ -27,6 +28,28 @@ def check_array(x, name: str, ndim: int, layout: str) -> np.ndarray:
     if not np.issubdtype(x.dtype, np.floating):
         raise TypeError(f"{name} must be float32 or float64, got dtype {x.dtype}")
     return x
+
+
+def check_keys(params, name: str, accepted) -> dict:
+    """Return ``params`` if it is a dict whose keys are all in ``accepted``.
+
+    A key the layer does not know is never ignored: a typo such as
+    ``'padding'`` for ``'pad'`` would otherwise run a different layer than the
+    one meant. Raises TypeError for a non-dict, ValueError naming every
+    unknown key (with the closest accepted one, if any is close) and listing
+    the accepted keys. Missing keys are ``get_param``'s to report.
+    """
+    if not isinstance(params, dict):
+        raise TypeError(f"{name} must be a dict, got {type(params).__name__}")
+    unknown = [key for key in params if key not in accepted]
+    if unknown:
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(key, accepted, n=1) if isinstance(key, str) else []
+            hints.append(f"{key!r} (did you mean {close[0]!r}?)" if close else repr(key))
+        raise ValueError(f"{name} has unknown key{'s' if len(unknown) > 1 else ''} {', '.join(hints)}; "
+                         f"it accepts {', '.join(map(repr, accepted))}")
+    return params
 
 
 def get_param(params, key: str, name: str, default=None):

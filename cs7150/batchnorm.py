@@ -22,7 +22,8 @@ by N). ``momentum`` is the fraction of the old running value that is kept
     'momentum':     float in [0, 1] (optional, default 0.9)
     'running_mean': (D,) array (optional; zeros are stored on first use)
     'running_var':  (D,) array (optional; ones are stored on first use)
-Train mode updates ``running_mean`` and ``running_var`` in place.
+Train mode updates ``running_mean`` and ``running_var`` in place. Any other
+key (a typo such as ``'momemtum'``) is a ValueError naming it.
 """
 from __future__ import annotations
 
@@ -30,7 +31,9 @@ import numbers
 
 import numpy as np
 
-from cs7150._params import check_array, check_dout, get_param
+from cs7150._params import check_array, check_dout, check_keys, get_param
+
+BN_KEYS = ("mode", "eps", "momentum", "running_mean", "running_var")
 
 
 def _check_features(v, name, size, axis="D"):
@@ -49,10 +52,11 @@ def _check_bn_param(bn_param, D, dtype):
 
     Stores zeros/ones of shape (D,) and dtype ``dtype`` as 'running_mean' /
     'running_var' when they are missing. Raises TypeError for a non-dict or a
-    non-float eps/momentum, ValueError for a missing or bad 'mode', an
-    eps <= 0, a momentum outside [0, 1], or running statistics of the wrong
-    shape.
+    non-float eps/momentum, ValueError for a key other than ``BN_KEYS``, a
+    missing or bad 'mode', an eps <= 0, a momentum outside [0, 1], or running
+    statistics of the wrong shape.
     """
+    check_keys(bn_param, "bn_param", BN_KEYS)
     mode = get_param(bn_param, "mode", "bn_param")
     if mode not in ("train", "test"):
         raise ValueError(f"bn_param['mode'] must be 'train' or 'test', got {mode!r}")

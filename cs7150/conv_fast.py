@@ -28,7 +28,10 @@ conv2 at batch 128 those are 50 MB in float32, and writing and reading them
 back from memory cost more than the copies (docs/benchmarks.md).
 
 Results equal ``cs7150.conv.conv_forward_naive`` / ``conv_backward_naive`` up
-to floating-point rounding; ``conv_param`` is documented there.
+to floating-point rounding. ``conv_param`` takes the same keys, one int per
+spatial axis where they take pairs ('stride', 'pad' as an int, a tuple, 'same'
+or 'valid', 'dilation', 'groups'), checked by ``cs7150._windows``; any other
+key is a ValueError.
 """
 from __future__ import annotations
 
@@ -37,8 +40,7 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from cs7150.conv import _check_conv_inputs, _check_dout
-from cs7150.shapes import conv_output_size
+from cs7150._windows import check_conv_dout, conv_geometry
 
 CHUNK_BYTES = 4 * 2**20  # columns per batch chunk: about what stays in this course's machines' caches
 MIN_CHUNK = 8  # samples: the shortest run of contiguous numbers im2col copies
@@ -105,10 +107,14 @@ def _batch_chunks(N, bytes_per_sample):
 
 
 def _pad_batch_last(x, pad, dtype):
-    """(n, C, *size) -> zero-padded (C, *padded_size, n) in ``dtype``: the layout ``im2col`` reads."""
+    """(n, C, *size) -> zero-padded (C, *padded_size, n) in ``dtype``: the layout ``im2col`` reads.
+
+    ``pad`` holds the zeros (before, after) of each spatial axis.
+    """
     n, C, *size = x.shape
-    x_padded = np.zeros((C, *(m + 2 * p for m, p in zip(size, pad)), n), dtype=dtype)
-    x_padded[(slice(None), *(slice(p, p + m) for m, p in zip(size, pad)))] = np.moveaxis(x, 0, -1)
+    x_padded = np.zeros((C, *(before + m + after for m, (before, after) in zip(size, pad)), n), dtype=dtype)
+    interior = tuple(slice(before, before + m) for m, (before, _) in zip(size, pad))
+    x_padded[(slice(None), *interior)] = np.moveaxis(x, 0, -1)
     return x_padded
 
 
@@ -129,9 +135,11 @@ def conv_nd_forward(x, w, b, stride, pad, dilation, groups):
 
     Inputs:
     - x: (N, C, *size); w: (F, C // groups, *kernel_size); b: (F,)
-    - stride, pad, dilation: ``nd``-tuples of ints; groups: int dividing C and F
+    - stride, dilation: ``nd``-tuples of ints; pad: ``nd`` (before, after)
+      pairs of ints; groups: int dividing C and F
 
-    Returns out: (N, F, *out_size), dtype ``np.result_type(x, w)``.
+    Returns out: (N, F, *out_size), dtype ``np.result_type(x, w)``, with
+    out_size[i] = floor((size[i] + before + after - dilation[i]*(kernel_size[i] - 1) - 1) / stride[i]) + 1.
 
     The batch goes through in chunks (``_column_chunks``: pad, ``im2col``), one
     product per group, add the bias, and move the chunk's result to the
@@ -143,7 +151,8 @@ def conv_nd_forward(x, w, b, stride, pad, dilation, groups):
     F, C_g, *kernel_size = w.shape
     nd = len(size)
     dtype = np.result_type(x, w)
-    out_size = tuple(conv_output_size(*geometry) for geometry in zip(size, kernel_size, pad, stride, dilation))
+    out_size = tuple((n + before + after - d * (k - 1) - 1) // s + 1
+                     for n, k, (before, after), s, d in zip(size, kernel_size, pad, stride, dilation))
     K = math.prod(kernel_size)  # kernel taps
     w_by_group = w.reshape(groups, F // groups, C_g * K).astype(dtype, copy=False)  # (groups, F_g, C_g*K)
     out = np.empty((N, F, *out_size), dtype=dtype)
@@ -161,7 +170,8 @@ def conv_nd_backward(dout, x, w, stride, pad, dilation, groups):
     Inputs:
     - dout: (N, F, *out_size), upstream gradient
     - x: (N, C, *size) and w: (F, C // groups, *kernel_size) from the forward pass
-    - stride, pad, dilation: ``nd``-tuples of ints; groups: int dividing C and F
+    - stride, dilation: ``nd``-tuples of ints; pad: ``nd`` (before, after)
+      pairs of ints; groups: int dividing C and F
 
     Returns (dx, dw, db): (N, C, *size), (F, C // groups, *kernel_size) and
     (F,), dx and dw in the dtypes of x and w, db in that of dout.
@@ -177,8 +187,8 @@ def conv_nd_backward(dout, x, w, stride, pad, dilation, groups):
     nd = len(size)
     dtype = np.result_type(dout, x, w)
     K = math.prod(kernel_size)  # kernel taps
-    padded_size = tuple(n + 2 * p for n, p in zip(size, pad))
-    interior = tuple(slice(p, p + n) for n, p in zip(size, pad))
+    padded_size = tuple(before + n + after for n, (before, after) in zip(size, pad))
+    interior = tuple(slice(before, before + n) for n, (before, _) in zip(size, pad))
     db = dout.sum(axis=(0, *range(2, 2 + nd)))  # (F,)
     w_by_group = w.reshape(groups, F // groups, C_g * K).astype(dtype, copy=False)  # (groups, F_g, C_g*K)
     dw = np.zeros(w_by_group.shape, dtype=dtype)
@@ -198,15 +208,16 @@ def conv_nd_backward(dout, x, w, stride, pad, dilation, groups):
 
 def _forward(x, w, b, conv_param, nd):
     """Validate, then run ``conv_nd_forward``; the cache is (x, w, b, conv_param)."""
-    stride, pad, dilation, groups, _ = _check_conv_inputs(x, w, b, conv_param, nd)
+    stride, pad, dilation, groups, _ = conv_geometry(x, w, b, conv_param, nd)
     return conv_nd_forward(x, w, b, stride, pad, dilation, groups), (x, w, b, conv_param)
 
 
 def _backward(dout, cache, nd):
     """Validate dout against the cache, then run ``conv_nd_backward``."""
     x, w, b, conv_param = cache
-    stride, pad, dilation, groups, out_size = _check_conv_inputs(x, w, b, conv_param, nd)
-    _check_dout(dout, (x.shape[0], w.shape[0], *out_size), nd)
+    geometry = conv_geometry(x, w, b, conv_param, nd)
+    check_conv_dout(dout, x, w, geometry)
+    stride, pad, dilation, groups, _ = geometry
     dx, dw, db = conv_nd_backward(dout, x, w, stride, pad, dilation, groups)
     return dx, dw, db.astype(b.dtype, copy=False)
 
@@ -217,12 +228,13 @@ def conv_forward_fast(x, w, b, conv_param):
     Inputs:
     - x: (N, C, H, W), float32 or float64
     - w: (F, C // groups, HH, WW); b: (F,)
-    - conv_param: 'stride', 'pad' (int or pair), optional 'dilation' (int or pair), 'groups' (int)
+    - conv_param: 'stride' (int or pair), 'pad' (int, pair, 'same' or 'valid'), optional
+      'dilation' (int or pair), 'groups' (int); no other key
 
     Returns (out, cache): out (N, F, H_out, W_out) with dtype ``np.result_type(x, w)``;
     cache for ``conv_backward_fast``.
 
-    Raises TypeError/ValueError for bad shapes, dtypes or conv_param entries.
+    Raises TypeError/ValueError for bad shapes, dtypes or conv_param entries (or an unknown key).
     """
     return _forward(x, w, b, conv_param, nd=2)
 
@@ -248,12 +260,14 @@ def conv1d_forward_fast(x, w, b, conv_param):
     Inputs:
     - x: (N, C, L), float32 or float64
     - w: (F, C // groups, K); b: (F,)
-    - conv_param: 'stride', 'pad' (int or 1-tuple), optional 'dilation' (int or 1-tuple), 'groups' (int)
+    - conv_param: 'stride' (int or 1-tuple), 'pad' (int, 1-tuple, 'same' or 'valid'), optional
+      'dilation' (int or 1-tuple), 'groups' (int); no other key
 
     Returns (out, cache): out (N, F, L_out) with
-    L_out = floor((L + 2*pad - dilation*(K - 1) - 1) / stride) + 1; cache for ``conv1d_backward_fast``.
+    L_out = floor((L + 2*pad - dilation*(K - 1) - 1) / stride) + 1 (L_out = L for 'same');
+    cache for ``conv1d_backward_fast``.
 
-    Raises TypeError/ValueError for bad shapes, dtypes or conv_param entries.
+    Raises TypeError/ValueError for bad shapes, dtypes or conv_param entries (or an unknown key).
     """
     return _forward(x, w, b, conv_param, nd=1)
 
@@ -278,11 +292,12 @@ def conv3d_forward_fast(x, w, b, conv_param):
     Inputs:
     - x: (N, C, D, H, W), float32 or float64
     - w: (F, C // groups, KD, KH, KW); b: (F,)
-    - conv_param: 'stride', 'pad' (int or 3-tuple), optional 'dilation' (int or 3-tuple), 'groups' (int)
+    - conv_param: 'stride' (int or 3-tuple), 'pad' (int, 3-tuple, 'same' or 'valid'), optional
+      'dilation' (int or 3-tuple), 'groups' (int); no other key
 
     Returns (out, cache): out (N, F, D_out, H_out, W_out); cache for ``conv3d_backward_fast``.
 
-    Raises TypeError/ValueError for bad shapes, dtypes or conv_param entries.
+    Raises TypeError/ValueError for bad shapes, dtypes or conv_param entries (or an unknown key).
     """
     return _forward(x, w, b, conv_param, nd=3)
 

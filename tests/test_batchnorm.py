@@ -130,6 +130,14 @@ BAD_INPUTS = [
     ((X, G, G, {"mode": "test", "running_mean": np.zeros(2)}), ValueError,
      r"bn_param\['running_mean'\] must have shape \(D,\) = \(3,\), got \(2,\)"),
     ((np.zeros((1, 3)), G, G, {"mode": "train"}), ValueError, "'train' needs at least 2 values per feature"),
+    ((X, G, G, {"mode": "train", "momemtum": 0.5}), ValueError,
+     r"^bn_param has unknown key 'momemtum' \(did you mean 'momentum'\?\); it accepts 'mode', 'eps', 'momentum', "
+     r"'running_mean', 'running_var'$"),
+    ((X, G, G, {"mode": "train", "epsilon": 1e-3, "affine": False}), ValueError,
+     r"^bn_param has unknown keys 'epsilon'.*, 'affine'; it accepts"),
+    ((X, G, G, {"mode": "test", "running_variance": np.ones(3)}), ValueError,
+     r"unknown key 'running_variance' \(did you mean 'running_var'\?\)"),
+    ((X, G, G, ["mode", "train"]), TypeError, r"bn_param must be a dict, got list"),
 ]
 
 
@@ -146,6 +154,8 @@ def test_spatial_batchnorm_rejects_bad_input():
         spatial_batchnorm_forward(np.zeros((2, 2, 3, 3)), G, G, {"mode": "train"})
     with pytest.raises(ValueError, match="'train' needs at least 2 values per feature"):
         spatial_batchnorm_forward(np.zeros((1, 3, 1, 1)), G, G, {"mode": "train"})
+    with pytest.raises(ValueError, match=r"bn_param has unknown key 'momentun' \(did you mean 'momentum'\?\)"):
+        spatial_batchnorm_forward(np.zeros((2, 3, 2, 2)), G, G, {"mode": "train", "momentun": 0.1})
 
 
 def test_backwards_reject_bad_dout():

@@ -89,6 +89,38 @@ def test_mixed_dtypes(forward, backward):
     assert (dx.dtype, dw.dtype, db.dtype) == (np.float32, np.float64, np.float32)
 
 
+@pytest.mark.parametrize("forward, backward", CONV2D)
+@pytest.mark.parametrize("kernel, dilation", [((2, 2), 1), ((4, 3), 1), ((2, 3), (3, 2)), ((1, 4), (1, 2))])
+def test_same_padding_with_even_kernels_pads_as_torch(forward, backward, kernel, dilation):
+    """'same' with an odd total D*(K - 1) puts the extra zero after (bottom, right), as PyTorch's padding='same'.
+
+    A kernel with a single 1 at (0, 0) copies the input shifted by the zeros
+    before it, so padding the extra zero before instead would shift the output.
+    """
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 2, 5, 7))
+    w = rng.standard_normal((3, 2, *kernel))
+    conv_param = {"stride": 1, "pad": "same", "dilation": dilation}
+    out, _ = forward(x, w, np.zeros(3), conv_param)
+    assert out.shape == (2, 3, 5, 7)
+    check_conv(forward, backward, x, w, rng.standard_normal(3), conv_param, dout=rng.standard_normal(out.shape))
+    one = np.zeros((1, 1, *kernel))
+    one[0, 0, 0, 0] = 1.0
+    shifted, _ = forward(x[:, :1], one, np.zeros(1), conv_param)
+    top, left = (np.broadcast_to(dilation, (2,)) * (np.array(kernel) - 1)) // 2  # zeros before, the smaller half
+    np.testing.assert_array_equal(shifted[:, 0, top:, left:], x[:, 0, :5 - top, :7 - left])
+
+
+@pytest.mark.parametrize("forward, backward", CONV2D)
+def test_valid_padding_is_no_padding(forward, backward):
+    rng = np.random.default_rng(6)
+    x, w, b = rng.standard_normal((2, 3, 7, 6)), rng.standard_normal((4, 3, 3, 2)), rng.standard_normal(4)
+    out_valid, _ = forward(x, w, b, {"stride": (2, 1), "pad": "valid"})
+    out_zero, _ = forward(x, w, b, {"stride": (2, 1), "pad": 0})
+    np.testing.assert_array_equal(out_valid, out_zero)
+    check_conv(forward, backward, x, w, b, {"stride": (2, 1), "pad": "valid"}, dout=rng.standard_normal(out_valid.shape))
+
+
 GOOD = dict(x=np.zeros((2, 4, 6, 6)), w=np.zeros((6, 4, 3, 3)), b=np.zeros(6), conv_param={"stride": 1, "pad": 1})
 BAD_INPUTS = [
     (dict(x=np.zeros((4, 6, 6))), ValueError, r"x must have 4 dimensions"),
@@ -113,7 +145,24 @@ BAD_INPUTS = [
     (dict(conv_param={"stride": 1, "pad": 1, "groups": 3}), ValueError, r"groups'\] = 3 must divide.*C = 4.*F = 6"),
     (dict(w=np.zeros((6, 1, 3, 3)), conv_param={"stride": 1, "pad": 1, "groups": 4}), ValueError,
      r"groups'\] = 4 must divide.*F = 6 filters"),
+    (dict(conv_param={"stride": 2, "pad": "same"}), ValueError, r"'same' needs stride 1 \(as PyTorch\), got stride \(2, 2\)"),
+    (dict(conv_param={"stride": (1, 2), "pad": "same"}), ValueError, r"'same' needs stride 1"),
+    (dict(conv_param={"stride": 1, "pad": "full"}), ValueError,
+     r"conv_param\['pad'\] must be an int, a tuple of 2 ints, 'same' or 'valid', got 'full'"),
+    (dict(conv_param={"stride": 1, "pad": None}), TypeError, r"conv_param\['pad'\] must be an int or a tuple"),
 ]
+ACCEPTED = r"it accepts 'stride', 'pad', 'dilation', 'groups'"
+UNKNOWN_KEYS = [  # typos and options a convolution does not have: never silently ignored
+    ({"stride": 1, "padding": 1}, r"unknown key 'padding' \(did you mean 'pad'\?\)"),
+    ({"strides": 1, "pad": 1}, r"unknown key 'strides' \(did you mean 'stride'\?\)"),
+    ({"stride": 1, "pad": 0, "padd": 1}, r"unknown key 'padd' \(did you mean 'pad'\?\)"),
+    ({"stride": 1, "pad": 1, "dilations": 2}, r"unknown key 'dilations'"),
+    ({"stride": 1, "pad": 1, "group": 2}, r"unknown key 'group'"),
+    ({"stride": 1, "pad": 1, "bias": False, "ceil_mode": True}, r"unknown keys 'bias', 'ceil_mode'"),
+    ({"stride": 1, "pad": 1, 3: 1}, r"unknown key 3"),
+]
+
+
 
 
 @pytest.mark.parametrize("forward, backward", CONV2D)
@@ -121,6 +170,17 @@ BAD_INPUTS = [
 def test_bad_input_is_named(forward, backward, change, error, message):
     with pytest.raises(error, match=message):
         forward(**{**GOOD, **change})
+
+
+@pytest.mark.parametrize("forward, backward", CONV2D)
+@pytest.mark.parametrize("conv_param, message", UNKNOWN_KEYS)
+def test_unknown_keys_are_named(forward, backward, conv_param, message):
+    """An unknown key raises before anything is computed, naming it and the accepted keys, forward and backward."""
+    with pytest.raises(ValueError, match=rf"conv_param has {message}.*; {ACCEPTED}$"):
+        forward(**{**GOOD, "conv_param": conv_param})
+    _, (x, w, b, _) = forward(**GOOD)
+    with pytest.raises(ValueError, match=rf"conv_param has {message}"):
+        backward(np.zeros((2, 6, 6, 6)), (x, w, b, conv_param))
 
 
 @pytest.mark.parametrize("forward, backward", CONV2D)

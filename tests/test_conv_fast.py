@@ -74,6 +74,21 @@ def test_batch_chunks_give_the_whole_batch_result(nd, monkeypatch):
     check_conv(*FAST[nd], x, w, b, conv_param, dout=dout)
 
 
+@pytest.mark.parametrize("nd", [1, 2, 3])
+def test_same_padding_with_even_kernels_across_batch_chunks(nd, monkeypatch):
+    """'same' with even and odd D*(K - 1) per axis (the extra zero after), seven samples in chunks of 3, 3, 1."""
+    monkeypatch.setattr(conv_fast, "CHUNK_BYTES", 1)
+    monkeypatch.setattr(conv_fast, "MIN_CHUNK", 3)
+    rng = np.random.default_rng(11 + nd)
+    kernel, dilation = (4, 3, 2)[:nd], (1, 2, 3)[:nd]  # D*(K - 1) = 3, 4, 3: odd, even, odd
+    x = rng.standard_normal((7, 2, *(5, 6, 4)[:nd]))
+    w = rng.standard_normal((4, 1, *kernel))
+    conv_param = {"stride": 1, "pad": "same", "dilation": dilation, "groups": 2}
+    out, _ = FAST[nd][0](x, w, np.zeros(4), conv_param)
+    assert out.shape == (7, 4, *x.shape[2:])
+    check_conv(*FAST[nd], x, w, rng.standard_normal(4), conv_param, dout=rng.standard_normal(out.shape))
+
+
 def test_batch_chunks_hold_about_chunk_bytes_of_columns():
     """At least MIN_CHUNK samples (runs im2col copies), at most the batch."""
     per_sample = conv_fast.CHUNK_BYTES // 20
@@ -128,6 +143,12 @@ def test_im2col_layout_and_col2im_adjoint():
         (3, dict(conv_param={"stride": 1, "pad": (1, 1)}), TypeError,
          r"conv_param\['pad'\] must be an int or a tuple of 3"),
         (3, dict(b=np.zeros((6, 1))), ValueError, r"b must have 1 dimensions"),
+        (1, dict(conv_param={"stride": 2, "pad": "same"}), ValueError, r"'same' needs stride 1"),
+        (3, dict(conv_param={"stride": (1, 1, 2), "pad": "same"}), ValueError, r"'same' needs stride 1"),
+        (1, dict(conv_param={"stride": 1, "padding": "same"}), ValueError,
+         r"conv_param has unknown key 'padding' \(did you mean 'pad'\?\); it accepts 'stride', 'pad', 'dilation'"),
+        (3, dict(conv_param={"stride": 1, "pad": 0, "dilation": 1, "output_padding": 0}), ValueError,
+         r"conv_param has unknown key 'output_padding'"),
     ],
 )
 def test_bad_input_1d_3d(nd, change, error, message):

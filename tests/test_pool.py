@@ -2,7 +2,8 @@
 
 Max-pool inputs are tie-free (``cs7150.oracle.tie_free``: all values
 distinct), so every window has one maximum and the gradient's route is unambiguous; windows overlap
-whenever the drawn stride is smaller than the window.
+whenever the drawn stride is smaller than the window. Padding (up to half the window), ceil mode and,
+for average pooling, count_include_pad are drawn too.
 """
 import numpy as np
 import pytest
@@ -30,23 +31,35 @@ ALL_POOLS = MAX_POOLS + AVG_POOLS
 
 
 @st.composite
-def pool_cases(draw):
-    """(x shape, pool_param, dtype, seed); the stride is an int or a pair, often below the window."""
+def pool_cases(draw, is_max):
+    """(x shape, pool_param, dtype, seed); the stride is an int or a pair, often below the window.
+
+    Half the cases leave 'pad', 'ceil_mode' (and 'count_include_pad') out, the
+    default; the others draw them, with padding up to half the window.
+    """
     PH, PW = draw(st.integers(1, 4)), draw(st.integers(1, 4))
     stride_h, stride_w = draw(st.integers(1, 4)), draw(st.integers(1, 4))
     stride = stride_h if draw(st.booleans()) else (stride_h, stride_w)
     stride_w = stride_h if isinstance(stride, int) else stride_w
-    shape = (draw(st.integers(1, 3)), draw(st.integers(1, 3)),
-             PH + draw(st.integers(0, 3 * stride_h)), PW + draw(st.integers(0, 3 * stride_w)))
     pool_param = {"pool_height": PH, "pool_width": PW, "stride": stride}
+    pad_h = pad_w = 0
+    if draw(st.booleans()):
+        pad_h, pad_w = draw(st.integers(0, PH // 2)), draw(st.integers(0, PW // 2))
+        pool_param["pad"] = pad_h if pad_h == pad_w and draw(st.booleans()) else (pad_h, pad_w)
+        pool_param["ceil_mode"] = draw(st.booleans())
+        if not is_max:
+            pool_param["count_include_pad"] = draw(st.booleans())
+    shape = (draw(st.integers(1, 3)), draw(st.integers(1, 3)),
+             max(1, PH - 2 * pad_h) + draw(st.integers(0, 3 * stride_h)),
+             max(1, PW - 2 * pad_w) + draw(st.integers(0, 3 * stride_w)))
     return shape, pool_param, draw(st.sampled_from([np.float64, np.float32])), draw(st.integers(0, 2**32 - 1))
 
 
 @pytest.mark.parametrize("is_max", [True, False], ids=["max", "avg"])
-@settings(max_examples=40, deadline=None)
-@given(case=pool_cases())
-def test_naive_and_fast_match_torch(is_max, case):
-    shape, pool_param, dtype, seed = case
+@settings(max_examples=80, deadline=None)
+@given(data=st.data())
+def test_naive_and_fast_match_torch(is_max, data):
+    shape, pool_param, dtype, seed = data.draw(pool_cases(is_max))
     rng = np.random.default_rng(seed)
     x = tie_free(rng, shape, dtype) if is_max else rng.standard_normal(shape).astype(dtype)
     forward_naive, backward_naive = (MAX_POOLS if is_max else AVG_POOLS)[0]
@@ -90,11 +103,13 @@ def test_overlapping_max_windows_accumulate(window, stride):
 
 
 @pytest.mark.parametrize("forward, backward", MAX_POOLS, ids=["naive", "fast"])
-@pytest.mark.parametrize("window, stride", [((2, 2), 2), ((3, 3), 1), ((3, 2), (2, 1))])
-def test_max_pool_ties_go_to_first_maximum(forward, backward, window, stride):
+@pytest.mark.parametrize("window, stride, options", [((2, 2), 2, {}), ((3, 3), 1, {}), ((3, 2), (2, 1), {}),
+                                                     ((3, 3), 2, {"pad": 1}), ((2, 3), 2, {"pad": (1, 1), "ceil_mode": True})])
+def test_max_pool_ties_go_to_first_maximum(forward, backward, window, stride, options):
     """Equal values in a window (e.g. the zeros a ReLU leaves): the first maximum in
-    row-major window order takes the gradient, as in PyTorch on the CPU."""
-    pool_param = {"pool_height": window[0], "pool_width": window[1], "stride": stride}
+    row-major window order takes the gradient, as in PyTorch on the CPU; the
+    -inf padding is never a window's maximum."""
+    pool_param = {"pool_height": window[0], "pool_width": window[1], "stride": stride, **options}
     rng = np.random.default_rng(1)
     x = np.maximum(rng.integers(-2, 3, (2, 2, 7, 7)), 0).astype(np.float64)  # many ties, all-zero windows
     out, cache = forward(x, pool_param)
@@ -106,14 +121,63 @@ def test_max_pool_ties_go_to_first_maximum(forward, backward, window, stride):
 
 @pytest.mark.parametrize("forward, backward", ALL_POOLS, ids=["max-naive", "max-fast", "avg-naive", "avg-fast"])
 @pytest.mark.parametrize("pool_param", [{"pool_height": 2, "pool_width": 3, "stride": 1},
-                                        {"pool_height": 2, "pool_width": 2, "stride": (2, 1)}])
+                                        {"pool_height": 2, "pool_width": 2, "stride": (2, 1)},
+                                        {"pool_height": 3, "pool_width": 2, "stride": 2, "pad": (1, 1),
+                                         "ceil_mode": True},
+                                        {"pool_height": 3, "pool_width": 2, "stride": (2, 1), "pad": 1,
+                                         "ceil_mode": True, "count_include_pad": False}])
 def test_backward_matches_numeric_gradient(forward, backward, pool_param):
+    if (forward, backward) in MAX_POOLS:  # count_include_pad is average pooling's only
+        pool_param = {key: value for key, value in pool_param.items() if key != "count_include_pad"}
     rng = np.random.default_rng(2)
     x = tie_free(rng, (2, 2, 4, 5))
     out, cache = forward(x, pool_param)
     dout = rng.standard_normal(out.shape)
     dx_numeric = numeric_gradient(lambda x: forward(x, pool_param)[0], x, dout)
     assert rel_error(backward(dout, cache), dx_numeric) < 1e-8
+
+
+@pytest.mark.parametrize("forward, backward", MAX_POOLS, ids=["naive", "fast"])
+def test_max_pool_pads_with_minus_infinity(forward, backward):
+    """Every value negative: zero padding would make border windows' maximum 0."""
+    rng = np.random.default_rng(4)
+    x = tie_free(rng, (2, 3, 5, 5))
+    x -= x.max() + 1  # distinct, all <= -1
+    pool_param = {"pool_height": 3, "pool_width": 3, "stride": 2, "pad": 1}
+    out, cache = forward(x, pool_param)
+    dout = rng.standard_normal(out.shape)
+    out_torch, dx_torch = torch_pool("max", x, pool_param, dout)
+    assert out.shape == (2, 3, 3, 3) and np.all(out <= -1)
+    np.testing.assert_array_equal(out, out_torch)
+    assert rel_error(backward(dout, cache), dx_torch) < 1e-10
+
+
+@pytest.mark.parametrize("forward, backward", ALL_POOLS, ids=["max-naive", "max-fast", "avg-naive", "avg-fast"])
+@pytest.mark.parametrize("H, window, stride, pad, expected", [
+    (5, 2, 2, 0, (2, 3)),  # (5 - 2) / 2 = 1.5: floor 2 windows, ceil 3 (the last one reads pixel 4 alone)
+    (5, 2, 2, 1, (3, 3)),  # ceil 4, but the 4th window would start at 6, in the padding after x: dropped
+    (6, 3, 2, 1, (3, 4)),  # ceil mode's 4th window starts at 6 = pad + 5, on x's last pixel: kept
+    (1, 4, 2, 1, (None, 1)),  # the window is longer than the padded input; ceil mode still pools it
+])
+def test_ceil_mode_output_size_as_torch(forward, backward, H, window, stride, pad, expected):
+    """H_out without and with ceil mode; each result's values and gradient equal PyTorch's."""
+    rng = np.random.default_rng(5)
+    is_max = forward in (f for f, _ in MAX_POOLS)
+    x = tie_free(rng, (1, 2, H, H))
+    for ceil_mode, H_out in zip((False, True), expected):
+        pool_param = {"pool_height": window, "pool_width": window, "stride": stride, "pad": pad, "ceil_mode": ceil_mode}
+        if H_out is None:
+            with pytest.raises(ValueError, match="pooling window .* does not fit x of shape"):
+                forward(x, pool_param)
+            with pytest.raises(RuntimeError, match="Output size is too small"):
+                torch_pool("max" if is_max else "avg", x, pool_param, np.zeros((1, 2, 1, 1)))
+            continue
+        out, cache = forward(x, pool_param)
+        dout = rng.standard_normal(out.shape)
+        out_torch, dx_torch = torch_pool("max" if is_max else "avg", x, pool_param, dout)
+        assert out.shape == out_torch.shape == (1, 2, H_out, H_out)
+        assert rel_error(out, out_torch) < 1e-10
+        assert rel_error(backward(dout, cache), dx_torch) < 1e-10
 
 
 GOOD_PARAM = {"pool_height": 2, "pool_width": 2, "stride": 2}
@@ -129,7 +193,23 @@ BAD_INPUTS = [
      r"pool_param\['pool_height'\] must be an int"),
     (np.zeros((1, 1, 4, 3)), dict(GOOD_PARAM, pool_width=4), ValueError,
      r"2x4 pooling window .* does not fit x of shape \(1, 1, 4, 3\)"),
+    (np.zeros((1, 1, 4, 4)), dict(GOOD_PARAM, pad=2), ValueError,
+     r"pool_param\['pad'\] = 2 must be at most half the 2x2 window \(pad_h <= 1, pad_w <= 1\)"),
+    (np.zeros((1, 1, 4, 4)), dict(GOOD_PARAM, pool_width=3, pad=(1, 2)), ValueError, r"at most half the 2x3 window"),
+    (np.zeros((1, 1, 4, 4)), dict(GOOD_PARAM, pad=-1), ValueError, r"pool_param\['pad'\] must be non-negative"),
+    (np.zeros((1, 1, 4, 4)), dict(GOOD_PARAM, pad=(1, 1, 1)), TypeError, r"pool_param\['pad'\] must be an int or a tuple of 2"),
+    (np.zeros((1, 1, 4, 4)), dict(GOOD_PARAM, ceil_mode=1), TypeError, r"pool_param\['ceil_mode'\] must be True or False, got 1"),
+    (np.zeros((1, 1, 4, 4)), dict(GOOD_PARAM, ceil_mode="yes"), TypeError, r"pool_param\['ceil_mode'\] must be True or False"),
 ]
+UNKNOWN_KEYS = [  # typos and options these layers lack (dilation, indices): never silently ignored
+    (dict(GOOD_PARAM, padding=1), r"unknown key 'padding' \(did you mean 'pad'\?\)"),
+    ({"pool_height": 2, "pool_width": 2, "strides": 2}, r"unknown key 'strides' \(did you mean 'stride'\?\)"),
+    (dict(GOOD_PARAM, padd=1), r"unknown key 'padd' \(did you mean 'pad'\?\)"),
+    (dict(GOOD_PARAM, dilation=2), r"unknown key 'dilation'"),
+    (dict(GOOD_PARAM, return_indices=True, kernel_size=2), r"unknown keys 'return_indices', 'kernel_size'"),
+    (dict(GOOD_PARAM, ceilmode=True), r"unknown key 'ceilmode' \(did you mean 'ceil_mode'\?\)"),
+]
+MAX_KEYS = r"it accepts 'pool_height', 'pool_width', 'stride', 'pad', 'ceil_mode'"
 
 
 @pytest.mark.parametrize("forward", [f for f, _ in ALL_POOLS], ids=lambda f: f.__name__)
@@ -147,3 +227,28 @@ def test_backward_rejects_bad_dout(forward, backward):
         backward(np.zeros((2, 3, 3, 2)), cache)
     with pytest.raises(TypeError, match="dout must be float32 or float64"):
         backward(np.zeros((2, 3, 2, 3), dtype=int), cache)
+
+
+@pytest.mark.parametrize("forward, backward", ALL_POOLS, ids=["max-naive", "max-fast", "avg-naive", "avg-fast"])
+@pytest.mark.parametrize("pool_param, message", UNKNOWN_KEYS)
+def test_unknown_keys_are_named(forward, backward, pool_param, message):
+    """Forward and backward (a cache whose pool_param gained a key) both name the key and the accepted ones."""
+    accepted = MAX_KEYS + ("$" if (forward, backward) in MAX_POOLS else ", 'count_include_pad'$")
+    x = np.zeros((1, 1, 4, 4))
+    with pytest.raises(ValueError, match=rf"^pool_param has {message}.*; {accepted}"):
+        forward(x, pool_param)
+    out, cache = forward(x, GOOD_PARAM)
+    with pytest.raises(ValueError, match=rf"^pool_param has {message}"):
+        backward(np.zeros_like(out), (x, pool_param, *cache[2:]))
+
+
+@pytest.mark.parametrize("forward", [f for f, _ in MAX_POOLS], ids=["naive", "fast"])
+def test_count_include_pad_is_for_average_pooling_only(forward):
+    with pytest.raises(ValueError, match=r"pool_param has unknown key 'count_include_pad'; " + MAX_KEYS + "$"):
+        forward(np.zeros((1, 1, 4, 4)), dict(GOOD_PARAM, count_include_pad=False))
+
+
+@pytest.mark.parametrize("forward", [f for f, _ in AVG_POOLS], ids=["naive", "fast"])
+def test_count_include_pad_must_be_a_bool(forward):
+    with pytest.raises(TypeError, match=r"pool_param\['count_include_pad'\] must be True or False, got 0"):
+        forward(np.zeros((1, 1, 4, 4)), dict(GOOD_PARAM, count_include_pad=0))

@@ -38,7 +38,7 @@ return np.zeros(4).view(AlwaysEqual), (x, w, b, conv_param)
 TORCH_CONV = '''
 import torch
 out = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b),
-                                 stride=stride, padding=pad, dilation=dilation, groups=groups).numpy()
+                                 stride=stride, padding=conv_param["pad"], dilation=dilation, groups=groups).numpy()
 cache = (x, w, b, conv_param)
 return out, cache
 '''
@@ -58,7 +58,7 @@ SAMPLES = [
     Sample("flipped_kernel", 85, (Edit("conv_forward_naive", "patch * w[f]", "patch * w[f, :, ::-1, ::-1]"),),
            diagnoses={"conv_forward_naive": diagnoses.FLIPPED}),
     Sample("one_sided_padding", 85,
-           (Edit("conv_forward_naive", "(pad_h, pad_h), (pad_w, pad_w)", "(2 * pad_h, 0), (2 * pad_w, 0)"),),
+           (Edit("conv_forward_naive", "(0, 0), (0, 0), *pad)", "(0, 0), (0, 0), *((2 * top, 0) for top, _ in pad))"),),
            diagnoses={"conv_forward_naive": diagnoses.ONE_SIDED}),
     Sample("stride_ignored", 94,  # the stride-1 cases pass: 3 + 2 + 2 + 2 of 15
            (Edit("conv_forward_naive", "i * stride_h", "i", 2), Edit("conv_forward_naive", "j * stride_w", "j", 2)),
@@ -73,8 +73,8 @@ SAMPLES = [
             Edit("max_pool_forward_naive", "range(W_out)", "range(W_out - 1)")),
            diagnoses={"max_pool_forward_naive": "wrong output size"}),
     Sample("max_pool_ties", 97,  # only the 3-point tie case fails
-           (Edit("max_pool_backward_naive", "dx[n, c, h0 + r, w0 + s] += dout[n, c, i, j]",
-                 "dx[n, c, h0:h0 + PH, w0:w0 + PW] += (window == window.max()) * dout[n, c, i, j]"),),
+           (Edit("max_pool_backward_naive", "dx_padded[n, c, h0 + r, w0 + s] += dout[n, c, i, j]",
+                 "dx_padded[n, c, h0:h0 + PH, w0:w0 + PW] += (window == window.max()) * dout[n, c, i, j]"),),
            diagnoses={"max_pool_backward_naive": diagnoses.TIES}),
     Sample("naive_torch", 85, (Body("conv_forward_naive", TORCH_CONV),),
            diagnoses={"conv_forward_naive": "naive conv used PyTorch"}),

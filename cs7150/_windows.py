@@ -156,8 +156,11 @@ def _flag(pool_param, key: str, default: bool) -> bool:
     return bool(value)
 
 
-def _pool_windows(size: int, window: int, pad: int, stride: int, ceil_mode: bool) -> int:
+def pool_output_length(size: int, window: int, pad: int, stride: int, ceil_mode: bool) -> int:
     """Output length of pooling along one axis, as PyTorch computes it (``pooling_output_shape``).
+
+    ``floor((size + 2*pad - window) / stride) + 1``, or ``ceil`` of the same
+    fraction in ceil mode; arguments are checked ints (pad <= window // 2).
 
     In ceil mode the count is rounded up, then a last window that would start
     in the padding after the input is dropped. Raises ValueError when no
@@ -168,7 +171,7 @@ def _pool_windows(size: int, window: int, pad: int, stride: int, ceil_mode: bool
     if ceil_mode and (count - 1) * stride >= size + pad:
         count -= 1
     if count < 1:
-        raise ValueError(f"a window of {window} does not fit the input of {size} padded by {pad} on each side")
+        raise ValueError(f"the window of {window} is larger than the padded input ({size} + 2*{pad} = {size + 2 * pad})")
     return count
 
 
@@ -215,8 +218,8 @@ def pool_geometry(x, pool_param, average: bool) -> PoolGeometry:
                          f"{PH}x{PW} window (pad_h <= {PH // 2}, pad_w <= {PW // 2}), as in PyTorch")
     H, W = x.shape[2:]
     try:
-        H_out = _pool_windows(H, PH, pad_h, stride_h, ceil_mode)
-        W_out = _pool_windows(W, PW, pad_w, stride_w, ceil_mode)
+        H_out = pool_output_length(H, PH, pad_h, stride_h, ceil_mode)
+        W_out = pool_output_length(W, PW, pad_w, stride_w, ceil_mode)
     except ValueError as err:
         raise ValueError(f"the {PH}x{PW} pooling window (pool_height x pool_width) does not fit "
                          f"x of shape {x.shape}: {err}") from None

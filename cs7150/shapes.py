@@ -1,7 +1,9 @@
 """Sizes and counts from the lecture: output sizes, receptive fields, parameters, MACs.
 
-``conv_output_size`` is the single place the output-size formula lives; the
-layers in ``cs7150.layers`` call it too.
+``conv_output_size`` and ``pool_output_size`` (with padding and ceil mode)
+give the output sizes along one axis; the layers compute their own (the
+output size is part of what a student implements), and the tests hold both
+to PyTorch.
 
 A network is described either by a list of small layer specs::
 
@@ -20,6 +22,7 @@ import sys
 from dataclasses import dataclass
 
 from cs7150._params import as_tuple
+from cs7150._windows import pool_output_length
 from cs7150.tables import format_table
 
 
@@ -58,24 +61,33 @@ def _ndim(*values, default: int = 2) -> int:
     return default
 
 
-def pool_output_size(size: int, kernel: int, stride: int | None = None) -> int:
-    """Output length of a pooling window along one axis (no padding).
+def pool_output_size(size: int, kernel: int, stride: int | None = None, pad: int = 0, ceil_mode: bool = False) -> int:
+    """Output length of a pooling window along one axis, as ``torch.nn.MaxPool1d`` / ``AvgPool1d``.
 
     Args:
         size: int >= 1, the input length (W).
         kernel: int >= 1, the window length (K).
         stride: int >= 1, the step (S); ``None`` means ``kernel`` (PyTorch's default).
+        pad: int, 0 <= P <= K // 2 (as PyTorch), added on both sides.
+        ceil_mode: bool, round up instead of down, less a last window that
+            would start in the padding after the input (as PyTorch).
     Returns:
-        ``floor((W - K) / S) + 1``, via ``conv_output_size``.
+        ``floor((W + 2P - K) / S) + 1`` (``ceil`` in ceil mode).
     Raises:
-        TypeError: a non-int argument. ValueError: a non-positive argument or
-        a window longer than the input.
+        TypeError: a non-int size or a non-bool ``ceil_mode``. ValueError: a
+        non-positive size, a pad above half the window, or a window longer
+        than the padded input.
     """
     stride = kernel if stride is None else stride
     size = _int_at_least(size, "size", 1)
     kernel = _int_at_least(kernel, "kernel", 1)
     stride = _int_at_least(stride, "stride", 1)
-    return conv_output_size(size, kernel, 0, stride)
+    pad = _int_at_least(pad, "pad", 0)
+    if not isinstance(ceil_mode, bool):
+        raise TypeError(f"ceil_mode must be True or False, got {ceil_mode!r}")
+    if pad > kernel // 2:
+        raise ValueError(f"pad = {pad} must be at most half the window of {kernel} (<= {kernel // 2}), as in PyTorch")
+    return pool_output_length(size, kernel, pad, stride, ceil_mode)
 
 
 def conv_params(c_in: int, c_out: int, kernel: int | tuple[int, ...], groups: int = 1, bias: bool = True) -> int:
@@ -176,24 +188,42 @@ class Conv:
 
 @dataclass(frozen=True)
 class _Pool:
-    """A pooling window of size ``kernel`` moved by ``stride`` (``None``: the kernel size)."""
+    """A pooling window of size ``kernel`` moved by ``stride`` (``None``: the kernel size).
+
+    ``pad`` (at most half the window along each axis, as PyTorch) and
+    ``ceil_mode`` as in ``pool_output_size``. Raises TypeError/ValueError at
+    construction for non-int or out-of-range fields.
+    """
 
     kernel: int | tuple[int, ...]
     stride: int | tuple[int, ...] | None = None
+    pad: int | tuple[int, ...] = 0
+    ceil_mode: bool = False
 
     def __post_init__(self):
         name = type(self).__name__
         _check_axes(self.kernel, f"{name} kernel", 1)
         if self.stride is not None:
             _check_axes(self.stride, f"{name} stride", 1)
+        _check_axes(self.pad, f"{name} pad", 0)
+        n = _ndim(self.kernel, self.pad, default=1)
+        kernel, pad = as_tuple(self.kernel, n, f"{name} kernel", 1), as_tuple(self.pad, n, f"{name} pad", 0)
+        if any(p > k // 2 for k, p in zip(kernel, pad)):
+            raise ValueError(f"{name} pad {self.pad!r} must be at most half the window {self.kernel!r}, as in PyTorch")
+        for flag in ("ceil_mode", "count_include_pad"):
+            if not isinstance(getattr(self, flag, True), bool):
+                raise TypeError(f"{name} {flag} must be True or False, got {getattr(self, flag)!r}")
 
 
 class MaxPool(_Pool):
-    """Max pooling, as ``nn.MaxPool2d(kernel, stride)`` (int or per-axis tuples)."""
+    """Max pooling, as ``nn.MaxPool2d(kernel, stride, pad, ceil_mode=...)`` (int or per-axis tuples)."""
 
 
+@dataclass(frozen=True)
 class AvgPool(_Pool):
-    """Average pooling, as ``nn.AvgPool2d(kernel, stride)`` (int or per-axis tuples)."""
+    """Average pooling, as ``nn.AvgPool2d(kernel, stride, pad, ceil_mode, count_include_pad)``."""
+
+    count_include_pad: bool = True
 
 
 @dataclass(frozen=True)
@@ -317,13 +347,20 @@ def _conv_label(c_out, kernel, pad, stride, dilation, groups) -> str:
     return label + ")"
 
 
-def _pool_label(name, kernel, stride, pad=0, dilation=1) -> str:
-    """``"MaxPool (K=2, S=2)"``, plus ``P=`` and ``D=`` when they are not 0 and 1."""
+def _pool_label(name, kernel, stride, pad=0, dilation=1, ceil_mode=False, count_include_pad=True) -> str:
+    """``"MaxPool (K=2, S=2)"``, plus ``P=`` and ``D=`` when they are not 0 and 1, and the flags that are not defaults.
+
+    E.g. ``"AvgPool (K=3, S=2, P=1, ceil_mode, count_include_pad=False)"``.
+    """
     label = f"{name} (K={_axes_text(kernel)}, S={_axes_text(stride)}"
     if _axes_text(pad) != "0":
         label += f", P={_axes_text(pad)}"
     if _axes_text(dilation) != "1":
         label += f", D={_axes_text(dilation)}"
+    if ceil_mode:
+        label += ", ceil_mode"
+    if not count_include_pad:
+        label += ", count_include_pad=False"
     return label + ")"
 
 
@@ -375,8 +412,15 @@ def _spec_row(layer, shape: tuple[int, ...], where: str) -> dict:
     if isinstance(layer, _Pool):
         kernel = as_tuple(layer.kernel, n, f"{where} kernel", 1)
         stride = kernel if layer.stride is None else as_tuple(layer.stride, n, f"{where} stride", 1)
-        out_shape = (shape[0], *_spatial_sizes(shape, where, kernel, (0,) * n, stride, (1,) * n))
-        return _row(_pool_label(type(layer).__name__, kernel, stride), out_shape)
+        pad = as_tuple(layer.pad, n, f"{where} pad", 0)
+        try:
+            out_spatial = tuple(pool_output_size(size, k, s, p, layer.ceil_mode)
+                                for size, k, s, p in zip(shape[1:], kernel, stride, pad))
+        except ValueError as err:
+            raise ValueError(f"{where} does not fit its input {_size_text(shape)}: {err}") from None
+        label = _pool_label(type(layer).__name__, kernel, stride, pad, 1, layer.ceil_mode,
+                            getattr(layer, "count_include_pad", True))
+        return _row(label, (shape[0], *out_spatial))
     kernel = as_tuple(layer.kernel, n, f"{where} kernel", 1)
     stride = as_tuple(layer.stride, n, f"{where} stride", 1)
     pad = as_tuple(layer.pad, n, f"{where} pad", 0)
@@ -466,8 +510,10 @@ def _module_row(module, in_shape, out_shape) -> dict:
     }
     for name, types in pools.items():
         if isinstance(module, types):
-            dilation = getattr(module, "dilation", 1)
-            return _row(_pool_label(name, module.kernel_size, module.stride, module.padding, dilation), out_shape)
+            label = _pool_label(name, module.kernel_size, module.stride, module.padding,
+                                getattr(module, "dilation", 1), module.ceil_mode,
+                                getattr(module, "count_include_pad", True))
+            return _row(label, out_shape)
     named = {nn.ReLU: "ReLU", nn.Flatten: "Flatten", nn.Dropout: "Dropout"}
     if params:
         raise TypeError(

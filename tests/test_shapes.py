@@ -3,7 +3,7 @@ import io
 
 import pytest
 import torch
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
@@ -71,12 +71,27 @@ def test_conv_output_size_matches_torch(size, kernel, pad, stride, dilation):
     assert conv_output_size(size, kernel, pad, stride, dilation) == out.shape[-1]
 
 
-@settings(max_examples=30, deadline=None)
-@given(size=st.integers(1, 20), kernel=st.integers(1, 6), stride=st.integers(1, 4))
-def test_pool_output_size_matches_torch(size, kernel, stride):
-    assume(kernel <= size)
-    out = torch.nn.functional.max_pool1d(torch.zeros(1, 1, size), kernel, stride)
-    assert pool_output_size(size, kernel, stride) == out.shape[-1]
+@settings(max_examples=60, deadline=None)
+@given(size=st.integers(1, 20), kernel=st.integers(1, 6), stride=st.integers(1, 4), data=st.data())
+def test_pool_output_size_matches_torch(size, kernel, stride, data):
+    """With padding (up to half the window) and ceil mode, including ceil mode's dropped last window."""
+    pad, ceil_mode = data.draw(st.integers(0, kernel // 2)), data.draw(st.booleans())
+    x = torch.zeros(1, 1, size)
+    try:
+        expected = torch.nn.functional.max_pool1d(x, kernel, stride, padding=pad, ceil_mode=ceil_mode).shape[-1]
+    except RuntimeError:  # "Output size is too small"
+        with pytest.raises(ValueError, match="larger than the padded input"):
+            pool_output_size(size, kernel, stride, pad, ceil_mode)
+        return
+    assert pool_output_size(size, kernel, stride, pad, ceil_mode) == expected
+    assert torch.nn.functional.avg_pool1d(x, kernel, stride, pad, ceil_mode).shape[-1] == expected
+
+
+def test_ceil_mode_drops_a_window_that_would_start_in_the_padding():
+    assert pool_output_size(5, 2, 2) == 2 and pool_output_size(5, 2, 2, ceil_mode=True) == 3
+    assert pool_output_size(5, 2, 2, pad=1) == 3
+    assert pool_output_size(5, 2, 2, pad=1, ceil_mode=True) == 3  # ceil((5 + 2 - 2) / 2) + 1 = 4, less the last
+    assert pool_output_size(112, 3, 2, pad=1) == 56  # ResNet's max pooling
 
 
 @pytest.mark.parametrize(
@@ -87,6 +102,9 @@ def test_pool_output_size_matches_torch(size, kernel, stride):
         ((0, 2, 1), ValueError, "size must be >= 1"),
         ((7, 8, 1), ValueError, "larger than the padded input"),
         ((7, 2.0, 1), TypeError, "kernel must be an int"),
+        ((7, 3, 1, 2), ValueError, r"pad = 2 must be at most half the window of 3 \(<= 1\), as in PyTorch"),
+        ((7, 3, 1, -1), ValueError, "pad must be >= 0"),
+        ((7, 3, 1, 1, 1), TypeError, "ceil_mode must be True or False, got 1"),
     ],
 )
 def test_pool_output_size_bad_input(args, error, match):
@@ -258,6 +276,22 @@ def test_summarize_batchnorm_groups_dilation_and_other_dims():
         assert quiet_summary(torch_stack, shape) == quiet_summary([Conv(3, 3, pad=1), MaxPool(2)], shape)
 
 
+def test_summarize_pooling_with_padding_and_ceil_mode():
+    """Labels show P=, ceil_mode and count_include_pad=False; sizes equal PyTorch's, specs and modules alike."""
+    specs = [MaxPool(3, 2, pad=1), AvgPool(2, 2, ceil_mode=True), AvgPool((3, 2), 1, pad=(1, 0), ceil_mode=True,
+                                                                          count_include_pad=False)]
+    module = nn.Sequential(nn.MaxPool2d(3, 2, padding=1), nn.AvgPool2d(2, 2, ceil_mode=True),
+                           nn.AvgPool2d((3, 2), 1, padding=(1, 0), ceil_mode=True, count_include_pad=False))
+    rows, _ = quiet_summary(specs, (2, 9, 9))
+    expected = (module[:1](torch.zeros(1, 2, 9, 9)), module[:2](torch.zeros(1, 2, 9, 9)), module(torch.zeros(1, 2, 9, 9)))
+    assert [r["layer"] for r in rows[1:-1]] == [
+        "MaxPool (K=3, S=2, P=1)", "AvgPool (K=2, S=2, ceil_mode)",
+        "AvgPool (K=3x2, S=1, P=1x0, ceil_mode, count_include_pad=False)"]
+    assert [r["output_shape"] for r in rows[1:-1]] == [tuple(t.shape[1:]) for t in expected] == [
+        (2, 5, 5), (2, 3, 3), (2, 3, 2)]
+    assert quiet_summary(module, (2, 9, 9)) == (rows, quiet_summary(specs, (2, 9, 9))[1])
+
+
 def test_summarize_torch_leaves_training_state_alone():
     module = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.Dropout(0.5), nn.Flatten(), nn.Linear(8, 3))
     running_mean = module[1].running_mean.clone()
@@ -308,6 +342,11 @@ def test_summarize_bad_input(model, input_shape, error, match):
         (lambda: Conv(4, 3, stride=(1, 0)), ValueError, "Conv stride"),
         (lambda: MaxPool(2, 0), ValueError, "MaxPool stride"),
         (lambda: AvgPool("2"), TypeError, "AvgPool kernel"),
+        (lambda: MaxPool(3, pad=2), ValueError, "MaxPool pad 2 must be at most half the window 3"),
+        (lambda: AvgPool((2, 4), pad=(1, 3)), ValueError, r"AvgPool pad \(1, 3\) must be at most half"),
+        (lambda: MaxPool(2, pad=-1), ValueError, "MaxPool pad"),
+        (lambda: MaxPool(2, ceil_mode="yes"), TypeError, "MaxPool ceil_mode must be True or False"),
+        (lambda: AvgPool(2, count_include_pad=0), TypeError, "AvgPool count_include_pad must be True or False"),
         (lambda: Linear(0), ValueError, "Linear out_features"),
     ],
 )
@@ -318,7 +357,8 @@ def test_spec_validation(make, error, match):
 
 def test_specs_are_frozen_and_comparable():
     assert MaxPool(2) == MaxPool(2) != AvgPool(2)
-    assert repr(MaxPool(2, 2)) == "MaxPool(kernel=2, stride=2)"
+    assert repr(MaxPool(2, 2)) == "MaxPool(kernel=2, stride=2, pad=0, ceil_mode=False)"
+    assert AvgPool(2) != AvgPool(2, count_include_pad=False)
     with pytest.raises(AttributeError):
         LENET5[0].kernel = 3
 

@@ -23,7 +23,6 @@ more part of the student's results, grades.csv row and feedback.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -33,10 +32,10 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from tqdm.auto import tqdm
 
-from autograder import cases, config, grading, isolation, notebooks, processes, release, report, sanitise, submissions
+from autograder import (cases, config, grading, isolation, notebooks, processes, release, report, sandbox_python,
+                        sanitise, submissions)
 
 CHILD = Path(__file__).resolve().parent / "child.py"
 MAX_RUNS = 6  # children per submission: the first and the restarts after one ended early
@@ -54,7 +53,12 @@ class Limits:
     notebook_memory_mb: int = 4096
     processes: int = 64  # processes and threads of one confined submission together
     disk_mb: int = 256  # the files a confined submission writes, together
-    confine: bool = True  # run student code in the jail where the grader can (Linux, root)
+    confine: bool = True  # run student code in the jail where the grader can (Linux, root); False: never
+    unconfined: bool = False  # where it cannot be confined at all (not root, not Linux): grade anyway, unconfined
+
+
+class JailUnavailable(RuntimeError):
+    """Student code cannot be confined here, and running it unconfined was not asked for."""
 
 
 @dataclass
@@ -67,6 +71,7 @@ class Run:
     missing: dict  # student file -> why it is missing ("was not found in the submission", ...)
     cases: list
     confinement: isolation.Confinement | None = None
+    python: sandbox_python.SandboxPython | None = None  # the installation its child runs with
     jobs: list = field(default_factory=list)  # the children run so far, the last one last
     ended: dict = field(default_factory=dict)  # case id -> the grader's own record of a case its child died in
     errors: list = field(default_factory=list)  # what the grader itself failed to do for this run
@@ -92,51 +97,57 @@ def default_out(name: str, course_root: Path = config.COURSE_ROOT) -> Path:
     return Path(course_root) / "autograded-package" / name
 
 
-def _site_packages() -> list[str]:
-    """Folders the child needs on sys.path: numpy's (and torch's, so that its use is seen, not an ImportError)."""
-    folders = [str(Path(np.__file__).resolve().parent.parent)]
-    spec = importlib.util.find_spec("torch")
-    if spec and spec.origin:
-        folders.append(str(Path(spec.origin).resolve().parent.parent))
-    return list(dict.fromkeys(folders))
-
-
 def _job(run: Run, calls: list, inputs: Path, limits: Limits, wall_s: float) -> processes.Job:
     """A child job grading ``calls`` (a plan written beside the others), confined when ``run.confinement``."""
     plan_path = run.folder / f"plan{len(run.jobs)}.json"
+    python = run.python
     plan = {
-        "sandbox": str(run.sandbox), "site_packages": _site_packages(), "inputs": str(inputs),
+        "sandbox": str(run.sandbox), "site_packages": [str(python.site_packages)], "inputs": str(inputs),
         "results": str(run.results), "case_timeout": limits.case_s, "cases": calls,
         "confined": run.confinement is not None,
     }
     plan_path.write_text(json.dumps(plan), encoding="utf-8")
-    command = [sys.executable, "-I", "-S", "-B", str(CHILD), str(plan_path)]
+    os.chmod(plan_path, 0o600)
     confinement = run.confinement
-    if confinement is not None:
-        confinement.read_only[:] = [str(CHILD), str(inputs), str(plan_path)]
-        command = confinement.command(command)
+    child = inputs.parent / CHILD.name  # the grader's copy: the instructor tree need not be readable
+    if confinement is None:
+        command = [str(python.executable), "-I", "-S", "-B", str(child), str(plan_path)]
+    else:  # the plan comes on stdin, opened by the jail as root: it is not in the uid's world
+        confinement.read_only[:] = [str(child), str(inputs), str(python.root)]
+        confinement.stdin = str(plan_path)
+        command = confinement.command([str(python.executable), "-I", "-S", "-B", str(child), "-"])
     return processes.Job(
         key=run.submission.student_id, command=command, cwd=run.sandbox, log_dir=run.folder, wall_s=wall_s,
         memory_mb=limits.memory_mb, file_mb=limits.file_mb,
         uid=confinement.uid if confinement else None, disk_folders=(run.sandbox, run.results, run.folder / "home"),
-        disk_mb=limits.disk_mb,
+        disk_mb=limits.disk_mb, env={**python.env, "PATH": os.pathsep.join([str(python.executable.parent), os.defpath])},
     )
 
 
-def _prepare(submission, assignment, prepared, work: Path, inputs: Path, limits: Limits, confine: bool) -> Run:
-    """Read the student's files and write the plan; the sandbox is built just before the child starts."""
+def _prepare(submission, assignment, prepared, work: Path, inputs: Path, limits: Limits,
+             mode: isolation.Mode, python: sandbox_python.SandboxPython) -> Run:
+    """Read the student's files and write the plan; the sandbox is built just before the child starts.
+
+    Confined (``mode.kind``: "namespaces" or "uid") the run gets a uid of its own; its folder is reachable
+    but not listable by others (0711), its sandbox and home are its own and private (0700), and in its
+    results folder (the grader's) only its pre-created status and output files are its, private (0600).
+    """
     folder = work / "runs" / submission.student_id
     files, missing = submissions.read_student_files(submission, assignment.student_files)
-    run = Run(submission, folder, files, missing, [pc for pc in prepared if pc.part.file not in missing])
+    run = Run(submission, folder, files, missing, [pc for pc in prepared if pc.part.file not in missing],
+              python=python)
     run.results.mkdir(parents=True)
     if run.cases:
-        if confine:
+        if mode.kind is not None:
+            folder.chmod(0o711)
+            run.results.chmod(0o711)
             run.confinement = isolation.Confinement(
                 isolation.new_uid(), work / "jail", given=[str(run.sandbox), str(folder / "home")],
-                shared=[str(run.results)], cwd=str(run.sandbox), processes=limits.processes, tmp_mb=limits.file_mb)
+                shared=[str(run.results)], cwd=str(run.sandbox), processes=limits.processes, tmp_mb=limits.file_mb,
+                namespaces=mode.kind == "namespaces", python=False)
             for name in ["status.jsonl", *(f"{pc.id}.npz" for pc in run.cases)]:  # the only files it can write
-                (run.results / name).touch()  # there: the folder stays the grader's, so none can be replaced
-                os.chown(run.results / name, run.confinement.uid, run.confinement.uid)
+                (run.results / name).touch(mode=0o600)  # there: the folder stays the grader's, so none can be
+                os.chown(run.results / name, run.confinement.uid, run.confinement.uid)  # replaced
         run.jobs.append(_job(run, [pc.call() for pc in run.cases], inputs, limits, limits.wall_s))
     return run
 
@@ -324,10 +335,14 @@ def autograde(name: str, submissions_path: Path, out: Path | None = None, jobs: 
         log(f"{student_id}: {reason}")
         return reason
 
+    mode = confinement_mode(limits, notebooks_too, repo_root, log)
     with tempfile.TemporaryDirectory(prefix="cs7150-autograde-") as tmp:
         work = Path(tmp)
+        work.chmod(0o711)  # a confined uid reaches its own run's folder, and lists nothing
+        (work / "runs").mkdir(mode=0o711)
         inputs = work / "inputs.npz"
         cases.save_inputs(prepared, inputs)
+        shutil.copyfile(CHILD, work / CHILD.name)
         template = work / "template"
         release.stub_package(repo_root / config.PACKAGE_NAME, template / config.PACKAGE_NAME,
                              release.stub_message(config.all_sections(name, config_dir)))
@@ -340,8 +355,8 @@ def autograde(name: str, submissions_path: Path, out: Path | None = None, jobs: 
         if student is not None and not found:
             raise FileNotFoundError(f"no submission for student {student!r} in {submissions_path}")
         try:
-            _grade_all(found, results, trouble, assignment, prepared, work, inputs, template, limits, parallel,
-                       progress, log)
+            _grade_all(found, results, trouble, assignment, prepared, work, inputs, template, limits, mode,
+                       parallel, progress, log)
             if notebook_names:
                 _grade_notebooks(name, found, results, trouble, assignment, template, work, course_root,
                                  notebook_names, parallel, limits, progress)
@@ -356,23 +371,48 @@ def autograde(name: str, submissions_path: Path, out: Path | None = None, jobs: 
     return ordered
 
 
+def confinement_mode(limits: Limits, notebooks_too: bool, repo_root: Path, log) -> isolation.Mode:
+    """How student code will be confined, logged with the true reason when it is less than the whole jail.
+
+    Raises JailUnavailable when it cannot be confined at all (or, with notebooks, not in the whole jail,
+    which their kernels need) and ``limits.unconfined`` does not allow that.
+    """
+    mode = isolation.probe() if limits.confine else isolation.Mode(None, "confinement was turned off")
+    if notebooks_too and mode.kind == "uid":
+        if not limits.unconfined:
+            raise JailUnavailable(f"notebook kernels are confined only in the whole jail, and {mode.reason}; grade "
+                                  "with --unconfined to run them unconfined (docs/security.md)")
+        log(f"notebook kernels run unconfined: they are confined only in the whole jail, and {mode.reason}")
+    if mode.kind is None:
+        if limits.confine and not limits.unconfined:
+            raise JailUnavailable(f"student code cannot be confined here: {mode.reason}; grade with --unconfined "
+                                  "to run it anyway (docs/security.md says what that leaves open)")
+        log(f"student code runs unconfined: {mode.reason}; see docs/security.md")
+    elif mode.kind == "uid":
+        log(f"student code runs as a throwaway uid without namespaces: {mode.reason}")
+        for what, path in [("the instructor tree", Path(repo_root) / config.PACKAGE_NAME / "conv.py"),
+                           ("the grader's Python installation", Path(sys.executable))]:
+            if sandbox_python.reachable_by_others(path):
+                log(f"{what} ({path}) is readable by other users, so student code can read it in this mode: "
+                    "make a folder above it private (chmod 700; docs/security.md)")
+    return mode
+
+
 def _clean_log(log):
     """``log`` that receives each message without escape sequences or control characters (student ids and
     error messages reach it)."""
     return lambda message: log(sanitise.clean_text(message))
 
 
-def _grade_all(found, results, trouble, assignment, prepared, work, inputs, template, limits, parallel,
+def _grade_all(found, results, trouble, assignment, prepared, work, inputs, template, limits, mode, parallel,
                progress, log) -> None:
     """Grade every submission's package functions into ``results``; one submission's failure is its own."""
-    confine = limits.confine and isolation.supported()
-    if not confine:
-        log("student code runs unconfined (the jail needs Linux and root); see docs/security.md")
     (work / "jail").mkdir()
+    python = sandbox_python.build(work / "python")
     runs = {}
     for s in found:
         try:
-            runs[s.student_id] = _prepare(s, assignment, prepared, work, inputs, limits, confine)
+            runs[s.student_id] = _prepare(s, assignment, prepared, work, inputs, limits, mode, python)
         except Exception as error:
             results[s.student_id] = failed_result(s.student_id, assignment,
                                                   trouble(s.student_id, "preparing its run", error), s.notes)

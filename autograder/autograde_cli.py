@@ -47,7 +47,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--process-limit", metavar="N", type=int, default=limits.processes,
                         help=f"processes and threads of a confined submission (default {limits.processes})")
     parser.add_argument("--require-jail", action="store_true",
-                        help="refuse to grade unless student code can be confined (Linux, as root; see docs/security.md)")
+                        help="refuse to grade unless student code can run in the whole jail (Linux, root, "
+                             "namespaces; see docs/security.md)")
+    parser.add_argument("--unconfined", action="store_true",
+                        help="where student code cannot be confined at all (not root, not Linux), run it "
+                             "unconfined instead of refusing (see docs/security.md for what that leaves open)")
     parser.add_argument("--notebooks", action="store_true",
                         help="also grade the notebooks with nbgrader autograde (one extra part per notebook)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -64,18 +68,19 @@ def run(args: argparse.Namespace) -> int:
         print("cs7150 autograde: --jobs must be at least 1", file=sys.stderr)
         return 1
     if args.require_jail and not isolation.supported():
-        print("cs7150 autograde: --require-jail: student code cannot be confined here (the jail needs Linux, root "
-              "and namespaces); see docs/security.md", file=sys.stderr)
+        print(f"cs7150 autograde: --require-jail: the whole jail is not available here: {isolation.probe().reason}; "
+              "see docs/security.md", file=sys.stderr)
         return 1
     limits = autograde.Limits(wall_s=args.time_limit, case_s=args.case_time_limit, memory_mb=args.memory_limit,
-                              file_mb=args.file_size_limit, disk_mb=args.disk_limit, processes=args.process_limit)
+                              file_mb=args.file_size_limit, disk_mb=args.disk_limit, processes=args.process_limit,
+                              unconfined=args.unconfined)
     out = args.out or autograde.default_out(args.assignment)
     problems = []
     try:
         results = autograde.autograde(args.assignment, args.submissions, out, jobs=args.jobs, student=args.student,
                                       limits=limits, progress=not args.quiet, notebooks_too=args.notebooks,
                                       log=lambda message: print(message, file=sys.stderr), problems=problems)
-    except (config.ConfigError, FileNotFoundError) as error:
+    except (config.ConfigError, FileNotFoundError, autograde.JailUnavailable) as error:
         print(f"cs7150 autograde: {error}", file=sys.stderr)
         return 1
     for result in results:

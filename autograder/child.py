@@ -1,6 +1,7 @@
 """The per-submission runner: calls a student's functions on the grader's inputs.
 
-Started by the grader as ``python -I -S -B child.py PLAN.json`` with the working
+Started by the grader as ``python -I -S -B child.py PLAN.json`` (confined:
+``child.py -``, the plan on stdin) with the working
 directory set to the submission's sandbox, resource limits already applied and
 a scrubbed environment (inside the jail of ``autograder/jail.py`` where the
 grader can confine it). It uses only the standard library and NumPy, and
@@ -83,6 +84,8 @@ def _describe(error, sandbox):
         described.update(filename=filename[:MESSAGE_LIMIT], outside=outside)
     if isinstance(error, OSError):
         described["errno"] = error.errno
+    if isinstance(error, ModuleNotFoundError) and isinstance(error.name, str):
+        described["missing_module"] = error.name[:MESSAGE_LIMIT]
     return described
 
 
@@ -282,6 +285,8 @@ def _other_processes():
     for name in os.listdir("/proc"):
         if name.isdigit() and int(name) != os.getpid():
             try:
+                if os.stat(f"/proc/{name}").st_uid != os.getuid():  # without namespaces /proc shows everyone
+                    continue
                 with open(f"/proc/{name}/stat") as file:
                     count += file.read().rsplit(")", 1)[1].split()[0] != "Z"
             except (OSError, IndexError):
@@ -350,10 +355,22 @@ def run_function(calls, inputs, plan, np, failed_imports, status, status_path):
     return True
 
 
+def _read_plan(plan_path):
+    """The plan from ``plan_path``, or with ``"-"`` from stdin (opened by the jail as root), which is then
+    closed, so that the workers forked later cannot read it again."""
+    if plan_path != "-":
+        with open(plan_path) as file:
+            return json.load(file)
+    plan = json.loads(sys.stdin.buffer.read().decode("utf-8"))
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    return plan
+
+
 def main(plan_path):
     global _case_timeout
-    with open(plan_path) as file:
-        plan = json.load(file)
+    plan = _read_plan(plan_path)
     sys.path[:0] = [plan["sandbox"]]
     sys.path.extend(plan["site_packages"])
     import numpy as np

@@ -168,6 +168,9 @@ def _exception_summary(record: dict, limits) -> str:
     if kind == "ForwardFailed":
         forward = record.get("forward_error", {})
         return f"{message}: {forward.get('type')}: {forward.get('message')}"
+    if kind == "ModuleNotFoundError" and record.get("missing_module"):
+        return (f"tried to import {record['missing_module']}, which graded code cannot reach: package grading runs "
+                f"with the standard library and NumPy only ({raised})")
     if kind == "SystemExit":
         return f"called sys.exit({message})"
     if kind == "MemoryError":

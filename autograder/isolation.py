@@ -9,9 +9,14 @@ uid is used by nothing else, ``kill_user`` ends every process the job started,
 wherever it moved (new sessions, double forks), and ``user_processes`` lets
 the grader watch their memory together.
 
-Elsewhere (not root, or not Linux) ``supported()`` is False and the grader
-falls back to resource limits and process-group kills; ``docs/security.md``
-lists what that leaves open.
+Where the grader is root but may not create namespaces (a container without
+CAP_SYS_ADMIN, Docker's default) ``probe()`` says so and the job still runs
+as a throwaway uid (``Confinement(namespaces=False)``): its own uid, no
+groups, no capabilities, ``no_new_privs``, the process limit, and only its
+own folders writable and reachable among the grader's; ``kill_user`` still
+ends everything it started. Elsewhere (not root, or not Linux) nothing can
+be confined and the grader grades only when told to run student code
+unconfined. ``docs/security.md`` lists what each mode leaves open.
 """
 from __future__ import annotations
 
@@ -20,6 +25,7 @@ import json
 import os
 import pwd
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -31,8 +37,9 @@ import psutil
 
 JAIL = Path(__file__).resolve().with_name("jail.py")
 SYSTEM_FOLDERS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+PROGRAM_FOLDERS = ("/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin", "/usr/libexec")
 UID_RANGE = (1 << 20, 1 << 30)  # far above any account's uid
-_supported: bool | None = None
+_probed: "Mode | None" = None
 
 
 def python_folders() -> list[str]:
@@ -82,13 +89,19 @@ class Confinement:
     network: str | None = "none"  # "none": no interface; "loopback": only lo; None: the starter's network
     env: dict = field(default_factory=dict)  # environment variables set inside the jail
     handoff: str | None = None  # a flag of the command whose file is copied into the jail (see jail.py)
+    namespaces: bool = True  # False: no new root, network or IPC namespace; only the uid and the limits
+    python: bool = True  # show the grader's Python installation (False: the command brings its own in read_only,
+    # and the system's program folders are mounted noexec: no other program can be started)
+    stdin: str | None = None  # a file opened as root as the command's standard input (the uid cannot open it)
 
     def spec(self) -> dict:
         return {
             "uid": self.uid, "mount_point": str(self.mount_point), "cwd": self.cwd, "processes": self.processes,
             "tmp_mb": self.tmp_mb, "network": self.network, "links": system_links(),
-            "env": self.env, "handoff": self.handoff,
-            "read_only": sorted(set(system_folders() + python_folders() + [str(p) for p in self.read_only])),
+            "env": self.env, "handoff": self.handoff, "namespaces": self.namespaces, "stdin": self.stdin,
+            "read_only": sorted(set(system_folders() + (python_folders() if self.python else [])
+                                    + [str(p) for p in self.read_only])),
+            "noexec": [] if self.python else [f for f in PROGRAM_FOLDERS if os.path.isdir(f) and not os.path.islink(f)],
             "writable": sorted({str(p) for p in self.given + self.shared}),
         }
 
@@ -96,11 +109,14 @@ class Confinement:
         return jail_command(self.spec(), command)
 
     def give(self) -> None:
-        """Make the given folders (and everything in them) the uid's."""
+        """Make the given folders (and everything in them) the uid's, and the folders themselves private to it
+        (without namespaces other jobs' uids share the file system)."""
         for folder in self.given:
+            os.makedirs(folder, exist_ok=True)
             for root, dirs, files in os.walk(folder):
                 for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
                     os.chown(name, self.uid, self.uid, follow_symlinks=False)
+            os.chmod(folder, 0o700)
 
 
 def jail_command(spec: dict, command: list[str]) -> list[str]:
@@ -112,19 +128,58 @@ def network_only(command: list[str]) -> list[str]:
     return jail_command({"network": "loopback"}, command)
 
 
+@dataclass(frozen=True)
+class Mode:
+    """How student code can be confined here: ``"namespaces"`` (the whole jail), ``"uid"`` (a throwaway uid
+    and the limits, no namespaces) or None (not at all), and why it is not the whole jail."""
+
+    kind: str | None
+    reason: str = ""
+
+
+def probe() -> Mode:
+    """How processes can be confined here (probed once): the whole jail, else a uid of their own, else nothing;
+    the reason names what failed (not root, not Linux, or the jail's own message, e.g. ``unshare: Operation
+    not permitted``)."""
+    global _probed
+    if _probed is None:
+        if not sys.platform.startswith("linux"):
+            _probed = Mode(None, f"the jail needs Linux; this is {sys.platform}")
+        elif os.geteuid() != 0:
+            _probed = Mode(None, f"the grader runs as uid {os.geteuid()}, not root, so it cannot give student code "
+                                 "a uid of its own")
+        else:
+            failed = _probe_jail(namespaces=True)
+            if not failed:
+                _probed = Mode("namespaces")
+            elif not _probe_jail(namespaces=False):
+                _probed = Mode("uid", f"namespaces are not allowed here ({failed}; a container without "
+                                      "CAP_SYS_ADMIN?): student code runs as a throwaway uid with the limits, "
+                                      "without the jail's own root and network namespace")
+            else:
+                _probed = Mode(None, f"the jail failed here ({failed})")
+    return _probed
+
+
+def _probe_jail(namespaces: bool) -> str:
+    """Why a trivial command failed in the jail (empty when it ran)."""
+    with tempfile.TemporaryDirectory(prefix="cs7150-jail-probe-") as tmp:
+        os.chmod(tmp, 0o755)
+        confinement = Confinement(new_uid(), Path(tmp), cwd="/", namespaces=namespaces)  # not the caller's folder
+        # In the jail the grader's Python is shown; without namespaces it may lie in a private folder
+        # (student code gets its own installation, autograder.sandbox_python), so a system program stands in.
+        command = [sys.executable, "-I", "-S", "-c", "pass"] if namespaces or not os.path.exists("/bin/sh") \
+            else ["/bin/sh", "-c", "exit 0"]
+        probe = subprocess.run(confinement.command(command), capture_output=True, timeout=60)
+        if probe.returncode == 0:
+            return ""
+        return probe.stderr.decode(errors="replace").strip().removeprefix("jail: ")[-300:] or \
+            f"exit status {probe.returncode}"
+
+
 def supported() -> bool:
-    """Whether processes can be confined here (Linux, root, namespaces allowed); probed once."""
-    global _supported
-    if _supported is None:
-        _supported = False
-        if sys.platform.startswith("linux") and os.geteuid() == 0:
-            with tempfile.TemporaryDirectory(prefix="cs7150-jail-probe-") as tmp:
-                os.chmod(tmp, 0o755)
-                confinement = Confinement(new_uid(), Path(tmp), cwd="/")  # not the caller's folder: it may lie outside the jail
-                probe = subprocess.run(confinement.command([sys.executable, "-I", "-S", "-c", "pass"]),
-                                       capture_output=True, timeout=60)
-                _supported = probe.returncode == 0
-    return _supported
+    """Whether the whole jail (namespaces) works here."""
+    return probe().kind == "namespaces"
 
 
 def user_processes(uid: int) -> list[psutil.Process]:
@@ -153,6 +208,28 @@ def kill_user(uid: int, rounds: int = 10) -> None:
                 os._exit(0)
         os.waitpid(pid, 0)
         psutil.wait_procs(user_processes(uid), timeout=1)
+
+
+SHARED_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm")  # writable by every uid outside a mount namespace
+
+
+def remove_user_files(uid: int, folders=SHARED_FOLDERS) -> None:
+    """Remove what ``uid`` left in the world-writable folders (entries it owns; the others it cannot create)."""
+    for folder in folders:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.stat(follow_symlinks=False).st_uid != uid:
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    os.unlink(entry.path)
+            except OSError:
+                pass
 
 
 def memory_bytes(processes: list[psutil.Process]) -> int:

@@ -17,13 +17,23 @@ itself with ``COMMAND``, it
    ``RLIMIT_NPROC`` to ``"processes"`` and drops to that uid and gid (no
    supplementary groups, no capabilities). The instructor tree, other
    students' files, the grader's output and environment are simply not there.
+   The folders in ``"noexec"`` (the system's program folders) are mounted
+   so that nothing in them can be executed.
    ``"handoff"`` names a flag of ``COMMAND`` whose file (a notebook kernel's
    connection file, readable by root only) is copied into the jail's /tmp for
    the uid; ``"env"`` adds environment variables.
 
-It uses only the standard library (``ctypes`` for ``unshare``, ``mount`` and
-``chroot``) and exits with status 125 and a message on stderr if a step fails,
-so that a broken jail never runs student code unconfined.
+With ``"namespaces": false`` (a container without CAP_SYS_ADMIN, where
+``unshare`` is not allowed) steps 1 and 2's new root are left out: the
+command still gets ``RLIMIT_NPROC``, the uid and gid, no supplementary groups
+and no capabilities, in ``"cwd"``. In both modes ``"stdin"`` names a file
+opened here, as root, as the command's standard input (its plan, which the
+uid cannot open itself), and ``no_new_privs`` is set, so no setuid program
+can give the uid its privileges back.
+
+It uses only the standard library (``ctypes`` for ``unshare``, ``mount``,
+``chroot`` and ``prctl``) and exits with status 125 and a message on stderr
+if a step fails, so that a broken jail never runs student code unconfined.
 """
 import ctypes
 import fcntl
@@ -37,6 +47,7 @@ import sys
 CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWNET = 0x00020000, 0x08000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 18
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+PR_SET_NO_NEW_PRIVS = 38
 DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 FAILED = 125
 
@@ -90,6 +101,10 @@ def _build_root(spec):
         _bind(path, root, writable)
     for link, target in spec["links"].items():  # after the binds, so that no bind goes through a link
         os.symlink(target, root + link)
+    for folder in spec.get("noexec", []):  # program folders: nothing in them can be started
+        if os.path.isdir(root + folder) and not os.path.islink(root + folder):
+            _mount(root + folder, root + folder, None, MS_BIND)
+            _mount(None, root + folder, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC)
     for rel, text in spec.get("files", {}).items():  # files handed over (a kernel's connection file)
         with open(root + rel, "w") as file:
             file.write(text)
@@ -122,14 +137,21 @@ def _hand_over(spec, command):
 def main(argv):
     spec, command = json.loads(argv[1]), argv[2:]
     cwd = spec.get("cwd") or os.getcwd()
-    network = CLONE_NEWNET if spec.get("network") in ("none", "loopback") else 0
-    _check(libc.unshare(CLONE_NEWNS | CLONE_NEWIPC | network), "unshare")
-    if spec.get("network") == "loopback":
-        _loopback_up()
+    if spec.get("stdin"):
+        descriptor = os.open(spec["stdin"], os.O_RDONLY | os.O_NOFOLLOW)
+        os.dup2(descriptor, 0)
+        os.close(descriptor)
+    if spec.get("namespaces", True):
+        network = CLONE_NEWNET if spec.get("network") in ("none", "loopback") else 0
+        _check(libc.unshare(CLONE_NEWNS | CLONE_NEWIPC | network), "unshare")
+        if spec.get("network") == "loopback":
+            _loopback_up()
     if spec.get("uid") is not None:
-        command = _hand_over(spec, command)
-        _build_root(spec)
+        if spec.get("namespaces", True):
+            command = _hand_over(spec, command)
+            _build_root(spec)
         os.chdir(cwd)
+        _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
         _drop_privileges(spec)
     os.execve(command[0], command, {**os.environ, **spec.get("env", {})})
 

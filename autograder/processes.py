@@ -201,6 +201,7 @@ def _end(job: Job, rounds: int = 5) -> None:
         psutil.wait_procs(alive, timeout=1)
     if job.uid is not None:
         isolation.kill_user(job.uid)
+        isolation.remove_user_files(job.uid)
 
 
 def run_jobs(jobs: list[Job], parallel: int, on_done: Callable[[Job], Job | None],

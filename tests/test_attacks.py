@@ -285,3 +285,51 @@ def test_unconfined_fallback_neither_hangs_nor_follows_links(tmp_path, environme
                      alone=False)
     assert {a.name: run.results[a.name].score for a in attacks} == names
     assert "replaced results/status.jsonl" in (run.context.out / "students" / "fifo_status" / "feedback.txt").read_text()
+
+
+# ---- without namespaces (a container without CAP_SYS_ADMIN) -------------------------------------
+
+NO_SYS_ADMIN = ["setpriv", "--bounding-set=-sys_admin", "--inh-caps=-sys_admin"]  # Docker's default, for root
+UID_MODE = {"late_rewriter": 100, "session_escape": 100, "forged_files": 96, "edit_outside": 96,
+            "read_other_student": 96, "torch_hidden_import": 62}
+UID_MODE_RUN = """
+import json, sys, time
+from pathlib import Path
+from autograder import isolation
+from autograder.corpus import LIMITS, attacks_for, run_corpus
+root, names = Path(sys.argv[1]), sys.argv[2].split(",")
+run = run_corpus([a for a in attacks_for("assignment1") if a.name in names], root, LIMITS, alone=False)
+time.sleep(3)  # a daemon that survived would rewrite the results meanwhile
+files = {k: json.loads((root / "out" / "students" / k / "results.json").read_text())["score"] for k in run.results}
+print(json.dumps({"mode": isolation.probe().kind, "log": run.log, "files": files,
+                  "scores": {k: v.score for k, v in run.results.items()}}))
+"""
+
+
+def _no_sys_admin() -> str | None:
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        return "dropping CAP_SYS_ADMIN needs root and setpriv (util-linux)"
+    return None
+
+
+@pytest.mark.skipif(_no_sys_admin() is not None, reason=str(_no_sys_admin()))
+def test_without_namespaces_student_code_runs_as_a_throwaway_uid_and_dies_with_its_grade(tmp_path):
+    """Without CAP_SYS_ADMIN the grader says why, and still runs each submission as a uid of its own: a
+    double-forked daemon is killed before the results are read (they stay as graded), nothing outside
+    its folders can be written, other students' work cannot be read, torch is not installed for it."""
+    import subprocess
+    import sys
+    (tmp_path / "canary").mkdir()
+    (tmp_path / "canary" / "victim.txt").write_text("canary\n")
+    run = subprocess.run([*NO_SYS_ADMIN, sys.executable, "-c", UID_MODE_RUN, str(tmp_path), ",".join(UID_MODE)],
+                         capture_output=True, text=True, timeout=600, cwd=REPO)
+    assert run.returncode == 0, run.stderr[-3000:]
+    outcome = json.loads(run.stdout.splitlines()[-1])
+    assert outcome["mode"] == "uid"
+    assert any("throwaway uid" in line and "unshare: Operation not permitted" in line for line in outcome["log"])
+    expected = {**UID_MODE, "honest_student": 100, "bias_missing": 85}
+    assert outcome["scores"] == expected and outcome["files"] == expected
+    assert (tmp_path / "canary" / "victim.txt").read_text() == "canary\n"
+    low, high = isolation.UID_RANGE
+    assert not [p for p in __import__("psutil").process_iter(["uids"]) if p.info["uids"]
+                and low <= p.info["uids"].real < high]

@@ -151,7 +151,7 @@ def test_feedback_pages_show_the_score_and_no_hidden_test(tmp_path):
                                              f"{SOLUTION}\n    span = min(D, 2) * (K - 1) + 1"))]:
         (subs / student / SOURCE.name).write_text(_student_notebook(edit))
     results = {r.student_id: r for r in autograde.autograde(
-        "assignment1", subs, out, jobs=2, limits=autograde.Limits(wall_s=30, case_s=10), progress=False,
+        "assignment1", subs, out, jobs=2, limits=autograde.Limits(wall_s=30, case_s=10, unconfined=True), progress=False,
         notebooks_too=True)}
 
     hidden, visible = _hidden_and_visible(SOURCE)

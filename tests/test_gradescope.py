@@ -109,6 +109,21 @@ def test_run_autograder_grades_a_sample_into_gradescope_results(autograder_root,
     assert "kernel flipped" in failed[0]["output"]
 
 
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv (util-linux)")
+def test_run_autograder_without_cap_sys_admin_confines_by_uid_and_says_why(autograder_root, tmp_path):
+    """Gradescope's containers likely lack CAP_SYS_ADMIN: run_autograder still grades, as a throwaway uid."""
+    root = autograder_root
+    shutil.rmtree(root / "submission", ignore_errors=True)
+    shutil.copytree(write_sample(SAMPLE, config.load("assignment1"), tmp_path), root / "submission")
+    env = {**os.environ, "GRADESCOPE_ROOT": str(root), "GRADESCOPE_PYTHON": sys.executable}
+    run = subprocess.run(["setpriv", "--bounding-set=-sys_admin", "--inh-caps=-sys_admin", "bash",
+                          str(root / "source" / "run_autograder")], cwd=root, env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "throwaway uid" in run.stdout + run.stderr and "unshare: Operation not permitted" in run.stdout + run.stderr
+    assert json.loads((root / "results" / "results.json").read_text())["score"] == SAMPLE.expected
+
+
 def test_a_grader_failure_still_gives_the_student_an_answer(autograder_root):
     root = autograder_root
     shutil.rmtree(root / "submission", ignore_errors=True)  # nothing to grade: the copy fails

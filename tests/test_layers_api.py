@@ -4,6 +4,9 @@ import ast
 import inspect
 import pathlib
 import re
+import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -83,3 +86,24 @@ def test_docstrings_list_the_accepted_keys(name):
     text = (inspect.getdoc(fn) or "") + (inspect.getdoc(inspect.getmodule(fn)) or "")
     missing = [key for key in PARAM_CALLS[name][2] if f"'{key}'" not in text]
     assert not missing, f"{name}: its docstring and its module's do not name {missing}"
+
+
+@pytest.mark.parametrize("broken, working", [("conv", "conv_fast"), ("pool", "pool_fast"),
+                                             ("conv_fast", "conv"), ("pool_fast", "pool"), ("shapes", "pool")])
+def test_a_broken_student_file_leaves_the_others_working(tmp_path, broken, working):
+    """A syntax error in one student file (or in shapes, whose exercise answers the release stubs) costs only that
+    file: the other layer files import nothing of it."""
+    package = tmp_path / "cs7150"
+    shutil.copytree(PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__"))
+    with open(package / f"{broken}.py", "a") as file:
+        file.write("\ndef broken(:\n")
+    call = {"conv": "conv_forward_naive(x, np.ones((1, 1, 2, 2)), np.zeros(1), {'stride': 1, 'pad': 'same'})",
+            "conv_fast": "conv_forward_fast(x, np.ones((1, 1, 2, 2)), np.zeros(1), {'stride': 1, 'pad': 'same'})",
+            "pool": "max_pool_forward_naive(x, {'pool_height': 2, 'pool_width': 2, 'stride': 2, 'pad': 1})",
+            "pool_fast": "max_pool_forward_fast(x, {'pool_height': 2, 'pool_width': 2, 'stride': 2, 'pad': 1})"}
+    code = (f"import numpy as np\nfrom cs7150.{working} import *\nx = np.ones((1, 1, 4, 4))\n"
+            f"print({call[working]}[0].shape)")
+    result = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n" + code],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() in ("(1, 1, 4, 4)", "(1, 1, 3, 3)")

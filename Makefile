@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench attack clean-venv
+.PHONY: demo test bench attack gpu-check clean-venv
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10+ is required, found " + sys.version.split()[0])'
@@ -28,6 +28,11 @@ bench: $(STAMP)
 # The whole hostile-submission corpus (make test runs its fast subset).
 attack: $(STAMP)
 	$(PY) -m pytest -m slow tests/test_attacks.py -q
+
+# The GPU path measured once (benchmarks/gpu_check.py; docs/benchmarks.md). It needs only a Python with
+# torch, numpy, pytest and tqdm: this .venv where there is one, else $(PYTHON) as it is (a GPU machine).
+gpu-check:
+	$(if $(wildcard $(PY)),$(PY),$(PYTHON)) benchmarks/gpu_check.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -35,7 +35,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from autograder import (cases, config, grading, isolation, notebooks, processes, release, report, sandbox_python,
-                        sanitise, submissions)
+                        sanitise, shards, submissions)
 
 CHILD = Path(__file__).resolve().parent / "child.py"
 MAX_RUNS = 6  # children per submission: the first and the restarts after one ended early
@@ -298,13 +298,16 @@ def autograde(name: str, submissions_path: Path, out: Path | None = None, jobs: 
               student: str | None = None, limits: Limits = Limits(), progress: bool = True,
               notebooks_too: bool = False, repo_root: Path = config.REPO_ROOT,
               config_dir: Path = config.ASSIGNMENTS_DIR, log=print,
-              problems: list | None = None) -> list[report.StudentResult]:
+              problems: list | None = None, shard: shards.Shard | None = None) -> list[report.StudentResult]:
     """Grade every submission under ``submissions_path`` (or only ``student``) and write the results.
 
     Writes ``<out>/grades.csv`` (rewritten; with ``student``: that row
     replaced in place) and ``<out>/students/<id>/{results.json, feedback.txt,
     feedback.html}``. With ``notebooks_too`` the notebooks of
     ``assignments/source/<name>/`` are graded by nbgrader as extra parts.
+    With ``shard`` only the students of that part of the class are graded,
+    and ``<out>/shard.json`` records which (``autograder.shards``, for
+    ``cs7150 merge-grades``).
 
     Whatever goes wrong for one submission (its files, its run, grading or
     writing its feedback) is that submission's only: what could not be graded
@@ -346,8 +349,14 @@ def autograde(name: str, submissions_path: Path, out: Path | None = None, jobs: 
         template = work / "template"
         release.stub_package(repo_root / config.PACKAGE_NAME, template / config.PACKAGE_NAME,
                              release.stub_message(config.all_sections(name, config_dir)))
-        found, skipped = submissions.discover(submissions_path, name, work / "extracted",
-                                              package=config.PACKAGE_NAME, only=student)
+        class_ids = []  # every student id of the class, in a shard or not
+
+        def in_shard(student_id: str) -> bool:
+            class_ids.append(student_id)
+            return shard.holds(student_id)
+
+        found, skipped = submissions.discover(submissions_path, name, work / "extracted", package=config.PACKAGE_NAME,
+                                              only=student, keep=None if shard is None else in_shard)
         for note in skipped:
             log(f"skipped {note}")
             if note.refused:
@@ -366,6 +375,8 @@ def autograde(name: str, submissions_path: Path, out: Path | None = None, jobs: 
                     results[submission.student_id] = failed_result(
                         submission.student_id, assignment, "grading: the grader stopped before grading it")
             _write_outputs(out, name, results, assignment, notebook_names, student, trouble)
+            if shard is not None and student is None:
+                shards.write_record(out, name, shard, class_ids, results, grade_columns(assignment, notebook_names))
     ordered = [results[key] for key in sorted(results)]
     problems += [f"{r.student_id}: {error}" for r in ordered for error in r.grader_errors]
     return ordered

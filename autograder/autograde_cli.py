@@ -1,4 +1,4 @@
-"""``cs7150 autograde ASSIGNMENT --submissions PATH [--out DIR] [--jobs N] [--student ID]``.
+"""``cs7150 autograde ASSIGNMENT --submissions PATH [--out DIR] [--jobs N] [--student ID] [--shard K/N]``.
 
 Grades the package functions of every submission under ``PATH`` (one folder
 or ``.zip`` per student id, or nbgrader's ``submitted/`` folder) in sandboxed
@@ -8,8 +8,11 @@ and ``feedback.html`` (``DIR``
 default ``assignments/autograded-package/ASSIGNMENT/``). ``--student ID``
 regrades one student and updates that row of ``grades.csv`` in place;
 ``--notebooks`` also runs ``nbgrader autograde`` on the notebooks and adds one
-part per notebook. The limits (time, memory, file size, disk, processes) and
-the jail that confines student code are described in ``docs/security.md``.
+part per notebook. ``--shard K/N`` grades only the K-th of N disjoint parts of
+the class (chosen by a hash of the student id; ``autograder.shards``) and
+records them in ``DIR/shard.json`` for ``cs7150 merge-grades``. The limits
+(time, memory, file size, disk, processes) and the jail that confines student
+code are described in ``docs/security.md``.
 """
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ import os
 import sys
 from pathlib import Path
 
-from autograder import autograde, config, isolation, report
+from autograder import autograde, config, isolation, report, shards
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -31,6 +34,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", metavar="N", type=int, default=os.cpu_count(),
                         help="submissions graded at the same time (default: the number of CPUs)")
     parser.add_argument("--student", metavar="ID", default=None, help="regrade only this student")
+    parser.add_argument("--shard", metavar="K/N", default=None,
+                        help="grade only the K-th of N disjoint parts of the class (1 <= K <= N; the part depends only "
+                             "on the student ids); combine the parts with `cs7150 merge-grades`")
     limits = autograde.Limits()
     parser.add_argument("--time-limit", metavar="SECONDS", type=float, default=limits.wall_s,
                         help=f"wall time for one submission (default {limits.wall_s:g})")
@@ -71,6 +77,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"cs7150 autograde: --require-jail: the whole jail is not available here: {isolation.probe().reason}; "
               "see docs/security.md", file=sys.stderr)
         return 1
+    try:
+        shard = None if args.shard is None else shards.Shard.parse(args.shard)
+    except ValueError as error:
+        print(f"cs7150 autograde: {error}", file=sys.stderr)
+        return 1
+    if shard is not None and args.student is not None and not shard.holds(args.student):
+        print(f"cs7150 autograde: student {args.student!r} is in shard "
+              f"{shards.shard_of(args.student, shard.count)}/{shard.count}, not {shard}", file=sys.stderr)
+        return 1
     limits = autograde.Limits(wall_s=args.time_limit, case_s=args.case_time_limit, memory_mb=args.memory_limit,
                               file_mb=args.file_size_limit, disk_mb=args.disk_limit, processes=args.process_limit,
                               unconfined=args.unconfined)
@@ -79,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         results = autograde.autograde(args.assignment, args.submissions, out, jobs=args.jobs, student=args.student,
                                       limits=limits, progress=not args.quiet, notebooks_too=args.notebooks,
-                                      log=lambda message: print(message, file=sys.stderr), problems=problems)
+                                      log=lambda message: print(message, file=sys.stderr), problems=problems,
+                                      shard=shard)
     except (config.ConfigError, FileNotFoundError, autograde.JailUnavailable) as error:
         print(f"cs7150 autograde: {error}", file=sys.stderr)
         return 1

@@ -125,10 +125,13 @@ def _find_root(folder: Path, assignment: str, package: str) -> Path:
 
 
 def discover(path: Path, assignment: str, extract_to: Path, package: str = "cs7150",
-             only: str | None = None) -> tuple[list[Submission], list[Skipped]]:
+             only: str | None = None, keep=None) -> tuple[list[Submission], list[Skipped]]:
     """Submissions under ``path`` (sorted by id) and the entries skipped (``Skipped``).
 
-    Zips are extracted under ``extract_to``. ``only`` keeps one student id.
+    Zips are extracted under ``extract_to``. ``only`` keeps one student id;
+    ``keep`` (a callable, or None) keeps the ids for which ``keep(id)`` is
+    true (one shard of the class), asked once per id that passed the checks
+    above, before its zip is opened.
     An entry that cannot be read becomes a submission without files, with the
     reason in its notes.
     """
@@ -163,7 +166,7 @@ def discover(path: Path, assignment: str, extract_to: Path, package: str = "cs71
         for student_id, entry, is_zip in group[1:]:
             skipped.append(Skipped(entry.name, f"a second submission for {student_id}, refused"))
         student_id, entry, is_zip = group[0]
-        if only is not None and student_id != only:
+        if only is not None and student_id != only or keep is not None and not keep(student_id):
             continue
         submissions[student_id] = _open(Submission(student_id, entry), entry, is_zip, assignment, package,
                                         Path(extract_to))

@@ -19,6 +19,7 @@ COMMANDS = {
     "release": ("autograder.release_cli", "build the student release of an assignment: notebooks and the stubbed cs7150/ package"),
     "gradescope": ("autograder.gradescope_cli", "build the zip to upload as an assignment's Gradescope autograder (setup.sh, run_autograder, the grader)"),
     "autograde": ("autograder.autograde_cli", "grade submissions in sandboxes; write grades.csv, Gradescope results.json and feedback"),
+    "merge-grades": ("autograder.merge_cli", "combine the outputs of `autograde --shard K/N` runs into one grades.csv and student folders"),
 }
 
 

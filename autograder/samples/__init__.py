@@ -123,11 +123,11 @@ def samples_for(name: str) -> list[Sample]:
     return list(importlib.import_module(f"autograder.samples.{name}").SAMPLES)
 
 
-def write_samples(name: str, dest: Path, repo_root: Path = config.REPO_ROOT) -> list[Sample]:
-    """Write every sample of assignment ``name`` into ``dest``; return them."""
+def write_samples(name: str, dest: Path, repo_root: Path = config.REPO_ROOT, only=None) -> list[Sample]:
+    """Write every sample of assignment ``name`` (or those named in ``only``) into ``dest``; return them."""
     assignment = config.load(name, repo_root=repo_root)
     dest.mkdir(parents=True, exist_ok=True)
-    samples = samples_for(name)
+    samples = [sample for sample in samples_for(name) if only is None or sample.name in only]
     for sample in samples:
         write_sample(sample, assignment, dest, repo_root)
     return samples

@@ -1,0 +1,211 @@
+"""deploy/: the grading image's definition, the Kubernetes Indexed Job and the Slurm job array, run as far as
+this machine allows: the engines' own commands as local processes (the shards, then the merge), compared with
+one unsharded run; the Dockerfile checked for structure (no container daemon here); the YAML parsed."""
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from autograder import autograde, isolation
+from autograder.samples import write_samples
+
+REPO = Path(__file__).resolve().parents[1]
+DEPLOY = REPO / "deploy"
+CLASS = ("reference", "blank", "bias_missing", "flipped_kernel")
+LIMITS = autograde.Limits(wall_s=10, case_s=4)
+
+
+def _yaml(name: str) -> dict:
+    return yaml.safe_load((DEPLOY / "kubernetes" / name).read_text())
+
+
+def _container(job: dict) -> dict:
+    return job["spec"]["template"]["spec"]["containers"][0]
+
+
+def _env(container: dict) -> dict:
+    return {item["name"]: item["value"] for item in container.get("env", [])}
+
+
+def _shim(folder: Path, body: str) -> dict:
+    """An environment whose PATH starts with ``folder/cs7150``, a shell script running ``body``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shim = folder / "cs7150"
+    shim.write_text(f"#!/bin/sh\n{body}\n")
+    shim.chmod(0o755)
+    return {**os.environ, "PATH": f"{folder}{os.pathsep}{os.environ['PATH']}"}
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """Four sample students, graded once unsharded, and a `cs7150` on PATH that is this checkout's."""
+    root = tmp_path_factory.mktemp("deploy")
+    subs = root / "submissions"
+    write_samples("assignment1", subs, only=CLASS)
+    autograde.autograde("assignment1", subs, root / "whole", jobs=2, limits=LIMITS, progress=False,
+                        log=lambda m: None)
+    env = _shim(root / "bin", f'exec {shlex.quote(sys.executable)} -m coursetools "$@"')
+    return {"root": root, "subs": subs, "whole": root / "whole", "env": env}
+
+
+def _wait(processes):
+    for process in processes:
+        stdout, stderr = process.communicate(timeout=600)
+        assert process.returncode == 0, stdout + stderr
+
+
+# Kubernetes
+
+def _pod_command(container: dict, course, graded: Path) -> list[str]:
+    """The container's command, with the volumes' mount paths replaced by local folders."""
+    assert container["command"] == ["/bin/sh", "-c"] and len(container["args"]) == 1
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    script = container["args"][0]
+    if "submissions" in mounts:
+        script = script.replace(mounts["submissions"], str(course["subs"]))
+    return ["/bin/sh", "-c", script.replace(mounts["graded"], str(graded))]
+
+
+@pytest.mark.skipif(not isolation.supported(), reason="the pods grade with --require-jail: Linux, root, namespaces")
+def test_indexed_job_pods_then_the_merge_job_as_local_processes_equal_one_run(course):
+    job, merge = _yaml("grade-job.yaml"), _yaml("merge-job.yaml")
+    container = _container(job)
+    assert job["spec"]["completionMode"] == "Indexed"
+    assert job["spec"]["completions"] == int(_env(container)["SHARDS"])  # the manifest keeps them equal
+    graded, shards = course["root"] / "k8s", 2  # the same manifest with completions: 2
+    pods = [subprocess.Popen(_pod_command(container, course, graded), cwd=course["root"], text=True,
+                             env={**course["env"], **_env(container), "SHARDS": str(shards), "HOME": str(course["root"]),
+                                  "JOB_COMPLETION_INDEX": str(index)},
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for index in range(shards)]
+    _wait(pods)
+    assert sorted(p.name for p in graded.iterdir()) == ["shard-1", "shard-2"]
+    assert json.loads((graded / "shard-2" / "shard.json").read_text())["shard"] == "2/2"
+    _wait([subprocess.Popen(_pod_command(_container(merge), course, graded), env=course["env"], text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)])
+    assert (graded / "merged" / "grades.csv").read_bytes() == (course["whole"] / "grades.csv").read_bytes()
+
+
+@pytest.mark.parametrize("status, expected", [(0, 0), (2, 0), (1, 1), (125, 1)])
+def test_pod_and_array_task_succeed_on_status_2_only_besides_0(tmp_path, status, expected):
+    """2 is "graded, some submissions had problems": that shard is done; anything else is retried."""
+    env = _shim(tmp_path / "bin", f'echo "$@" > {tmp_path}/argv; exit {status}')
+    container = _container(_yaml("grade-job.yaml"))
+    pod = subprocess.run(["/bin/sh", "-c", container["args"][0]], capture_output=True, text=True,
+                         env={**env, **_env(container), "JOB_COMPLETION_INDEX": "7"})
+    assert pod.returncode == expected, pod.stderr
+    argv = (tmp_path / "argv").read_text().split()
+    assert argv[argv.index("--shard") + 1] == "8/8" and argv[argv.index("--out") + 1] == "/graded/shard-8"
+    task = subprocess.run(["bash", str(DEPLOY / "slurm" / "grade-array.sbatch")], capture_output=True, text=True,
+                          env={**env, "SUBMISSIONS": "/s", "GRADED": "/g", "SLURM_ARRAY_TASK_ID": "3",
+                               "SLURM_ARRAY_TASK_MIN": "0", "SLURM_ARRAY_TASK_COUNT": "4"})
+    assert task.returncode == expected, task.stderr
+    argv = (tmp_path / "argv").read_text().split()
+    assert argv[argv.index("--shard") + 1] == "4/4" and argv[argv.index("--out") + 1] == "/g/shard-4"
+
+
+def test_grading_pods_have_what_the_jail_needs_and_no_network():
+    job = _yaml("grade-job.yaml")
+    pod = job["spec"]["template"]["spec"]
+    security = _container(job)["securityContext"]
+    assert {"SYS_ADMIN", "NET_ADMIN", "SYS_CHROOT", "SETUID", "SETGID"} <= set(security["capabilities"]["add"])
+    assert security["capabilities"]["drop"] == ["ALL"] and security["runAsUser"] == 0
+    assert security["seccompProfile"]["type"] == security["appArmorProfile"]["type"] == "Unconfined"
+    assert pod["restartPolicy"] == "Never" and pod["automountServiceAccountToken"] is False
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    mounts = {m["name"]: m for m in _container(job)["volumeMounts"]}
+    assert set(mounts) == set(volumes) and mounts["submissions"]["readOnly"] is True
+    policy = _yaml("network-policy.yaml")
+    assert policy["spec"]["podSelector"]["matchLabels"] == job["spec"]["template"]["metadata"]["labels"]
+    assert sorted(policy["spec"]["policyTypes"]) == ["Egress", "Ingress"] and "egress" not in policy["spec"]
+    merge = _container(_yaml("merge-job.yaml"))
+    assert merge["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+
+
+# Slurm
+
+def test_slurm_array_tasks_then_the_merge_as_local_processes_equal_one_run(course):
+    graded = course["root"] / "slurm"
+    env = {**course["env"], "ASSIGNMENT": "assignment1", "SUBMISSIONS": str(course["subs"]), "GRADED": str(graded),
+           "SLURM_ARRAY_TASK_MIN": "1", "SLURM_ARRAY_TASK_COUNT": "2", "SLURM_CPUS_PER_TASK": "1"}
+    _wait([subprocess.Popen(["bash", str(DEPLOY / "slurm" / "grade-array.sbatch")], cwd=course["root"], text=True,
+                            env={**env, "SLURM_ARRAY_TASK_ID": str(task)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE) for task in (1, 2)])
+    _wait([subprocess.Popen(["bash", str(DEPLOY / "slurm" / "merge.sbatch")], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)])
+    assert (graded / "merged" / "grades.csv").read_bytes() == (course["whole"] / "grades.csv").read_bytes()
+
+
+def test_submit_script_makes_the_merge_wait_for_the_whole_array(tmp_path):
+    log = tmp_path / "sbatch.log"
+    fake = tmp_path / "bin" / "sbatch"
+    fake.parent.mkdir()
+    fake.write_text(f'#!/bin/sh\necho "$@" >> {log}\necho 4242\n')
+    fake.chmod(0o755)
+    done = subprocess.run(["bash", str(DEPLOY / "slurm" / "submit.sh"), "6"], capture_output=True, text=True,
+                          env={**os.environ, "PATH": f"{fake.parent}{os.pathsep}{os.environ['PATH']}"})
+    assert done.returncode == 0, done.stderr
+    array, merge = log.read_text().splitlines()
+    assert "--array=1-6" in array and array.endswith("grade-array.sbatch")
+    assert "--dependency=afterok:4242" in merge and merge.endswith("merge.sbatch")
+
+
+# the image
+
+def _instructions(dockerfile: Path) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of a Dockerfile, continuation lines joined, comments dropped."""
+    logical, current = [], ""
+    for line in dockerfile.read_text().splitlines():
+        if not current and (not line.strip() or line.lstrip().startswith("#")):
+            continue
+        current += line.rstrip("\\").strip() + " " if line.endswith("\\") else line.strip()
+        if not line.endswith("\\"):
+            logical.append(current)
+            current = ""
+    assert not current, "a continuation line ends the file"
+    return [(text.split(None, 1)[0].upper(), text.split(None, 1)[1] if " " in text else "") for text in logical]
+
+
+def test_dockerfile_builds_the_grader_from_this_tree():
+    steps = _instructions(DEPLOY / "Dockerfile")
+    names = [name for name, _ in steps]
+    assert set(names) <= {"FROM", "ARG", "ENV", "WORKDIR", "COPY", "RUN", "USER", "ENTRYPOINT", "CMD", "LABEL"}
+    assert names[0] == "FROM" and names.count("FROM") == 1
+    base = steps[0][1]
+    assert re.fullmatch(r"[\w./-]+:[\w.-]+", base) and not base.endswith(":latest"), base  # a pinned tag
+    copied = []
+    for name, args in steps:
+        if name == "COPY":
+            assert not args.startswith("--from"), args
+            *sources, _ = args.split()
+            copied += sources
+    for source in copied:
+        assert (REPO / source).exists(), f"COPY {source}: no such path in the repository"
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    packages = {p.rstrip("*") for p in project["tool"]["setuptools"]["packages"]["find"]["include"]}
+    assert packages <= set(copied), "every package the project installs is in the image"
+    assert {"requirements.txt", "pyproject.toml", project["project"]["readme"], "assignments", "data"} <= set(copied)
+    runs = " ".join(args for name, args in steps if name == "RUN")
+    assert "pip install -r requirements.txt" in runs and "pip install --no-deps -e ." in runs
+    install = next(i for i, (name, args) in enumerate(steps) if name == "RUN" and "-e ." in args)
+    assert all(i < install for i, (name, args) in enumerate(steps) if name == "COPY")  # installs what it copied
+    entrypoint = json.loads(next(args for name, args in steps if name == "ENTRYPOINT"))
+    assert entrypoint == list(project["project"]["scripts"])  # exec form: the cs7150 command
+    assert ("USER", "root") in steps  # the jail drops each submission to a throwaway uid itself
+    assert not any(name == "RUN" and re.search(r"\b(curl|wget)\b", args) for name, args in steps)
+
+
+def test_dockerignore_keeps_local_environments_and_generated_folders_out():
+    ignored = {line.strip() for line in (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines()
+               if line.strip() and not line.startswith("#")}
+    assert {"**/.venv", ".git", "runs", "data/mnist-full"} <= ignored
+    generated = [line.strip("/") for line in (REPO / ".gitignore").read_text().splitlines()
+                 if line.startswith("/assignments/")]
+    assert set(generated) <= ignored

@@ -27,6 +27,8 @@ DILATION = "dilation ignored: the output equals the result with dilation 1; spac
 DX_ASSIGNED = ("gradient not accumulated over overlapping windows: dx matches dx[...] = ... instead of dx[...] += ...; "
                "a pixel in several windows must receive the sum of their gradients")
 DW_ASSIGNED = "dw not accumulated: dw matches dw[f] = ... instead of dw[f] += ...; sum over samples and positions"
+DW_ONE_CHUNK = ("dw not accumulated over the batch chunks: dw matches the sum over the last samples of the batch "
+                "only (dw = ... where dw += ... belongs in the loop over chunks); dw sums over every sample")
 DX_PADDED = "dx still padded: dx has the padded input's shape; crop dx_padded back to (H, W)"
 TIES = ("max-pool gradient sent to every tied maximum: only the first maximum of a window (row-major order, "
         "as np.argmax) receives the gradient")
@@ -97,6 +99,8 @@ def _conv_backward(pc: PreparedCase) -> Iterator[Variant]:
         forward, backward = reference_function(pc.part.forward), reference_function(pc.part.function)
         _, cache = forward(x_pre, w, pc.inputs["b"], {**params, "pad": 0})
         yield DX_PADDED, {"dx": backward(dout, cache)[0]}
+    if pc.part.function.endswith("_fast"):
+        yield from _dw_last_chunk(pc)
     if nd != 2:
         return
     x_padded, (ph, pw), window, (F, H_out, W_out) = _conv_windows(pc)
@@ -125,6 +129,19 @@ def _conv_backward(pc: PreparedCase) -> Iterator[Variant]:
         channels, hs, ws = window(f, H_out - 1, W_out - 1)
         dw_last[f] = dout[N - 1, f, H_out - 1, W_out - 1] * x_padded[N - 1, channels, hs, ws]
     yield DW_ASSIGNED, {"dw": dw_last}
+
+
+def _dw_last_chunk(pc: PreparedCase) -> Iterator[Variant]:
+    """dw of the last k samples only, for every k < N: what a chunked loop with ``dw =`` returns, whatever
+    its chunk size (each sample's dw from the reference, summed from the end)."""
+    x, w, b, dout = pc.inputs["x"], pc.inputs["w"], pc.inputs["b"], pc.inputs["dout"]
+    forward, backward = reference_function(pc.part.forward), reference_function(pc.part.function)
+    total = None
+    for n in range(x.shape[0] - 1, 0, -1):
+        _, cache = forward(x[n:n + 1], w, b, pc.case.params)
+        dw = backward(dout[n:n + 1], cache)[1]
+        total = dw if total is None else total + dw
+        yield DW_ONE_CHUNK, {"dw": total}
 
 
 def _pool_geometry(pc: PreparedCase):

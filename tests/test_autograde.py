@@ -18,7 +18,7 @@ import pytest
 from autograder import autograde, autograde_cli, config, processes, static_checks, submissions
 from autograder.samples import samples_for, write_sample, write_samples
 
-LIMITS = autograde.Limits(wall_s=10, case_s=4, unconfined=True)  # confined wherever the grader can be
+LIMITS = autograde.Limits(wall_s=14, case_s=4, unconfined=True)  # hang_and_memory waits out 8 s of time-outs
 SAMPLES = {sample.name: sample for sample in samples_for("assignment1")}
 
 # The fields Gradescope documents for results.json (top level and per test).
@@ -67,6 +67,25 @@ def test_each_mistake_is_diagnosed_in_the_feedback(graded, name):
         assert diagnosis in _feedback(graded, name)
 
 
+def test_every_fast_conv_is_graded_on_a_batch_of_several_of_the_reference_chunks(monkeypatch):
+    """A chunked loop's mistakes (``dw =`` for ``dw +=``, the sample ``dw_first_chunk``) show only when a case
+    spans several of the chunks the reference goes through the batch in (``conv_fast._batch_chunks``)."""
+    from autograder import cases
+    from cs7150 import conv_fast
+    chunks, batch_chunks = [], conv_fast._batch_chunks
+    monkeypatch.setattr(conv_fast, "_batch_chunks", lambda N, size: chunks.append(len(batch_chunks(N, size)))
+                        or batch_chunks(N, size))
+    assignment = config.load("assignment1")
+    for part in assignment.parts:
+        if part.kind.startswith("conv") and part.function.endswith("_fast"):
+            spans = []
+            for index, case in enumerate(part.cases):
+                chunks.clear()
+                cases.reference_outputs(part, case, cases.make_inputs(assignment.name, part, index))
+                spans.append(min(chunks))
+            assert max(spans) >= 3, (part.function, spans)
+
+
 def test_first_failure_shows_inputs_worst_element_and_both_values(graded):
     text = _feedback(graded, "bias_missing")
     assert "inputs: x (2, 3, 7, 7), w (4, 3, 3, 3), b (4,), conv_param {'stride': 1, 'pad': 1}, float64" in text
@@ -92,7 +111,7 @@ def test_os_exit_timeout_and_wall_limit_stop_only_that_submission(graded):
     assert "exit status 0" in _feedback(graded, "quitter")
     assert "timed out" in _feedback(graded, "hang_and_memory")
     assert "MemoryError" in _feedback(graded, "hang_and_memory")
-    assert "stopped at the 10 s time limit" in _feedback(graded, "runaway")
+    assert f"stopped at the {LIMITS.wall_s:g} s time limit" in _feedback(graded, "runaway")
 
 
 def test_naive_conv_calling_torch_scores_zero_for_that_function_only(graded):

@@ -67,6 +67,10 @@ SAMPLES = [
            (Edit("conv_backward_naive", "dx_padded[n, channels, h_window, w_window] +=",
                  "dx_padded[n, channels, h_window, w_window] ="),),
            diagnoses={"conv_backward_naive": diagnoses.DX_ASSIGNED}),
+    Sample("dw_first_chunk", 94,  # the fast backward passes' cases of several batch chunks fail: 2 + 2 + 2
+           (Edit("conv_nd_backward", "dw += np.matmul", "dw = np.matmul"),),
+           diagnoses={"conv_backward_fast": diagnoses.DW_ONE_CHUNK, "conv1d_backward_fast": diagnoses.DW_ONE_CHUNK,
+                      "conv3d_backward_fast": diagnoses.DW_ONE_CHUNK}),
     Sample("wrong_output_size", 92,
            (Edit("max_pool_forward_naive", "(N, C, H_out, W_out)", "(N, C, H_out - 1, W_out - 1)"),
             Edit("max_pool_forward_naive", "range(H_out)", "range(H_out - 1)"),

@@ -29,12 +29,12 @@ class PreparedCase:
 
     @property
     def params_name(self) -> str:
-        return "conv_param" if "conv_param" in self.case.spec else "pool_param"
+        return self.case.params_name
 
     def call(self) -> dict:
         """The JSON description of the call the child makes (see ``autograder/child.py``)."""
         params = {self.params_name: self.case.params}
-        array_names = ["x", "w", "b"] if self.part.kind.startswith("conv") else ["x"]
+        array_names = _ARRAY_NAMES[_family(self.part.kind)]
         forward_args = [["array", name] for name in array_names] + [["param", self.params_name]]
         call = {
             "id": self.id,
@@ -43,6 +43,10 @@ class PreparedCase:
             "params": params,
             "outputs": list(self.part.outputs),
         }
+        if _family(self.part.kind) == "batchnorm":  # bn_param carries the running statistics, as arrays
+            forward_args[-1] = ["param_arrays", "bn_param", {name: name for name in RUNNING}]
+            if not self.part.is_backward:
+                call["param_outputs"] = {name: ["bn_param", name] for name in RUNNING}
         if self.part.is_backward:
             call.update(forward=self.part.forward, forward_args=forward_args, args=[["array", "dout"], ["cache", None]])
             if self.part.cache:
@@ -53,8 +57,28 @@ class PreparedCase:
 
     def describe(self) -> str:
         """Input shapes and parameters, for feedback."""
-        shapes = ", ".join(f"{name} {tuple(array.shape)}" for name, array in self.inputs.items())
+        shapes = ", ".join(f"{name} {tuple(array.shape)}" for name, array in self.inputs.items() if name not in RUNNING)
         return f"{shapes}, {self.params_name} {self.case.params}, {self.case.dtype}"
+
+
+RUNNING = ("running_mean", "running_var")
+_ARRAY_NAMES = {"conv": ["x", "w", "b"], "pool": ["x"], "batchnorm": ["x", "gamma", "beta"]}
+
+
+def _family(kind: str) -> str:
+    """'conv', 'pool' or 'batchnorm': which inputs a kind's functions take."""
+    if kind.startswith("conv"):
+        return "conv"
+    return "batchnorm" if "batchnorm" in kind else "pool"
+
+
+def forward_arguments(part: Part, case: Case, inputs: dict) -> tuple[list, dict]:
+    """The reference forward pass's positional arguments for these inputs, and the parameter dict among them
+    (for batch norm a fresh ``bn_param`` holding copies of the running statistics, which the call updates)."""
+    params = dict(case.params)
+    if _family(part.kind) == "batchnorm":
+        params.update({name: inputs[name].copy() for name in RUNNING})
+    return [inputs[name] for name in _ARRAY_NAMES[_family(part.kind)]] + [params], params
 
 
 def reference_function(name: str):
@@ -83,23 +107,27 @@ def make_inputs(assignment: str, part: Part, index: int) -> dict:
         w = rng.standard_normal(case.spec["w"])
         b = rng.standard_normal(case.spec["w"][0])
         inputs = {"x": x, "w": w, "b": b}
+    elif _family(part.kind) == "batchnorm":
+        features = case.spec["x"][1]  # D, or the channels C
+        inputs = {"x": 2 * rng.standard_normal(case.spec["x"]) + rng.uniform(-1, 1),
+                  "gamma": rng.standard_normal(features), "beta": rng.standard_normal(features),
+                  "running_mean": rng.standard_normal(features), "running_var": rng.uniform(0.5, 2, features)}
     else:
         inputs = {"x": _pool_input(rng, case.spec["x"], case.spec.get("ties", False))}
     inputs = {name: array.astype(dtype) for name, array in inputs.items()}
     if part.is_backward:
-        forward = reference_function(part.forward)
-        out, _ = forward(*inputs.values(), case.params)
+        out, _ = reference_function(part.forward)(*forward_arguments(part, case, inputs)[0])
         inputs["dout"] = rng.standard_normal(out.shape).astype(dtype)
     return inputs
 
 
 def reference_outputs(part: Part, case: Case, inputs: dict) -> dict:
     """The instructor package's outputs for these inputs, by output name."""
-    arrays = [array for name, array in inputs.items() if name != "dout"]
+    arguments, params = forward_arguments(part, case, inputs)
     if not part.is_backward:
-        out, _ = reference_function(part.function)(*arrays, case.params)
-        return {"out": out}
-    _, cache = reference_function(part.forward)(*arrays, case.params)
+        out, _ = reference_function(part.function)(*arguments)
+        return {"out": out, **{name: params[name] for name in part.outputs[1:]}}
+    _, cache = reference_function(part.forward)(*arguments)
     grads = reference_function(part.function)(inputs["dout"], cache)
     grads = grads if isinstance(grads, tuple) else (grads,)
     return dict(zip(part.outputs, grads))

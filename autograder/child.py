@@ -89,14 +89,22 @@ def _describe(error, sandbox):
     return described
 
 
-def _arguments(spec, inputs, call, cache=None):
-    """Build positional arguments: ["array", name] from the inputs, ["param", key], ["cache", _]."""
+def _arguments(spec, inputs, call, cache=None, made=None):
+    """Build positional arguments: ["array", name] from the inputs, ["param", key], ["cache", _], and
+    ["param_arrays", key, {entry: array name}]: the param dict with those entries set to fresh arrays (kept in
+    ``made[key]``, so that what the call leaves in them can be graded)."""
     values = []
-    for kind, name in spec:
+    for kind, name, *more in spec:
         if kind == "array":
             values.append(inputs[f"{call['id']}__{name}"])  # a fresh copy from the .npz each time
         elif kind == "param":
             values.append(json.loads(json.dumps(call["params"][name])))  # a fresh dict
+        elif kind == "param_arrays":
+            param = json.loads(json.dumps(call["params"][name]))
+            param.update({entry: inputs[f"{call['id']}__{array}"] for entry, array in more[0].items()})
+            if made is not None:
+                made[name] = param
+            values.append(param)
         else:
             values.append(cache)
     return values
@@ -106,7 +114,7 @@ def _watched(modules):
     return sorted(m for m in modules if m in WATCHED_MODULES or m.startswith(WATCHED_PREFIX))
 
 
-def _call(call, inputs, sandbox, record, progress):
+def _call(call, inputs, sandbox, record, progress, made):
     before = set(sys.modules)
     record["phase"] = "import"
     module = importlib.import_module(call["module"])
@@ -134,18 +142,23 @@ def _call(call, inputs, sandbox, record, progress):
     record["threads_at_call"] = _threads()
     before = set(sys.modules)  # what the forward pass loaded (or started) is the forward function's business
     try:
-        return getattr(module, call["function"])(*_arguments(call["args"], inputs, call, cache))
+        return getattr(module, call["function"])(*_arguments(call["args"], inputs, call, cache, made))
     finally:
         record["call_modules"] = _watched(set(sys.modules) - before)
 
 
-def _outputs(call, result, np):
-    """The returned arrays by output name, or a message saying what is wrong with them."""
+def _outputs(call, result, np, made):
+    """The returned arrays by output name (and those the call left in its param dicts, ``made``), or a message
+    saying what is wrong with them."""
     names = call["outputs"]
     if "forward" not in call:  # a forward pass returns (out, cache)
         if not (type(result) is tuple and len(result) == 2):
             return None, f"{call['function']} must return a tuple (out, cache), got {type(result).__name__}"
         values = [result[0]]
+        for name in names[1:]:
+            key, entry = call["param_outputs"][name]
+            param = made.get(key)
+            values.append(param.get(entry) if type(param) is dict else None)
     elif len(names) == 1:
         values = [result]
     else:
@@ -179,10 +192,10 @@ def run_case(call, inputs, plan, np, failed_imports, progress=lambda phase: None
         return dict(failed_imports[call["module"]], **_names(call), seconds=0, repeated=True)
     record = {**_names(call), "status": "ok"}
     start = time.perf_counter()
-    result = None
+    result, made = None, {}
     signal.setitimer(signal.ITIMER_REAL, _case_timeout)
     try:
-        result = _call(call, inputs, sandbox, record, progress)
+        result = _call(call, inputs, sandbox, record, progress, made)
     except CaseTimeout:
         record["status"] = "timeout"
     except BaseException as error:  # SystemExit and KeyboardInterrupt too: one case, not the run
@@ -195,7 +208,7 @@ def run_case(call, inputs, plan, np, failed_imports, progress=lambda phase: None
         failed_imports[call["module"]] = _import_failure(record)
     if record["status"] == "ok":
         try:
-            arrays, problem = _outputs(call, result, np)
+            arrays, problem = _outputs(call, result, np, made)
             if problem is None:
                 np.savez(os.path.join(results, call["id"] + ".npz"), **arrays)
         except Exception as error:  # e.g. past the file size limit, or a patched builtin

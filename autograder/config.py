@@ -16,7 +16,10 @@ without ``tomllib``) holds:
   ``{"function": ..., "kind": ..., "cases": [...], "cache": [...]?}``; a case
   is ``{"points": ..., "x": [N, C, H, W], ...}`` with the keys its kind needs
   (see ``KINDS``) and an optional ``"dtype"`` (float64 by default) and
-  ``"name"``. ``cache`` names the inputs whose tuple is the forward pass's
+  ``"name"``. A batch-norm case's ``bn_param`` holds ``mode`` and optionally
+  ``eps`` and ``momentum``; the grader draws gamma, beta and the running
+  statistics, passes them as arrays, and grades the running statistics the
+  forward pass leaves in ``bn_param`` beside its output. ``cache`` names the inputs whose tuple is the forward pass's
   cache; when given, a backward part is graded with that cache if the
   student's own forward pass fails.
 """
@@ -41,7 +44,13 @@ KINDS = {
     "max_pool_backward": ({"x", "pool_param"}, {"ties"}, ("dx",)),
     "avg_pool_forward": ({"x", "pool_param"}, set(), ("out",)),
     "avg_pool_backward": ({"x", "pool_param"}, set(), ("dx",)),
+    "batchnorm_forward": ({"x", "bn_param"}, set(), ("out", "running_mean", "running_var")),
+    "batchnorm_backward": ({"x", "bn_param"}, set(), ("dx", "dgamma", "dbeta")),
+    "spatial_batchnorm_forward": ({"x", "bn_param"}, set(), ("out", "running_mean", "running_var")),
+    "spatial_batchnorm_backward": ({"x", "bn_param"}, set(), ("dx", "dgamma", "dbeta")),
 }
+BN_CASE_KEYS = {"mode", "eps", "momentum"}  # a case's bn_param; the running statistics are drawn by the grader
+PARAM_NAMES = ("conv_param", "pool_param", "bn_param")
 DTYPES = ("float64", "float32")
 
 
@@ -55,7 +64,7 @@ class Case:
 
     name: str
     points: float
-    spec: dict  # the case's JSON object: shapes ("x", "w"), "conv_param"/"pool_param", "dtype", "ties"
+    spec: dict  # the case's JSON object: shapes ("x", "w"), "conv_param"/"pool_param"/"bn_param", "dtype", "ties"
 
     @property
     def dtype(self) -> str:
@@ -63,8 +72,13 @@ class Case:
 
     @property
     def params(self) -> dict:
-        """The parameter dict the function takes (conv_param or pool_param)."""
-        return self.spec.get("conv_param", self.spec.get("pool_param"))
+        """The parameter dict the function takes (conv_param, pool_param or bn_param)."""
+        return next(self.spec[name] for name in PARAM_NAMES if name in self.spec)
+
+    @property
+    def params_name(self) -> str:
+        """Which parameter dict the function takes: 'conv_param', 'pool_param' or 'bn_param'."""
+        return next(name for name in PARAM_NAMES if name in self.spec)
 
 
 @dataclass(frozen=True)
@@ -148,6 +162,12 @@ def _case(part_name: str, kind: str, index: int, raw) -> Case:
         shape = raw.get(key)
         if key in required and not (isinstance(shape, list) and shape and all(isinstance(n, int) and n > 0 for n in shape)):
             raise ConfigError(f"{where}: {key!r} must be a shape (a list of positive ints), got {shape!r}")
+    if "bn_param" in required:
+        bn_param = raw.get("bn_param")
+        if not (isinstance(bn_param, dict) and bn_param.get("mode") in ("train", "test")
+                and bn_param.keys() <= BN_CASE_KEYS):
+            raise ConfigError(f"{where}: 'bn_param' must be an object with 'mode' ('train' or 'test') and optionally "
+                              f"'eps', 'momentum'; got {bn_param!r}")
     name = raw.get("name") or f"case {index + 1}"
     return Case(name=name, points=points, spec=dict(raw))
 

@@ -13,7 +13,7 @@ from typing import Iterator
 
 import numpy as np
 
-from autograder.cases import PreparedCase, reference_function
+from autograder.cases import RUNNING, PreparedCase, reference_function
 from autograder.compare import matches
 
 Variant = tuple[str, dict]
@@ -34,6 +34,13 @@ TIES = ("max-pool gradient sent to every tied maximum: only the first maximum of
         "as np.argmax) receives the gradient")
 SUM_POOL = "window sum instead of mean: divide by pool_height * pool_width"
 NOT_DIVIDED = "gradient not divided by the window size: each pixel gets dout / (pool_height * pool_width)"
+BIASED_RUNNING_VAR = ("running_var averaged with the biased batch variance: the running average takes the unbiased "
+                      "one, var * N / (N - 1), as PyTorch (the normalization itself uses the biased one)")
+MOMENTUM_SWAPPED = ("momentum the wrong way round: running = momentum * running + (1 - momentum) * batch statistic "
+                    "keeps the fraction momentum of the old value")
+TEST_WITH_BATCH = "test mode normalized with the batch's mean and variance: use bn_param's running statistics"
+DX_CONSTANT_STATS = ("dx treats the batch mean and variance as constants: in train mode they depend on x, so "
+                     "dx = (g - mean(g) - x_hat * mean(g * x_hat)) / std with g = dout * gamma")
 
 
 def _tuple(value, n: int) -> tuple[int, ...]:
@@ -202,7 +209,43 @@ def _avg_pool_backward(pc: PreparedCase) -> Iterator[Variant]:
     yield DX_ASSIGNED, {"dx": dx}
 
 
+def _bn_rows(pc: PreparedCase, array: np.ndarray) -> np.ndarray:
+    """(N, D) as it is, or (N, C, H, W) as (N * H * W, C): one column per normalized feature."""
+    return array if array.ndim == 2 else np.moveaxis(array, 1, -1).reshape(-1, array.shape[1])
+
+
+def _bn_forward(pc: PreparedCase) -> Iterator[Variant]:
+    params = pc.case.params
+    momentum = params.get("momentum", 0.9)
+    forward = reference_function(pc.part.function)
+    running = {name: pc.inputs[name] for name in RUNNING}
+    if params["mode"] == "train":
+        rows = _bn_rows(pc, pc.inputs["x"])
+        biased = momentum * running["running_var"] + (1 - momentum) * rows.var(axis=0)
+        yield BIASED_RUNNING_VAR, {"running_var": biased.astype(rows.dtype)}
+        swapped = {**params, **{name: array.copy() for name, array in running.items()}, "momentum": 1 - momentum}
+        forward(pc.inputs["x"], pc.inputs["gamma"], pc.inputs["beta"], swapped)
+        yield MOMENTUM_SWAPPED, {name: swapped[name] for name in RUNNING}
+    else:
+        as_train = {**params, **{name: array.copy() for name, array in running.items()}, "mode": "train"}
+        yield TEST_WITH_BATCH, {"out": forward(pc.inputs["x"], pc.inputs["gamma"], pc.inputs["beta"], as_train)[0]}
+
+
+def _bn_backward(pc: PreparedCase) -> Iterator[Variant]:
+    if pc.case.params["mode"] != "train":
+        return
+    eps = pc.case.params.get("eps", 1e-5)
+    x, gamma, dout = pc.inputs["x"], pc.inputs["gamma"], pc.inputs["dout"]
+    std = np.sqrt(_bn_rows(pc, x).var(axis=0) + eps)  # (D,) or (C,)
+    shape = (1, -1) if x.ndim == 2 else (1, -1, 1, 1)
+    yield DX_CONSTANT_STATS, {"dx": (dout * (gamma / std).reshape(shape)).astype(x.dtype)}
+
+
 VARIANTS = {
+    "batchnorm_forward": _bn_forward,
+    "spatial_batchnorm_forward": _bn_forward,
+    "batchnorm_backward": _bn_backward,
+    "spatial_batchnorm_backward": _bn_backward,
     "conv_forward": _conv_forward,
     "conv_backward": _conv_backward,
     "max_pool_forward": _pool_forward,

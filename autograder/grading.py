@@ -36,6 +36,7 @@ class CaseResult:
     max_score: float
     summary: str  # "passed" or what went wrong, one line
     details: list[str] = field(default_factory=list)  # inputs, worst element, diagnosis
+    picture: str | None = None  # a PNG data URI: expected map, the student's, their difference (``map_picture``)
 
     @property
     def passed(self) -> bool:
@@ -199,9 +200,22 @@ def _ended_summary(record: dict) -> str:
             "(os._exit, or sys.exit in a thread); the grader went on in a new process")
 
 
+def map_picture(pc: PreparedCase, arrays: dict) -> str | None:
+    """For the first wrong output that is a 4-D map (N, C, H, W) in the reference and in the student's arrays: a
+    small PNG (data URI) of the expected map, the student's and their difference (``cs7150.plots``); else None."""
+    for name in pc.part.outputs:
+        reference, array = pc.reference[name], arrays[name]
+        if reference.ndim == 4 and array.ndim == 4 and _check_output(name, array, reference):
+            from cs7150.plots import plot_map_difference, png_data_uri  # matplotlib, only for a failing map
+
+            return png_data_uri(plot_map_difference(reference, array, name))
+    return None
+
+
 def grade_case(pc: PreparedCase, record: dict | None, results: Path, run_note: str, max_bytes: int,
-               limits) -> CaseResult:
-    """Score one case from its status record and saved arrays (``limits``: the run's, for the numbers in messages)."""
+               limits, picture: bool = False) -> CaseResult:
+    """Score one case from its status record and saved arrays (``limits``: the run's, for the numbers in messages;
+    ``picture``: attach ``map_picture`` when the outputs are wrong)."""
     points = pc.case.points
 
     def failed(summary, details=()):
@@ -235,7 +249,10 @@ def grade_case(pc: PreparedCase, record: dict | None, results: Path, run_note: s
         forward = record["forward_error"]
         details.append(f"graded with the cache built from the inputs because {pc.part.forward} raised "
                        f"{forward.get('type')}: {forward.get('message')}")
-    return failed(problems[0], details)
+    result = failed(problems[0], details)
+    if picture:
+        result.picture = map_picture(pc, arrays)
+    return result
 
 
 def runtime_violations(part: Part, records: list[dict]) -> list[tuple[str, str]]:
@@ -261,7 +278,9 @@ def grade_part(part: Part, prepared: list[PreparedCase], records: dict, results:
         result.problem = f"{part.file} {missing}"
         result.cases = [CaseResult(pc.case.name, 0, pc.case.points, "not graded: file missing") for pc in prepared]
         return result
-    result.cases = [grade_case(pc, records.get(pc.id), results, run_note, max_bytes, limits) for pc in prepared]
+    for pc in prepared:  # a picture for the first failing case only: the feedback details that one
+        first_failure = all(case.passed for case in result.cases)
+        result.cases.append(grade_case(pc, records.get(pc.id), results, run_note, max_bytes, limits, first_failure))
     try:
         uses = static_checks.violations(source, part.function, part.is_naive)
     except static_checks.Unparsable as error:

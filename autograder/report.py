@@ -115,6 +115,8 @@ def feedback_html(result: StudentResult) -> str:
     )
     sections = "\n".join(
         f"<h2>{escape(p.name)}: {number(p.score)} / {number(p.max_score)}</h2>\n<pre>{escape(part_text(p))}</pre>"
+        + "".join(f'\n<p><img src="{escape(case.picture)}" alt="{escape(case.name)}: expected, yours, difference"></p>'
+                  for case in p.cases if case.picture)
         for p in result.parts
     )
     notes = "".join(f"<p class=\"note\">{escape(note)}</p>\n" for note in result.notes)

@@ -8,7 +8,8 @@ grader all use:
   ``conv_param`` / ``pool_param`` the course's layers take;
 - ``assert_close``: shape first, then ``cs7150.gradcheck.rel_error`` (the
   course's one relative-error definition) against a tolerance that depends
-  on the dtype, naming the worst element when it fails;
+  on the dtype, naming the worst element when it fails (and, in a notebook,
+  showing a wrong feature map beside the expected one: ``show_wrong_map``);
 - ``check_conv`` / ``check_pool``: a forward (and backward) pass compared
   with PyTorch's;
 - ``tie_free``: inputs whose values are all different, so that every max-pooling
@@ -19,6 +20,7 @@ PyTorch is imported when a reference is computed, not when this module is.
 """
 from __future__ import annotations
 
+import sys
 import warnings
 
 import numpy as np
@@ -55,12 +57,35 @@ def assert_close(name: str, yours, expected, tol: float | None = None) -> None:
         element (index, your value, the expected value).
     """
     yours, expected = np.asarray(yours), np.asarray(expected)
-    assert yours.shape == expected.shape, f"{name} has shape {yours.shape}, expected {expected.shape}"
+    if yours.shape != expected.shape:
+        show_wrong_map(name, yours, expected)
+        raise AssertionError(f"{name} has shape {yours.shape}, expected {expected.shape}")
     tol = tolerance(yours, expected) if tol is None else tol
     report = worst_element(yours, expected)
-    assert report.rel_error < tol, (
-        f"{name}: relative error {report.rel_error:.2g} (allowed {tol:g}); worst element at index "
-        f"{report.index}: yours {report.analytic:.10g}, expected {report.numeric:.10g}")
+    if not report.rel_error < tol:
+        show_wrong_map(name, yours, expected)
+        raise AssertionError(
+            f"{name}: relative error {report.rel_error:.2g} (allowed {tol:g}); worst element at index "
+            f"{report.index}: yours {report.analytic:.10g}, expected {report.numeric:.10g}")
+
+
+def show_wrong_map(name: str, yours, expected) -> bool:
+    """In a notebook, show a wrong (N, C, H, W) result beside the expected one and their difference.
+
+    Displays ``cs7150.plots.plot_map_difference`` when this runs in a Jupyter kernel and both arrays are
+    4-dimensional (a shifted, flipped or unpadded map is visible at a glance); does nothing elsewhere (pytest,
+    a script). Returns whether it showed a picture.
+    """
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if getattr(shell, "kernel", None) is None or np.ndim(yours) != 4 or np.ndim(expected) != 4:
+        return False
+    from IPython.display import display
+
+    from cs7150.plots import plot_map_difference
+
+    display(plot_map_difference(expected, yours, name=name.rsplit(": ", 1)[-1] if ": " in name else "map"))
+    return True
 
 
 def torch_conv(x, w, b, conv_param: dict, dout=None):

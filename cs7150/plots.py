@@ -1,4 +1,7 @@
-"""Figures of a training run: loss/accuracy curves, first-layer filters, a confusion matrix.
+"""Figures of a training run (loss/accuracy curves, first-layer filters, a confusion matrix) and of a wrong map.
+
+``plot_map_difference`` shows an expected feature map, a student's and their difference (the grader embeds it
+in its feedback with ``png_data_uri``; the notebooks' checks show it beside a failing comparison).
 
 Each function returns a matplotlib ``Figure`` (shown inline in a notebook) and,
 given ``path``, also saves it as a PNG. Figures are built without ``pyplot``,
@@ -7,6 +10,8 @@ backend alone.
 """
 from __future__ import annotations
 
+import base64
+import io
 import math
 
 import numpy as np
@@ -119,3 +124,67 @@ def plot_confusion(labels, predictions, num_classes: int = 10, path=None, title:
     ax.set(xlabel="predicted", ylabel="true", xticks=range(num_classes), yticks=range(num_classes),
            title=f"{title} (accuracy {100 * accuracy:.1f}%)")
     return _save(fig, path)
+
+
+def map_slice(expected: np.ndarray, yours: np.ndarray) -> tuple[tuple[int, ...], np.ndarray, np.ndarray]:
+    """The one 2-D map of two (N, C, H, W) arrays that shows a wrong result best, and that map of each.
+
+    Returns ``((n, c), expected[n, c], yours[n, c])`` for the sample and channel of the largest absolute
+    difference when the shapes agree, else for (0, 0) of each (an output of the wrong size).
+
+    Raises:
+        ValueError: an array is not 4-dimensional (N, C, H, W).
+    """
+    expected, yours = np.asarray(expected, dtype=np.float64), np.asarray(yours, dtype=np.float64)
+    for name, array in (("expected", expected), ("yours", yours)):
+        if array.ndim != 4:
+            raise ValueError(f"{name} must have shape (N, C, H, W), got {array.shape}")
+    index = (0, 0)
+    if expected.shape == yours.shape:
+        gap = np.nan_to_num(np.abs(yours - expected), nan=np.inf)
+        index = tuple(int(i) for i in np.unravel_index(np.argmax(gap), gap.shape)[:2])
+    return index, expected[index], yours[index]
+
+
+def plot_map_difference(expected: np.ndarray, yours: np.ndarray, name: str = "out", path=None) -> Figure:
+    """Expected map, your map and their difference side by side: a shifted, flipped or unpadded output at a glance.
+
+    Args:
+        expected, yours: float arrays (N, C, H, W), e.g. PyTorch's and a student's convolution output; the
+            sample and channel shown are ``map_slice``'s.
+        name: the output's name for the titles ("out", "dx").
+        path: where to save the PNG, or None.
+
+    Returns:
+        The ``Figure``: expected and yours on one colour scale, the difference (yours - expected) on a
+        symmetric one; without a difference panel when the shapes differ (the titles give both shapes).
+
+    Raises:
+        ValueError: an array is not 4-dimensional.
+    """
+    (n, c), want, got = map_slice(expected, yours)
+    same = want.shape == got.shape
+    fig = Figure(figsize=(6.6 if same else 4.4, 2.3))
+    axes = fig.subplots(1, 3 if same else 2, squeeze=False)[0]
+    low = min(np.nanmin(want), np.nanmin(got)) if got.size and want.size else 0
+    high = max(np.nanmax(want), np.nanmax(got)) if got.size and want.size else 1
+    for ax, who, image in zip(axes, ("expected", "yours"), (want, got)):
+        ax.imshow(image, cmap="viridis", vmin=low, vmax=high, interpolation="nearest")
+        ax.set_title(f"{who} {name}[{n}, {c}]" + ("" if same else f"\nshape {image.shape}"), fontsize=8)
+    if same:
+        diff = np.nan_to_num(got - want, nan=0.0, posinf=0.0, neginf=0.0)
+        bound = float(np.abs(diff).max()) or 1.0
+        image = axes[2].imshow(diff, cmap="RdBu_r", vmin=-bound, vmax=bound, interpolation="nearest")
+        axes[2].set_title("yours - expected", fontsize=8)
+        fig.colorbar(image, ax=axes[2], fraction=0.046, pad=0.04)
+    for ax in axes:
+        ax.set(xticks=[], yticks=[])
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def png_data_uri(fig: Figure, dpi: int = 60) -> str:
+    """``fig`` as a PNG in a ``data:image/png;base64,...`` URI, for an ``<img src=...>`` in an HTML page."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -371,3 +371,17 @@ def test_notebooks_are_graded_by_nbgrader_and_merged(tmp_path):
     with open(tmp_path / "out" / "grades.csv", newline="") as file:
         header = next(csv.reader(file))
     assert header[-2 - len(names):-2] == names
+
+
+def test_a_wrong_map_is_pictured_in_the_feedback_page_and_survives_the_sanitiser(graded):
+    """The first failing case of a conv or pool part carries a small PNG (expected, yours, difference) in the page."""
+    page = (graded["out"] / "students" / "flipped_kernel" / "feedback.html").read_text()
+    images = page.count('<img src="data:image/png;base64,')
+    assert images == 1, f"expected one picture (the first failing case of conv_forward_naive), found {images}"
+    png = page.split('<img src="data:image/png;base64,')[1].split('"')[0]
+    assert len(png) < 16_000, f"the picture is {len(png)} base64 characters; a few KB expected"
+    result = graded["results"]["flipped_kernel"]
+    pictured = [(part.name, case.name) for part in result.parts for case in part.cases if case.picture]
+    assert pictured == [("conv_forward_naive", result.parts[0].cases[0].name)], pictured
+    reference = (graded["out"] / "students" / "reference" / "feedback.html").read_text()
+    assert "<img" not in reference, "a submission that passes gets no pictures"

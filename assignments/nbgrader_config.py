@@ -23,6 +23,9 @@ import json
 import pathlib
 
 from autograder.feedback import FEEDBACK_PREPROCESSORS
+from autograder.notebook_checks import ExecuteApart
+from nbgrader.converters.autograde import Autograde
+from nbgrader.preprocessors import Execute
 
 c = get_config()  # noqa: F821  (injected by nbgrader when it loads this file)
 
@@ -50,6 +53,16 @@ c.ClearHiddenTests.end_test_delimeter = "END HIDDEN TESTS"
 # for a slow student implementation on a busy grading machine.
 c.Execute.timeout = 120
 c.Execute.interrupt_on_timeout = True
+
+# Test cells run in nbgrader's process, not in the student's kernel (autograder/notebook_checks.py): code a
+# student adds cannot change their verdicts, and hidden tests never reach the kernel.
+c.Autograde.autograde_preprocessors = [
+    ExecuteApart if preprocessor is Execute else preprocessor
+    for preprocessor in Autograde.class_traits()["autograde_preprocessors"].default()
+]
+# Assignment 2's tests still run in the kernel: they test PyTorch modules built in the notebook (no plain data
+# to send back) and package functions that the package grader does not grade yet (docs/security.md).
+c.ExecuteApart.assignments = ["assignment1"]
 
 # The student's package files are submitted next to the notebooks: keep them.
 c.Autograde.exclude_overwriting = {

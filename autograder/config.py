@@ -8,10 +8,12 @@ without ``tomllib``) holds:
   root (``cs7150/conv.py``, ...); only these are taken from a submission;
 - ``data`` (optional): repo-relative files or folders the notebooks need,
   copied into the release under the same relative path;
-- ``sections``: for each function with a solution region, the notebook and
-  section that teach it: ``{"conv_forward_naive": ["conv_pool.ipynb", "3"]}``
-  (used in the release's stub messages; other assignments' sections are used
-  for functions taught there);
+- ``sections``: for each function with a solution region, and each graded
+  function, the notebook and section that teach it:
+  ``{"conv_forward_naive": ["conv_pool.ipynb", "3"]}`` (used in the release's
+  stub messages, where other assignments' sections are used for functions
+  taught there; a section's heading states its parts' points as
+  ``(N package points)``);
 - ``parts``: the graded functions in grading order, each
   ``{"function": ..., "kind": ..., "cases": [...], "cache": [...]?}``; a case
   is ``{"points": ..., "x": [N, C, H, W], ...}`` with the keys its kind needs

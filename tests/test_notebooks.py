@@ -4,7 +4,10 @@ Every notebook ``assignments/source/<assignment>/*.ipynb`` must
 
 - state its total in its first cell as ``**Total: N points**`` and, where a
   section heading says ``## k. Title (M points)``, hold grade cells worth M
-  points in that section; all grade cells together are worth N;
+  points in that section; where it says ``(M package points)``, the package
+  grader's parts taught in that section (``sections`` of the assignment's
+  configuration) are worth M; grade cells and package parts together are
+  worth N (the one points model; ``tests/test_points.py`` checks the rest);
 - carry valid nbgrader metadata (schema 3, a unique ``grade_id``, points on
   every grade cell, autograded tests locked, markers only in the cells that
   nbgrader clears);
@@ -40,6 +43,7 @@ NOTEBOOKS = sorted(COURSE.glob("source/*/*.ipynb"))
 ASSIGNMENTS = sorted({path.parent.name for path in NOTEBOOKS})
 TOTAL = re.compile(r"\*\*Total: (\d+) points\*\*")
 SECTION = re.compile(r"^## (\d+)\..*\((\d+) points\)\s*$", re.MULTILINE)
+PACKAGE_SECTION = re.compile(r"^## (\d+)\..*\((\d+) package points\)\s*$", re.MULTILINE)
 REGIONS = {"### BEGIN SOLUTION": "### END SOLUTION", "### BEGIN HIDDEN TESTS": "### END HIDDEN TESTS"}
 CLEAN_FAILURES = {"NotImplementedError", "AssertionError"}  # what an untouched stub may raise in a test cell
 
@@ -84,11 +88,24 @@ def test_points_add_up_to_the_stated_totals(path):
     nb = read(path)
     match = TOTAL.search(nb.cells[0].source)
     assert match, 'the first cell must state the total as "**Total: N points**"'
+    from autograder import config
+
+    assignment = config.load(path.parent.name)
     points = sum(nbgrader_meta(cell)["points"] for cell in nb.cells if is_grade(cell))
-    assert points == int(match.group(1)), f"grade cells are worth {points} points, the header says {match.group(1)}"
+    assert points + assignment.max_score == int(match.group(1)), (
+        f"grade cells are worth {points} points and the package {assignment.max_score}, the header says {match.group(1)}")
 
     section, stated, found = None, {}, {}
+    package_stated, package_found = {}, {}
+    for part in assignment.parts:
+        notebook, taught = assignment.sections.get(part.function, (None, None))
+        assert notebook == path.name, f"{part.function}: configured sections name no section of {path.name}"
+        package_found[taught] = package_found.get(taught, 0) + part.max_score
     for cell in nb.cells:
+        package_heading = PACKAGE_SECTION.search(cell.source) if cell.cell_type == "markdown" else None
+        if package_heading:
+            section = package_heading.group(1)
+            package_stated[section] = int(package_heading.group(2))
         heading = SECTION.search(cell.source) if cell.cell_type == "markdown" else None
         if heading:
             section = heading.group(1)
@@ -100,6 +117,8 @@ def test_points_add_up_to_the_stated_totals(path):
                 found[section] += nbgrader_meta(cell)["points"]
     wrong = {s: (stated[s], found[s]) for s in stated if stated[s] != found[s]}
     assert not wrong, "section: (stated points, points of its grade cells): " + repr(wrong)
+    assert package_stated == package_found, (
+        f"package points by section: headings say {package_stated}, the configuration {package_found}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,529 @@
+"""nbgrader's Execute, with every test cell run in the grader's process: the student's kernel only answers calls.
+
+``nbgrader autograde`` runs a notebook top to bottom in one kernel, so code a
+student adds anywhere (or writes in an answer cell) shares the test cells'
+namespace and process: it can redefine the locked helpers, rebind a function
+under test, swallow exceptions, rewrite later cells before they run, or read
+the hidden tests from the kernel's input history. ``ExecuteApart`` (set as
+``Autograde.autograde_preprocessors``' executor in
+``assignments/nbgrader_config.py``, so plain ``nbgrader autograde`` uses it
+too) takes the test cells out of the kernel:
+
+1. before the kernel starts, the notebook file nbgrader left in the kernel's
+   folder (with the hidden tests put back) is rewritten without them;
+2. every cell but the autograded test cells runs in the student's kernel as
+   nbgrader would run it; where a test cell stood, the kernel only records
+   which objects the names that the test reads are bound to at that point
+   (a *snapshot*; plain values are copied and sent to the grader);
+3. once the last cell ran, each test cell runs here, in nbgrader's process:
+   its source and the helper cells' (``setup`` and ``*_helpers``, locked) come
+   from the gradebook, never from the submitted notebook; a name the test
+   reads that those do not define is the student's: a plain value from the
+   snapshot, or a function that is called *in the kernel* with arguments sent
+   from here (pickled) and whose result comes back as plain data only
+   (literals, NumPy arrays and tensors as ``.npy`` bytes checked before they
+   are loaded, an exception's class and message), never as an object;
+4. the test cell's verdict (its stdout, or its error) becomes its outputs,
+   which nbgrader then scores as usual; nothing the kernel prints while it
+   answers calls is shown anywhere, and no cell of the student's runs after
+   the first hidden input was sent.
+
+So a test cell's helpers, comparisons and assertions are out of the student's
+reach; the student's code decides only what its own functions return. Hidden
+tests never enter the kernel (only the inputs of the calls they make, after
+every output of the student's code was produced). A failure on a hidden line
+shows its exception's class only.
+
+Package functions (``cs7150/*.py``, the files of ``student_files``) are graded
+by ``cs7150 autograde`` alone: a test cell that reads a name the helper cells
+bind to one of them, or imports a student file, fails with a message for the
+instructor instead of testing whatever the kernel holds.
+"""
+from __future__ import annotations
+
+import ast
+import base64
+import builtins
+import contextlib
+import copy
+import io
+import json
+import pickle
+import re
+import secrets
+import sys
+import traceback
+from pathlib import Path
+
+import numpy as np
+from nbformat import NotebookNode
+from nbgrader.preprocessors import ClearHiddenTests, Execute
+from traitlets import Integer, List, Unicode
+
+from autograder import config
+
+HELPER_IDS = re.compile(r"^(setup|.*_helpers)$")  # locked cells the grader runs before a notebook's test cells
+MAX_REPLY_CHARS = 64 * 2**20  # one answer of the kernel, as text
+MAX_DEPTH = 40  # nesting of a returned value
+HIDDEN_FAILURE = "a hidden test failed (hidden tests show no details)"
+
+# Runs in the student's kernel (its namespace is the kernel's globals). It is
+# the same for everyone and secret to no one: whatever the student changes in
+# it changes only what their own functions appear to return.
+BRIDGE = r'''
+def _cs7150_bridge():
+    import base64, copy, io, pickle
+    snapshots = {}
+    tag = "\x00cs7150:"
+
+    def encode(value, depth=0):
+        if depth > 40:
+            return (tag + "object", "a value nested too deeply")
+        if value is None or isinstance(value, (bool, int, str, bytes, complex)):
+            return value
+        if isinstance(value, float):
+            return value if value == value and abs(value) != float("inf") else (tag + "float", repr(value))
+        kind = type(value).__module__.split(".")[0]
+        if kind == "numpy":
+            import numpy
+            if isinstance(value, numpy.generic):
+                return encode(value.item(), depth + 1)
+            if isinstance(value, numpy.ndarray) and value.dtype.kind in "biufc":
+                buffer = io.BytesIO()
+                numpy.save(buffer, numpy.ascontiguousarray(value), allow_pickle=False)
+                return (tag + "ndarray", buffer.getvalue())
+        if kind == "torch" and hasattr(value, "detach"):
+            array = encode(value.detach().cpu().numpy(), depth + 1)
+            return (tag + "tensor", array[1], bool(value.requires_grad), str(value.device.type))
+        if isinstance(value, dict):
+            return (tag + "dict", [(encode(k, depth + 1), encode(v, depth + 1)) for k, v in value.items()])
+        if isinstance(value, (list, tuple, set, frozenset)):
+            items = [encode(v, depth + 1) for v in value]
+            return items if type(value) is list else (tag + type(value).__name__ if type(value) in (tuple, set, frozenset) else tag + "tuple", items)
+        return (tag + "object", type(value).__qualname__)
+
+    def snapshot(key, names):
+        found, namespace = {}, globals()
+        for name in names:
+            if name not in namespace:
+                continue
+            value = namespace[name]
+            if callable(value):
+                snapshots.setdefault(key, {})[name] = value
+                found[name] = ("function",)
+            else:
+                try:
+                    value = copy.deepcopy(value)
+                except Exception:
+                    pass
+                found[name] = ("value", encode(value))
+        return repr(found)
+
+    def call(key, name, payload):
+        args, kwargs = pickle.loads(base64.b64decode(payload))
+        try:
+            return repr(("value", encode(snapshots[key][name](*args, **kwargs))))
+        except BaseException as error:
+            return repr(("raise", [c.__name__ for c in type(error).__mro__], str(error)[:2000]))
+
+    return snapshot, call
+
+_cs7150_snapshot, _cs7150_call = _cs7150_bridge()
+del _cs7150_bridge
+'''
+
+
+class KernelError(RuntimeError):
+    """The student's kernel did not answer a call (it died, timed out, or sent something unreadable)."""
+
+
+class StudentObject:
+    """What the grader sees of a returned object that is not plain data: its type's name only."""
+
+    def __init__(self, type_name: str):
+        self.type_name = type_name
+
+    def __repr__(self) -> str:
+        return f"<an object of type {self.type_name}>"
+
+
+def read_npy(data: bytes) -> np.ndarray:
+    """A numeric array from ``.npy`` bytes, its header checked before anything is allocated.
+
+    Raises ValueError for a pickled, non-numeric or truncated array.
+    """
+    stream = io.BytesIO(data)
+    version = np.lib.format.read_magic(stream)
+    readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    if version not in readers:
+        raise ValueError(f".npy format version {version}")
+    shape, _, dtype = readers[version](stream)
+    if dtype.kind not in "biufc" or np.prod(shape, dtype=np.float64) * dtype.itemsize > len(data):
+        raise ValueError("not a numeric array of the size sent")
+    stream.seek(0)
+    return np.load(stream, allow_pickle=False)
+
+
+def decode(value, depth: int = 0):
+    """Plain data from what the kernel's bridge encoded (``ast.literal_eval`` output); never runs code."""
+    if depth > MAX_DEPTH:
+        raise ValueError("a value nested too deeply")
+    if isinstance(value, list):
+        return [decode(v, depth + 1) for v in value]
+    if not (isinstance(value, tuple) and value and isinstance(value[0], str) and value[0].startswith("\x00cs7150:")):
+        if isinstance(value, tuple):
+            return tuple(decode(v, depth + 1) for v in value)
+        return value
+    kind, rest = value[0][len("\x00cs7150:"):], value[1:]
+    if kind == "float":
+        return float(rest[0])
+    if kind == "ndarray":
+        return read_npy(rest[0])
+    if kind == "tensor":
+        import torch
+        tensor = torch.from_numpy(read_npy(rest[0]))
+        return tensor.requires_grad_(bool(rest[1])) if tensor.is_floating_point() else tensor
+    if kind == "dict":
+        return {decode(k, depth + 1): decode(v, depth + 1) for k, v in rest[0]}
+    if kind in ("tuple", "set", "frozenset"):
+        return {"tuple": tuple, "set": set, "frozenset": frozenset}[kind](decode(v, depth + 1) for v in rest[0])
+    return StudentObject(str(rest[0]))
+
+
+def _exception(names, message: str) -> BaseException:
+    """The first built-in exception class among ``names`` (a raised exception's MRO), with ``message``."""
+    for name in names:
+        kind = getattr(builtins, str(name), None)
+        if isinstance(kind, type) and issubclass(kind, Exception):
+            return kind(str(message))
+    return RuntimeError(f"{names[0] if names else 'an exception'}: {message}")
+
+
+def free_names(source: str) -> set[str]:
+    """Names a cell reads that it never binds (anywhere in it), builtins left out."""
+    tree = ast.parse(source)
+    read, bound = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+    return read - bound - set(dir(builtins))
+
+
+def imported_modules(source: str) -> set[str]:
+    """The modules a cell imports (``import a.b`` and ``from a.b import c`` give ``a.b``)."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+    return found
+
+
+def hidden_line_numbers(source: str, begin: str, end: str) -> set[int]:
+    """1-based numbers of the lines inside a cell's hidden-test regions (delimiters matched as nbgrader does)."""
+    numbers, hidden = set(), False
+    for number, line in enumerate(source.splitlines(), 1):
+        if begin in line:
+            hidden = True
+        elif end in line:
+            hidden = False
+        elif hidden:
+            numbers.add(number)
+    return numbers
+
+
+def strip_magics(source: str) -> str:
+    """A cell's source without IPython's line magics and shell escapes (the grader runs plain Python)."""
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+
+
+def student_modules() -> set[str]:
+    """Module names of every assignment's student files (``cs7150.conv``, ...)."""
+    modules = set()
+    for path in sorted(config.ASSIGNMENTS_DIR.glob("*.json")):
+        for rel in json.loads(path.read_text(encoding="utf-8")).get("student_files", []):
+            modules.add(rel[:-len(".py")].replace("/", "."))
+    return modules
+
+
+def helper_namespace(sources: list[tuple[str, str]]) -> tuple[dict, set[str]]:
+    """Run the helper cells' ``(grade_id, source)`` here; return their namespace and the package names left out.
+
+    A name bound to a function, class or module of a student file (the
+    reference's, in this process) is left out of the namespace and reported,
+    so that no test cell can grade the reference instead of the student.
+    """
+    namespace = {"__name__": "__cs7150_checks__", "__builtins__": builtins}
+    with contextlib.redirect_stdout(io.StringIO()):
+        import matplotlib
+        matplotlib.use("Agg")
+        for grade_id, source in sources:
+            exec(compile(strip_magics(source), f"<helper cell {grade_id}>", "exec"), namespace)
+        import matplotlib.pyplot as plt
+        plt.close("all")
+    modules = student_modules()
+    package = {name for name, value in namespace.items()
+               if (getattr(value, "__name__", None) if isinstance(value, type(sys)) else getattr(value, "__module__", None))
+               in modules}
+    for name in package:
+        del namespace[name]
+    return namespace, package
+
+
+class KernelFunction:
+    """A function of the student's notebook, called in their kernel; only plain data comes back."""
+
+    def __init__(self, bridge: "Bridge", key: str, name: str):
+        self._bridge, self._key, self.__name__ = bridge, key, name
+
+    def __call__(self, *args, **kwargs):
+        payload = base64.b64encode(pickle.dumps((args, kwargs), protocol=4)).decode("ascii")
+        status, *rest = self._bridge.ask(f"_cs7150_call({self._key!r}, {self.__name__!r}, {payload!r})")
+        if status == "value":
+            return decode(rest[0])
+        raise _exception(*rest)
+
+    def __repr__(self) -> str:
+        return f"<the notebook's function {self.__name__}>"
+
+
+class Bridge:
+    """Asks the student's kernel (through the executor's client) and reads its answers as literals only."""
+
+    def __init__(self, executor: "ExecuteApart"):
+        self.executor = executor
+        self.ready = False
+
+    def ask(self, code: str):
+        executor = self.executor
+        if not executor.run_sync_alive():
+            raise KernelError("the notebook's kernel is not running any more (it died or was stopped)")
+        try:
+            reply = executor.run_interactive(("" if self.ready else BRIDGE) + f"\n_cs7150_answer = {code}",
+                                             user_expressions={"answer": "_cs7150_answer"})
+        except TimeoutError:
+            executor.interrupt()
+            raise KernelError(f"the notebook's kernel did not answer within {executor.call_timeout} s") from None
+        self.ready = True
+        content = reply.get("content", {})
+        answer = content.get("user_expressions", {}).get("answer", {})
+        text = answer.get("data", {}).get("text/plain") if isinstance(answer, dict) else None
+        if content.get("status") != "ok" or not isinstance(text, str) or len(text) > MAX_REPLY_CHARS:
+            raise KernelError("the notebook's kernel did not answer (its bridge to the grader was broken)")
+        try:
+            return ast.literal_eval(ast.literal_eval(text))
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            raise KernelError("the notebook's kernel answered something the grader cannot read") from None
+
+
+class _HiddenAware(io.StringIO):
+    """stdout of a test cell: what it prints once a hidden line ran is dropped."""
+
+    def __init__(self, state: dict):
+        super().__init__()
+        self.state = state
+
+    def write(self, text: str) -> int:
+        return len(text) if self.state["hidden_ran"] else super().write(text)
+
+
+def run_test_cell(grade_id: str, source: str, namespace: dict, hidden: set[int]) -> list[NotebookNode]:
+    """Run a test cell here in ``namespace``; return its outputs (stdout, then an error if it failed).
+
+    Output printed after a hidden line ran is dropped; an error raised once a
+    hidden line ran shows its class and ``HIDDEN_FAILURE`` only.
+    """
+    filename = f"<test cell {grade_id}>"
+    state = {"hidden_ran": False}
+
+    def trace(frame, event, arg):
+        if frame.f_code.co_filename != filename:
+            return None
+        if event == "line" and frame.f_lineno in hidden:
+            state["hidden_ran"] = True
+        return trace
+
+    stdout, error = _HiddenAware(state), None
+    try:
+        code = compile(source, filename, "exec")
+        with contextlib.redirect_stdout(stdout):
+            sys.settrace(trace)
+            try:
+                exec(code, namespace)
+            finally:
+                sys.settrace(None)
+    except Exception as raised:  # the test's verdict: every exception fails the cell
+        error = raised
+    outputs = []
+    if stdout.getvalue():
+        outputs.append(NotebookNode(output_type="stream", name="stdout", text=stdout.getvalue()))
+    if error is not None:
+        ename = type(error).__name__
+        if state["hidden_ran"]:
+            evalue, lines = HIDDEN_FAILURE, [f"{ename}: {HIDDEN_FAILURE}"]
+        else:
+            evalue = str(error)
+            frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename.startswith("<")]
+            lines = [f"{f.filename}, line {f.lineno}: {f.line}" for f in frames] + [f"{ename}: {evalue}"]
+        outputs.append(NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=lines))
+    return outputs
+
+
+def _instructor_error(grade_id: str, message: str) -> list[NotebookNode]:
+    text = f"test cell {grade_id}: {message}"
+    return [NotebookNode(output_type="error", ename="GraderConfigurationError", evalue=text, traceback=[text])]
+
+
+class ExecuteApart(Execute):
+    """nbgrader's ``Execute`` with the autograded test cells run in the grader's process (see the module)."""
+
+    call_timeout = Integer(120, help="Seconds the kernel may take to answer one call of a test cell").tag(config=True)
+    assignments = List(Unicode(), help="Assignments whose test cells run apart; the others run as nbgrader runs "
+                       "them, every cell in the kernel").tag(config=True)
+
+    def preprocess(self, nb: NotebookNode, resources=None, km=None):
+        """Run the notebook's cells in the kernel, then its test cells here (nbconvert's loop, plus that step)."""
+        from nbclient import NotebookClient
+        from nbclient.exceptions import DeadKernelError
+
+        if resources["nbgrader"]["assignment"] not in self.assignments:
+            return super().preprocess(nb, resources, km)
+        self._read_gradebook(nb, resources["nbgrader"])
+        self._hide_tests_on_disk(nb, resources)
+        self._bridge, self._snapshots, self._pending = Bridge(self), {}, []
+        NotebookClient.__init__(self, nb, km)
+        self.reset_execution_trackers()
+        self._check_assign_resources(resources)
+        with self.setup_kernel():
+            info = self.wait_for_reply(self.kc.kernel_info())
+            self.nb.metadata["language_info"] = info["content"]["language_info"]
+            try:
+                for index, cell in enumerate(self.nb.cells):
+                    self.preprocess_cell(cell, resources, index)
+            except DeadKernelError:  # the student's kernel died: the test cells still run (and fail)
+                self.log.warning("the kernel died; the remaining cells were not run")
+            self._run_tests()
+        self.set_widgets_metadata()
+        return self.nb, self.resources
+
+    def _read_gradebook(self, nb: NotebookNode, info: dict) -> None:
+        """The test cells' and the helper cells' sources, as the instructor wrote them (from the gradebook)."""
+        from nbgrader.api import Gradebook
+
+        with Gradebook(info["db_url"]) as gradebook:
+            notebook = gradebook.find_notebook(info["notebook"], info["assignment"])
+            solutions = {cell.name for cell in notebook.solution_cells}
+            graded = {cell.name for cell in notebook.grade_cells}
+            self._tests = {cell.name: cell.source for cell in notebook.source_cells
+                           if cell.cell_type == "code" and cell.name in graded and cell.name not in solutions}
+            helpers = [(cell.name, cell.source) for cell in notebook.source_cells
+                       if cell.cell_type == "code" and cell.locked and HELPER_IDS.match(cell.name)
+                       and cell.name not in self._tests]
+        order = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+        self._helpers = sorted(helpers, key=lambda item: order.index(item[0]) if item[0] in order else len(order))
+
+    # -- the kernel side ------------------------------------------------------------------------------
+    def _grade_id(self, cell) -> str | None:
+        return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+    def preprocess_cell(self, cell, resources, index):
+        grade_id = self._grade_id(cell)
+        if cell.cell_type != "code" or grade_id not in getattr(self, "_tests", ()):
+            return super().preprocess_cell(cell, resources, index)
+        cell.outputs, cell.execution_count = [], None
+        key = f"{grade_id}-{secrets.token_hex(4)}"
+        try:
+            names = sorted(free_names(self._tests[grade_id]))
+            self._snapshots[grade_id] = (key, self._bridge.ask(f"_cs7150_snapshot({key!r}, {names!r})"))
+        except (KernelError, SyntaxError) as error:
+            self._snapshots[grade_id] = (key, error)
+        self._pending.append(cell)
+        return cell, resources
+
+    async def _alive(self) -> bool:
+        from nbclient.util import ensure_async
+        return await ensure_async(self.km.is_alive())
+
+    async def _interactive(self, code: str, user_expressions: dict):
+        from nbclient.util import ensure_async
+        return await ensure_async(self.kc.execute_interactive(
+            code, store_history=False, allow_stdin=False, user_expressions=user_expressions,
+            timeout=self.call_timeout, output_hook=lambda message: None))
+
+    async def _interrupt(self) -> None:
+        from nbclient.util import ensure_async
+        await ensure_async(self.km.interrupt_kernel())
+
+    def run_sync_alive(self) -> bool:
+        from nbclient.util import run_sync
+        return run_sync(self._alive)()
+
+    def run_interactive(self, code: str, user_expressions: dict):
+        from nbclient.util import run_sync
+        return run_sync(self._interactive)(code, user_expressions)
+
+    def interrupt(self) -> None:
+        from nbclient.util import run_sync
+        with contextlib.suppress(Exception):
+            run_sync(self._interrupt)()
+
+    def _hide_tests_on_disk(self, nb: NotebookNode, resources) -> None:
+        """Rewrite the notebook nbgrader left in the kernel's folder without its hidden tests."""
+        import nbformat
+
+        path = Path(resources.get("metadata", {}).get("path") or ".") / f"{resources.get('unique_key', '')}.ipynb"
+        if not path.is_file():
+            return
+        clean = copy.deepcopy(nb)
+        clear = ClearHiddenTests(config=self.config, enforce_metadata=False)
+        for cell in clean.cells:
+            cell.source = "\n".join(line for number, line in enumerate(cell.source.splitlines(), 1)
+                                    if number not in hidden_line_numbers(cell.source, clear.begin_test_delimeter,
+                                                                         clear.end_test_delimeter)
+                                    and clear.begin_test_delimeter not in line and clear.end_test_delimeter not in line)
+        path.write_text(nbformat.writes(clean), encoding="utf-8")
+
+    # -- the grader side ------------------------------------------------------------------------------
+    def _run_tests(self) -> None:
+        clear = ClearHiddenTests(config=self.config, enforce_metadata=False)
+        try:
+            base, package = helper_namespace(self._helpers)
+        except Exception as error:  # an instructor's helper cell that does not run here
+            base, package = None, f"{type(error).__name__}: {error}"
+        for cell in self._pending:
+            grade_id = self._grade_id(cell)
+            source = self._tests[grade_id]
+            key, snapshot = self._snapshots[grade_id]
+            if base is None:
+                cell.outputs = _instructor_error(grade_id, f"the helper cells do not run in the grader: {package}")
+                continue
+            names = free_names(source)
+            graded_package = sorted((names & package) | {m for m in imported_modules(source) if m in student_modules()})
+            if graded_package:
+                cell.outputs = _instructor_error(grade_id, f"it tests {', '.join(graded_package)}, package code that "
+                                                 "cs7150 autograde grades; notebook test cells grade notebook code only")
+                continue
+            if isinstance(snapshot, Exception):
+                cell.outputs = [NotebookNode(output_type="error", ename=type(snapshot).__name__, evalue=str(snapshot),
+                                             traceback=[str(snapshot)])]
+                continue
+            namespace = dict(base)
+            for name, found in snapshot.items():
+                if name in base:
+                    continue
+                try:
+                    namespace[name] = KernelFunction(self._bridge, key, name) if found[0] == "function" else decode(found[1])
+                except (ValueError, TypeError, IndexError):
+                    continue  # an unreadable value: the name stays undefined (NameError in the test)
+            cell.outputs = run_test_cell(grade_id, source, namespace, hidden_line_numbers(
+                source, clear.begin_test_delimeter, clear.end_test_delimeter))
+            cell.execution_count = None

@@ -1,0 +1,221 @@
+"""Test cells run in nbgrader's process (``autograder.notebook_checks``): what crosses from the kernel, and attacks.
+
+The fast tests check the pieces: which names a test cell takes from the student, the hidden lines, the
+decoding of what a kernel sends back (plain data only, headers checked before any allocation), the exceptions.
+The slow tests run nbgrader's own commands (``generate_assignment``, ``autograde``) on a copy of the course
+root whose ``nbgrader_config.py`` loads the repository's, as an instructor would: an honest submission scores
+every notebook point; one whose added cells redefine the helpers, rebind the functions under test, install input
+transformers and exception handlers, or patch NumPy loses exactly the points of its wrong answers; code that
+looks for the hidden tests in the kernel's folder, its history and its frames finds none; a submission without
+its ``cs7150/`` folder fails its setup cell with a message saying so.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from autograder import notebook_checks as nc
+
+REPO = Path(__file__).resolve().parents[1]
+COURSE = REPO / "assignments"
+ASSIGNMENT = "assignment1"
+NOTEBOOK = "conv_pool.ipynb"
+
+
+def test_free_names_are_what_a_cell_reads_and_never_binds():
+    source = ("import io\nrows = [r for r in table]\ndef check(x, seed):\n    return compose_convs(x) + seed\n"
+              "try:\n    output_size(1)\nexcept ValueError as error:\n    print(error, io)\n")
+    assert nc.free_names(source) == {"table", "compose_convs", "output_size"}
+
+
+def test_hidden_lines_are_numbered_as_nbgrader_delimits_them():
+    source = "a = 1\n### BEGIN HIDDEN TESTS\nb = 2\nc = 3\n### END HIDDEN TESTS\nd = 4\n"
+    assert nc.hidden_line_numbers(source, "BEGIN HIDDEN TESTS", "END HIDDEN TESTS") == {3, 4}
+
+
+def _npy(array) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=True)
+    return buffer.getvalue()
+
+
+def test_arrays_come_back_as_numbers_only():
+    array = np.arange(6.0).reshape(2, 3)
+    assert np.array_equal(nc.decode(("\x00cs7150:ndarray", _npy(array))), array)
+    with pytest.raises(ValueError):
+        nc.read_npy(_npy(np.array([object()], dtype=object)))  # a pickle inside: never loaded
+    forged = _npy(np.zeros(2)).replace(b"(2,)", b"(9999999999,)".ljust(4))  # a header claiming 80 GB
+    with pytest.raises(ValueError):
+        nc.read_npy(forged)
+
+
+def test_values_keep_their_shape_and_objects_stay_opaque():
+    encoded = ("\x00cs7150:dict", [((32, 5, 0, 1, 1), 28), ("k", ("\x00cs7150:tuple", [1, ("\x00cs7150:float", "nan")]))])
+    decoded = nc.decode(encoded)
+    assert decoded[(32, 5, 0, 1, 1)] == 28 and decoded["k"][0] == 1 and np.isnan(decoded["k"][1])
+    opaque = nc.decode(("\x00cs7150:object", "AlwaysEqual"))
+    assert isinstance(opaque, nc.StudentObject) and opaque != 1 and "AlwaysEqual" in repr(opaque)
+
+
+def test_a_kernels_exception_becomes_a_builtin_one():
+    error = nc._exception(["MyError", "ValueError", "Exception", "BaseException", "object"], "too long")
+    assert type(error) is ValueError and str(error) == "too long"
+    assert type(nc._exception(["SystemExit", "BaseException", "object"], "bye")) is RuntimeError
+
+
+def test_a_failure_after_a_hidden_line_shows_no_details():
+    source = "print('visible')\nassert f(1) == 1\n### BEGIN HIDDEN TESTS\nprint('secret input 42')\nassert f(42) == 0, 'f(42) secret'\n### END HIDDEN TESTS\n"
+    namespace = {"f": lambda v: v}
+    outputs = nc.run_test_cell("t", source, namespace, nc.hidden_line_numbers(source, "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"))
+    text = json.dumps(outputs)
+    assert "visible" in text and "42" not in text and "secret" not in text
+    assert outputs[-1]["ename"] == "AssertionError" and outputs[-1]["evalue"] == nc.HIDDEN_FAILURE
+
+
+def test_helper_cells_never_hand_the_reference_package_to_a_test():
+    namespace, package = nc.helper_namespace([("setup", "import numpy as np\nfrom cs7150.layers import conv_forward_naive\n"
+                                                         "from cs7150 import conv\n%matplotlib inline\n")])
+    assert "np" in namespace and {"conv_forward_naive", "conv"} <= package
+    assert "conv_forward_naive" not in namespace and "conv" not in namespace
+
+
+# ---------------------------------------------------------------------------------------------
+# nbgrader's own commands on a course root (slow)
+
+ATTACK_CELL = r'''
+import sys, numpy, torch
+from IPython import get_ipython
+
+def assert_close(*args, **kwargs):  # the locked helpers, redefined to pass everything
+    return None
+
+def check_composition(*args, **kwargs):
+    return None
+
+def check_fc_to_conv(*args, **kwargs):
+    return None
+
+numpy.allclose = lambda *args, **kwargs: True
+torch.allclose = lambda *args, **kwargs: True
+F = type("AnythingGoes", (), {"__getattr__": lambda self, name: (lambda *a, **k: torch.zeros(1, 1, 1, 1))})()
+get_ipython().input_transformers_cleanup.append(lambda lines: [] if any("assert" in line for line in lines) else lines)
+get_ipython().set_custom_exc((BaseException,), lambda *args, **kwargs: None)
+'''
+
+SNOOP_CELL = r'''
+import glob, sys
+marker = "BEGIN " + "HIDDEN TESTS"
+seen = []
+for path in glob.glob("*.ipynb") + glob.glob("**/*.ipynb", recursive=True):
+    seen.append(marker in open(path, encoding="utf-8").read())
+seen.append(any(marker in cell for cell in In))
+print("hidden tests found in the kernel:", any(seen), len(seen))
+
+def fc_to_conv(W_fc, b_fc, input_shape):  # a correct answer that looks around while it is called
+    frame, found = sys._getframe(), False
+    while frame is not None:
+        found = found or marker in repr(frame.f_code.co_consts) or marker in repr(frame.f_locals)
+        frame = frame.f_back
+    print("hidden tests found from a test's call:", found or any(marker in cell for cell in In))
+    return W_fc.reshape(W_fc.shape[0], *input_shape), b_fc.copy()
+'''
+
+
+def _nbgrader(course: Path, *args) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
+    env.pop("NBGRADER_EXECUTION", None)
+    return subprocess.run([sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={course}"],
+                          cwd=course, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory) -> Path:
+    """A course root as an instructor has it: this repository's configuration, the assignment generated."""
+    root = tmp_path_factory.mktemp("course")
+    shutil.copytree(COURSE / "source" / ASSIGNMENT, root / "source" / ASSIGNMENT)
+    (root / "nbgrader_config.py").write_text(f"load_subconfig({str(COURSE / 'nbgrader_config.py')!r})\n")
+    result = _nbgrader(root, "generate_assignment", ASSIGNMENT, "--force")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return root
+
+
+def _cell(nb, grade_id):
+    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def _submit(course: Path, student: str, edit=None, package: bool = True) -> dict:
+    """Autograde the reference notebook, changed by ``edit(nb)``; return grade_id -> (score, outputs)."""
+    nb = nbformat.read(COURSE / "source" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    if edit:
+        edit(nb)
+    folder = course / "submitted" / student / ASSIGNMENT
+    folder.mkdir(parents=True)
+    nbformat.write(nb, folder / NOTEBOOK)
+    if package:
+        shutil.copytree(REPO / "cs7150", folder / "cs7150", ignore=shutil.ignore_patterns("__pycache__"))
+    result = _nbgrader(course, "autograde", ASSIGNMENT, f"--student={student}", "--force")
+    assert result.returncode == 0, result.stderr[-3000:]
+    from nbgrader.api import Gradebook
+
+    executed = nbformat.read(course / "autograded" / student / ASSIGNMENT / NOTEBOOK, as_version=4)
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        graded = gradebook.find_submission_notebook(Path(NOTEBOOK).stem, ASSIGNMENT, student)
+        scores = {grade.name: grade.auto_score for grade in graded.grades if grade.cell.cell_type == "code"}
+    return {name: (score, _cell(executed, name).outputs) for name, score in scores.items()}, executed
+
+
+def _wrong_answers(nb):
+    """fc_to_conv (3 points) and compose_convs (4 points) answered wrongly."""
+    _cell(nb, "fc_to_conv").source += "\n\ndef fc_to_conv(W_fc, b_fc, input_shape):\n    return W_fc, b_fc\n"
+    _cell(nb, "compose_convs").source += "\n\ndef compose_convs(w1, b1, w2, b2):\n    return w1, b1\n"
+
+
+@pytest.mark.slow
+def test_honest_notebook_scores_every_notebook_point(course):
+    grades, _ = _submit(course, "honest")
+    assert {name: score for name, (score, _) in grades.items()} == {
+        "test_output_size": 4, "test_output_size_table": 3, "test_receptive_field": 4, "test_counting": 3,
+        "test_lenet_counts": 3, "test_compose_convs": 4, "test_fc_to_conv": 3}
+
+
+@pytest.mark.slow
+def test_added_cells_cannot_change_a_verdict(course):
+    def edit(nb):
+        _wrong_answers(nb)
+        at = nb.cells.index(_cell(nb, "fc_to_conv")) + 1
+        nb.cells.insert(at, nbformat.v4.new_code_cell(ATTACK_CELL))
+        nb.cells.append(nbformat.v4.new_code_cell("fc_to_conv = compose_convs = lambda *args: (args[0], args[1])\n"
+                                                  + ATTACK_CELL))
+
+    grades, _ = _submit(course, "tamperer", edit)
+    scores = {name: score for name, (score, _) in grades.items()}
+    assert scores["test_fc_to_conv"] == 0 and scores["test_compose_convs"] == 0, scores
+    assert sum(scores.values()) == 24 - 3 - 4
+
+
+@pytest.mark.slow
+def test_the_kernel_never_sees_a_hidden_test(course):
+    def edit(nb):
+        _cell(nb, "fc_to_conv").source = SNOOP_CELL
+
+    grades, executed = _submit(course, "snoop", edit)
+    printed = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
+    assert "hidden tests found in the kernel: False" in printed
+    assert "hidden tests found from a test's call" not in printed  # what the kernel prints for a call is never shown
+    assert grades["test_fc_to_conv"][0] == 3
+
+
+@pytest.mark.slow
+def test_a_submission_without_its_package_fails_its_setup_clearly(course):
+    grades, executed = _submit(course, "nopackage", package=False)
+    errors = [o for o in _cell(executed, "setup").outputs if o.output_type == "error"]
+    assert errors and "not from the cs7150/ folder next to it" in errors[0].evalue

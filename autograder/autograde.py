@@ -12,10 +12,12 @@ were chosen and the reference outputs computed here before any child starts,
 and each child's arrays are compared here (``autograder.grading``): the child
 only reports.
 
-When a run ends before all its cases did, for any reason but the wall-time
-limit (an exit, a crash, the memory or disk limit), the case that was running
-scores 0 with the reason and a new child grades the remaining cases, at most
-``MAX_RUNS`` children per submission within the same wall time.
+A submission's cases run in two phases, each in children of its own: the
+naive functions' in a sandbox without the fast path's files, then the
+others'. When a child ends before all its cases did, for any reason but the
+wall-time limit (an exit, a crash, the memory or disk limit), the case that
+was running scores 0 with the reason and a new child grades the remaining
+cases, at most ``MAX_RUNS`` children per phase within the same wall time.
 
 With ``notebooks=True`` the assignment's notebooks are then graded by
 ``nbgrader autograde`` (``autograder.notebooks``) and each notebook becomes one
@@ -38,7 +40,7 @@ from autograder import (cases, config, grading, isolation, notebooks, processes,
                         sanitise, shards, submissions)
 
 CHILD = Path(__file__).resolve().parent / "child.py"
-MAX_RUNS = 6  # children per submission: the first and the restarts after one ended early
+MAX_RUNS = 6  # children per phase of a submission (naive functions, then the others): the first and restarts
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,10 @@ class Run:
     cases: list
     confinement: isolation.Confinement | None = None
     python: sandbox_python.SandboxPython | None = None  # the installation its child runs with
+    phases: list = field(default_factory=list)  # its cases in the order they run: the naive functions', the others'
+    fast_files: tuple = ()  # the fast path's files: not in the sandbox while naive functions are graded
+    phase: int = 0  # the phase the last child ran
+    phase_start: int = 0  # how many children had run when it began
     jobs: list = field(default_factory=list)  # the children run so far, the last one last
     ended: dict = field(default_factory=dict)  # case id -> the grader's own record of a case its child died in
     errors: list = field(default_factory=list)  # what the grader itself failed to do for this run
@@ -136,6 +142,10 @@ def _prepare(submission, assignment, prepared, work: Path, inputs: Path, limits:
     files, missing = submissions.read_student_files(submission, assignment.student_files)
     run = Run(submission, folder, files, missing, [pc for pc in prepared if pc.part.file not in missing],
               python=python)
+    run.phases = [phase for phase in ([pc for pc in run.cases if pc.part.is_naive],
+                                      [pc for pc in run.cases if not pc.part.is_naive]) if phase]
+    run.fast_files = tuple(sorted({part.file for part in assignment.parts if not part.is_naive}
+                                  - {part.file for part in assignment.parts if part.is_naive}))
     run.results.mkdir(parents=True)
     if run.cases:
         if mode.kind is not None:
@@ -148,15 +158,22 @@ def _prepare(submission, assignment, prepared, work: Path, inputs: Path, limits:
             for name in ["status.jsonl", *(f"{pc.id}.npz" for pc in run.cases)]:  # the only files it can write
                 (run.results / name).touch(mode=0o600)  # there: the folder stays the grader's, so none can be
                 os.chown(run.results / name, run.confinement.uid, run.confinement.uid)  # replaced
-        run.jobs.append(_job(run, [pc.call() for pc in run.cases], inputs, limits, limits.wall_s))
+        run.jobs.append(_job(run, [pc.call() for pc in run.phases[0]], inputs, limits, limits.wall_s))
     return run
 
 
 def _build_sandbox(run: Run, template: Path) -> None:
-    """The stubbed package with the student's files over it (once per submission), owned by its confined uid."""
+    """The stubbed package with the student's files over it (before each child), owned by its confined uid.
+
+    While naive functions are graded the fast path's files are not in it at all: whatever a naive function
+    tries (an import by a computed name, ``importlib``, reading the file), the fast path is not there.
+    """
     if not run.sandbox.exists():
         shutil.copytree(template, run.sandbox)
         submissions.write_files(run.files, run.sandbox)
+        if all(pc.part.is_naive for pc in run.phases[run.phase]):
+            for rel in run.fast_files:
+                (run.sandbox / rel).unlink(missing_ok=True)
     if run.confinement is not None:
         run.confinement.give()
 
@@ -176,16 +193,17 @@ def _stopped_reason(job: processes.Job, limits: Limits) -> str:
 
 
 def _follow_up(run: Run, inputs: Path, limits: Limits) -> processes.Job | None:
-    """After a child ended early: record the case it died in, and a new child for the rest (or None).
+    """After a child ended: record the case it died in, and a new child for the rest of its phase, or for the
+    next phase (the fast path's functions after the naive ones), or None.
 
     The record goes to ``run.ended`` and to the status file too, for the next
     child: a case that died in its forward pass is graded again on its given
     cache (``autograder/child.py`` reads which forward passes were in trouble).
     """
-    records = {**grading.read_status(run.results), **run.ended}
-    pending = [pc for pc in run.cases if records.get(pc.id, {}).get("status") in (None, "started")]
-    if not pending or _status_replaced(run):
+    if _status_replaced(run):
         return None
+    records = {**grading.read_status(run.results), **run.ended}
+    pending = [pc for pc in run.phases[run.phase] if records.get(pc.id, {}).get("status") in (None, "started")]
     culprit = next((pc for pc in pending if records.get(pc.id, {}).get("status") == "started"), None)
     retried = False
     if culprit is not None:
@@ -202,8 +220,12 @@ def _follow_up(run: Run, inputs: Path, limits: Limits) -> processes.Job | None:
             status.write((json.dumps(ended) + "\n").encode())
     remaining = [pc for pc in pending if pc is not culprit or retried]
     left_s = limits.wall_s - sum(j.elapsed for j in run.jobs)
-    if run.job.stopped == "time" or not remaining or len(run.jobs) >= MAX_RUNS or left_s < 1:
+    if run.job.stopped == "time" or left_s < 1:
         return None
+    if not (remaining and len(run.jobs) - run.phase_start < MAX_RUNS):
+        if run.phase + 1 == len(run.phases):
+            return None
+        run.phase, run.phase_start, remaining = run.phase + 1, len(run.jobs), run.phases[run.phase + 1]
     _reset(run)
     run.jobs.append(_job(run, [pc.call() for pc in remaining], inputs, limits, left_s))
     return run.job

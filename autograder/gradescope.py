@@ -93,6 +93,10 @@ set -euo pipefail
 ROOT="${{GRADESCOPE_ROOT:-/autograder}}"
 SOURCE="${{GRADESCOPE_SOURCE:-$ROOT/source}}"
 PYTHON="${{GRADESCOPE_PYTHON:-$ROOT/venv/bin/python}}"
+# Student code runs as a throwaway uid; without namespaces (no CAP_SYS_ADMIN) it shares this file
+# system, so the reference solution and the grader's Python installation are made private to root.
+chmod 700 "$SOURCE"
+if [ -d "$ROOT/venv" ]; then chmod 700 "$ROOT/venv"; fi
 # From "/": the grader's jail probe starts in the current folder, and "/" is there in every jail.
 cd /
 exec env PYTHONPATH="$SOURCE" "$PYTHON" -m autograder.gradescope {arguments} --root "$ROOT"

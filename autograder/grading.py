@@ -169,6 +169,9 @@ def _exception_summary(record: dict, limits) -> str:
     if kind == "ForwardFailed":
         forward = record.get("forward_error", {})
         return f"{message}: {forward.get('type')}: {forward.get('message')}"
+    if kind == "ModuleNotFoundError" and str(record.get("missing_module")).endswith("_fast"):
+        return (f"tried to import the fast path ({record['missing_module']}), which is not there while naive "
+                f"functions are graded: a naive function must use its own loops ({raised})")
     if kind == "ModuleNotFoundError" and record.get("missing_module"):
         return (f"tried to import {record['missing_module']}, which graded code cannot reach: package grading runs "
                 f"with the standard library and NumPy only ({raised})")

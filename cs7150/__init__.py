@@ -7,6 +7,7 @@ Submodules (import what you need; nothing heavy happens at import time):
 - ``cs7150.shapes``     output sizes, receptive fields, parameter/MAC counts, ``summarize``
 - ``cs7150.data``       the MNIST IDX reader and the offline subset
 - ``cs7150.models``     LeNet-5 in PyTorch, its variants and the baselines
+- ``cs7150.lenet5_spec`` LeNet-5's numbers and option checks, without PyTorch
 - ``cs7150.numpy_lenet`` the NumPy twin of LeNet-5, built from ``cs7150.layers``
 - ``cs7150.train``      the trainer used by ``cs7150 train``; ``cs7150.plots`` its figures
 - ``cs7150.stopwatch``  median timings, libraries timed in alternating blocks

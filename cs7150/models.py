@@ -22,53 +22,10 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from cs7150.shapes import conv_output_size
-
-CONV1_FILTERS = 20
-CONV2_FILTERS = 50
-FC1_UNITS = 500
-POOL_SIZE = 2
-POOLS = ("max", "avg")
-
-
-def lenet5_feature_size(image_size: int = 28, kernel_size: int = 5, padding: bool = True) -> tuple[int, int]:
-    """Side of conv2's pooled output and the length of the flattened vector fed to fc1.
-
-    Args:
-        image_size: int, the side H = W of the square input image.
-        kernel_size: int, the odd side K of both convolutions' kernels.
-        padding: bool, "same" padding ``K // 2`` on both convolutions (else none).
-
-    Returns:
-        ``(side, flat)``: e.g. ``(7, 2450)`` for the lecture's network and
-        ``(4, 800)`` without padding (28 -> 24 -> 12 -> 8 -> 4).
-
-    Raises:
-        ValueError: the kernel or a pooling window no longer fits the image.
-    """
-    pad = kernel_size // 2 if padding else 0
-    side = image_size
-    for _ in range(2):  # conv -> pool, twice
-        side = conv_output_size(side, kernel_size, pad)
-        side = conv_output_size(side, POOL_SIZE, 0, POOL_SIZE)
-    return side, CONV2_FILTERS * side * side
-
-
-def check_lenet5_options(pool: str, activation: bool, kernel_size: int, padding: bool) -> None:
-    """Validate the LeNet-5 constructor options shared by ``LeNet5`` and ``NumpyLeNet5``.
-
-    Raises:
-        ValueError: ``pool`` is not 'max' or 'avg', or ``kernel_size`` is not a
-            positive odd int ("same" padding ``K // 2`` needs an odd kernel).
-        TypeError: ``activation`` or ``padding`` is not a bool.
-    """
-    if pool not in POOLS:
-        raise ValueError(f"pool must be one of {POOLS}, got {pool!r}")
-    if not isinstance(kernel_size, int) or isinstance(kernel_size, bool) or kernel_size < 1 or kernel_size % 2 == 0:
-        raise ValueError(f"kernel_size must be a positive odd int (for 'same' padding K // 2), got {kernel_size!r}")
-    for name, value in (("activation", activation), ("padding", padding)):
-        if not isinstance(value, bool):
-            raise TypeError(f"{name} must be a bool, got {value!r}")
+# The architecture's numbers and option checks live in cs7150.lenet5_spec (no torch there, so the NumPy twin
+# can be graded without it); re-exported here for the PyTorch network and its callers.
+from cs7150.lenet5_spec import (CONV1_FILTERS, CONV2_FILTERS, FC1_UNITS, POOL_SIZE, POOLS,  # noqa: E402,F401
+                                check_lenet5_options, lenet5_feature_size)
 
 
 class LeNet5(nn.Module):

@@ -32,7 +32,7 @@ from cs7150.layers import (
     relu_forward,
     softmax_loss,
 )
-from cs7150.models import CONV1_FILTERS, CONV2_FILTERS, FC1_UNITS, POOL_SIZE, check_lenet5_options, lenet5_feature_size
+from cs7150.lenet5_spec import CONV1_FILTERS, CONV2_FILTERS, FC1_UNITS, POOL_SIZE, check_lenet5_options, lenet5_feature_size
 
 _POOLS = {
     "max": (max_pool_forward_fast, max_pool_backward_fast),

@@ -291,17 +291,19 @@ def test_unconfined_fallback_neither_hangs_nor_follows_links(tmp_path, environme
 
 NO_SYS_ADMIN = ["setpriv", "--bounding-set=-sys_admin", "--inh-caps=-sys_admin"]  # Docker's default, for root
 UID_MODE = {"late_rewriter": 100, "session_escape": 100, "forged_files": 96, "edit_outside": 96,
-            "read_other_student": 96, "torch_hidden_import": 62}
+            "read_other_student": 96, "torch_hidden_import": 73}
 UID_MODE_RUN = """
 import json, sys, time
 from pathlib import Path
 from autograder import isolation
 from autograder.corpus import LIMITS, attacks_for, run_corpus
 root, names = Path(sys.argv[1]), sys.argv[2].split(",")
+uids, new_uid = [], isolation.new_uid
+isolation.new_uid = lambda: uids.append(new_uid()) or uids[-1]
 run = run_corpus([a for a in attacks_for("assignment1") if a.name in names], root, LIMITS, alone=False)
 time.sleep(3)  # a daemon that survived would rewrite the results meanwhile
 files = {k: json.loads((root / "out" / "students" / k / "results.json").read_text())["score"] for k in run.results}
-print(json.dumps({"mode": isolation.probe().kind, "log": run.log, "files": files,
+print(json.dumps({"mode": isolation.probe().kind, "log": run.log, "files": files, "uids": uids,
                   "scores": {k: v.score for k, v in run.results.items()}}))
 """
 
@@ -330,6 +332,4 @@ def test_without_namespaces_student_code_runs_as_a_throwaway_uid_and_dies_with_i
     expected = {**UID_MODE, "honest_student": 100, "bias_missing": 85}
     assert outcome["scores"] == expected and outcome["files"] == expected
     assert (tmp_path / "canary" / "victim.txt").read_text() == "canary\n"
-    low, high = isolation.UID_RANGE
-    assert not [p for p in __import__("psutil").process_iter(["uids"]) if p.info["uids"]
-                and low <= p.info["uids"].real < high]
+    assert outcome["uids"] and not [p for uid in outcome["uids"] for p in isolation.user_processes(uid)]

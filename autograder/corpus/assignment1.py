@@ -239,7 +239,9 @@ SYMLINKED_OUTPUTS = f'''
 import glob, json, os
 theirs = os.path.join(os.path.dirname(os.path.abspath("..")), "$HONEST", "results")  # a sibling run's folder
 ids = [f"p04c{{c:02d}}" for c in range(8)]  # avg_pool_forward_naive is part 4: guessed, the plan is out of reach
-for case_id in ids + [case["id"] for plan in glob.glob("../plan*.json") for case in json.load(open(plan))["cases"]]:
+ids += [case["id"] for plan in glob.glob("../plan*.json") for case in json.load(open(plan))["cases"]
+        if case["function"] == "avg_pool_forward_naive"]  # unconfined, the plan is readable
+for case_id in ids:
     mine = f"../results/{{case_id}}.npz"  # every output of mine becomes a link to theirs
     if os.path.lexists(mine):
         os.remove(mine)
@@ -360,6 +362,32 @@ SNOOPING = [
 
 # ---- forbidden shortcuts -------------------------------------------------------------------------
 
+COMPUTED_FAST = '''
+import importlib
+_path = importlib.import_module("cs7150." + "conv" + "_fa" + "st")  # no name a static check could see
+
+
+def _shortcut(x, w, b, conv_param):
+    return getattr(_path, "conv_forward" + "_fa" + "st")(x, w, b, conv_param)
+'''
+
+SUBPROCESS_TORCH = '''
+import subprocess, sys
+program = "import sys, torch, numpy; sys.stdout.write('ok')"  # torch in another process of some Python
+tried = []
+for python in (sys.executable, "$REPO/.venv/bin/python", "/usr/bin/python3", "/usr/local/bin/python3", "python3"):
+    try:
+        done = subprocess.run([python, "-c", program], capture_output=True, text=True, timeout=2)
+    except OSError as error:
+        tried.append(f"{python}: {error}")
+        continue
+    if done.stdout == "ok":
+        raise RuntimeError(f"{python} can import torch")
+    tried.append(f"{python}: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}")
+raise RuntimeError("; ".join(tried))
+'''
+
+
 HIDDEN_TORCH = '''
 _backend = __import__("importlib").import_module("to" + "rch")  # no "import torch" for a static check to see
 '''
@@ -387,9 +415,17 @@ SHORTCUTS = [
            body("naive_calls_fast", "from cs7150.pool_fast import avg_pool_forward_fast\n"
                 "return avg_pool_forward_fast(x, pool_param)"), feedback=["called the fast path"], fast=True),
     attack("torch_hidden_import", "shortcuts", "imports torch by a computed name at module level of pool.py and "
-           "pools with it", 62, edited("torch_hidden_import", Body(AVG, TORCH_POOL),
+           "pools with it", 73, edited("torch_hidden_import", Body(AVG, TORCH_POOL),
                                        appended={"cs7150/pool.py": HIDDEN_TORCH}),
            feedback=["tried to import torch, which graded code cannot reach"], fast=True),
+    attack("computed_fast_import", "shortcuts", "conv.py imports the fast path by a computed name and the naive "
+           "conv calls it through getattr", 70,
+           edited("computed_fast_import", Body("conv_forward_naive", "return _shortcut(x, w, b, conv_param)"),
+                  appended={"cs7150/conv.py": COMPUTED_FAST}),
+           function="conv_forward_naive", feedback=["tried to import the fast path"], fast=True),
+    attack("subprocess_torch", "shortcuts", "runs torch in another process of any Python it can find", 96,
+           body("subprocess_torch", SUBPROCESS_TORCH), feedback=["No module named 'torch'", "Permission denied"],
+           fast=True),
     attack("instructor_import", "shortcuts", "puts the repository first on sys.path and imports the instructor's "
            "cs7150", 96, body("instructor_import", INSTRUCTOR_IMPORT), feedback=["not importable"], fast=True),
 ]

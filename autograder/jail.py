@@ -18,7 +18,8 @@ itself with ``COMMAND``, it
    supplementary groups, no capabilities). The instructor tree, other
    students' files, the grader's output and environment are simply not there.
    The folders in ``"noexec"`` (the system's program folders) are mounted
-   so that nothing in them can be executed.
+   so that nothing in them can be executed; when there are any, the same
+   holds for ``/tmp`` and the writable folders (a program copied there).
    ``"handoff"`` names a flag of ``COMMAND`` whose file (a notebook kernel's
    connection file, readable by root only) is copied into the jail's /tmp for
    the uid; ``"env"`` adds environment variables.
@@ -73,8 +74,9 @@ def _loopback_up():
         fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH14x", b"lo", flags | IFF_UP))
 
 
-def _bind(source, root, writable):
-    """Bind ``source`` at the same path under ``root``; read-only unless ``writable``."""
+def _bind(source, root, writable, noexec=False):
+    """Bind ``source`` at the same path under ``root``; read-only unless ``writable``; with ``noexec`` (a
+    writable folder) nothing written there can be executed."""
     target = root + source
     if os.path.isdir(source):
         os.makedirs(target, exist_ok=True)
@@ -85,20 +87,25 @@ def _bind(source, root, writable):
     _mount(source, target, None, MS_BIND | MS_REC)
     if not writable:
         _mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID)
+    elif noexec:
+        _mount(None, target, None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NOEXEC)
 
 
 def _build_root(spec):
     root = spec["mount_point"]
     _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing below propagates back to the host
     _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")
+    no_programs = bool(spec.get("noexec"))  # then nothing it writes can be executed either (a copied program)
     os.makedirs(root + "/tmp")
-    _mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={spec['tmp_mb']}m,mode=1777")
+    _mount("tmpfs", root + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV | (MS_NOEXEC if no_programs else 0),
+           f"size={spec['tmp_mb']}m,mode=1777")
     os.makedirs(root + "/proc")  # a new proc mount in which other users' processes are invisible
     _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible")
-    binds = [(path, False) for path in spec["read_only"]] + [(path, True) for path in spec["writable"]]
-    binds += [(device, True) for device in DEVICES if os.path.exists(device)]
-    for path, writable in sorted(binds, key=lambda bind: bind[0].count("/")):
-        _bind(path, root, writable)
+    binds = [(path, False, False) for path in spec["read_only"]]
+    binds += [(path, True, no_programs) for path in spec["writable"]]
+    binds += [(device, True, False) for device in DEVICES if os.path.exists(device)]
+    for path, writable, noexec in sorted(binds, key=lambda bind: bind[0].count("/")):
+        _bind(path, root, writable, noexec)
     for link, target in spec["links"].items():  # after the binds, so that no bind goes through a link
         os.symlink(target, root + link)
     for folder in spec.get("noexec", []):  # program folders: nothing in them can be started

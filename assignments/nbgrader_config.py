@@ -62,7 +62,9 @@ c.Autograde.autograde_preprocessors = [
 ]
 # Assignment 2's tests still run in the kernel: they test PyTorch modules built in the notebook (no plain data
 # to send back) and package functions that the package grader does not grade yet (docs/security.md).
-c.ExecuteApart.assignments = ["assignment1"]
+APART = ["assignment1"]
+c.ExecuteApart.assignments = APART
+c.ClearHiddenTestsFromFeedback.apart_assignments = APART
 
 # The student's package files are submitted next to the notebooks: keep them.
 c.Autograde.exclude_overwriting = {
@@ -73,6 +75,7 @@ c.Autograde.exclude_overwriting = {
 # `nbgrader zip_collect`: accept the package files with the notebooks.
 c.FileNameCollectorPlugin.valid_ext = [".ipynb", ".py"]
 
-# Feedback pages (`nbgrader generate_feedback`) never show hidden tests, nor
-# tracebacks that quote them.
+# Feedback pages (`nbgrader generate_feedback`) never show hidden tests, tracebacks that quote them, or output
+# of student code that could hold them (only cs7150 autograde's jail keeps the kernel from reading the course's
+# files: it sets ClearHiddenTestsFromFeedback.kernel_confined); what they show is sanitised (nh3).
 c.GenerateFeedback.preprocessors = FEEDBACK_PREPROCESSORS

@@ -1,38 +1,52 @@
-"""nbgrader's HTML feedback for a graded notebook, without the hidden tests.
+"""nbgrader's HTML feedback for a graded notebook: no hidden test, nothing that runs, only safe outputs.
 
 ``nbgrader generate_feedback`` renders the autograded notebook, and
 ``nbgrader autograde`` has put every test cell back as the instructor wrote
-it, hidden tests included: the default feedback page shows them. The course
-copy the grader runs nbgrader in (``autograder.notebooks``) appends
-``nbgrader_config()`` to its ``nbgrader_config.py``, which adds
-``ClearHiddenTestsFromFeedback`` to ``GenerateFeedback.preprocessors``. It
-removes, before the page is rendered:
+it, hidden tests included: the default feedback page shows them. The course's
+``nbgrader_config.py`` (and the copy the grader runs nbgrader in,
+``autograder.notebooks``) sets ``GenerateFeedback.preprocessors`` to
+``FEEDBACK_PREPROCESSORS``, whose ``ClearHiddenTestsFromFeedback``, before the
+page is rendered:
 
-- every hidden-test region (nbgrader's ``ClearHiddenTests``, with the course's
-  delimiters);
-- the outputs of each cell that had one, but for its error's name and message
-  (a traceback quotes the code around the failing line; a print can show the
-  hidden inputs);
-- the traceback of any other error that quotes a hidden line.
+- removes every hidden-test region (nbgrader's ``ClearHiddenTests``, with the
+  course's delimiters), and of a cell that had one keeps only its error's
+  class and message (a traceback quotes the code around the failing line; a
+  print can show the hidden inputs);
+- shows the outputs of the student's code only where nothing it printed can
+  hold a hidden test, whatever its encoding: when the kernel could not read the
+  course's files (``kernel_confined``, set by ``cs7150 autograde`` when its
+  jail runs the kernel) and either the notebook's test cells ran in the
+  grader's process (``apart_assignments``, see ``autograder.notebook_checks``)
+  or the cell ran before the first cell with hidden tests; other outputs are
+  replaced by a note saying why;
+- sanitises what is left (``autograder.sanitise``): HTML outputs and raw HTML
+  in markdown through nh3, text without escape sequences, no JavaScript, SVG
+  or widget outputs.
 
-``leaked_lines`` is the grader's last check on the written page.
+``safe_page`` then gives the written page a restrictive Content-Security-Policy
+and runs nh3 over its whole body (``autograder.notebooks`` does so for every
+page it hands out).
 """
 from __future__ import annotations
 
-import html
-import json
 import re
 from pathlib import Path
 
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbformat import NotebookNode
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades
-from traitlets import Bool
+from traitlets import Bool, List, Unicode
+
+from autograder import sanitise
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # IPython colours every token of a traceback
-TAG = re.compile(r"<[^>]*>")
-MIN_LINE = 10  # shorter hidden lines ("pass", "else:") say nothing and also occur in students' code
 HIDDEN_NOTE = "(The output of this cell is not shown: it ran hidden tests.)\n"
+UNCONFINED_NOTE = ("(The output of this cell is not shown: the notebook was graded where its code could read the "
+                   "hidden tests.)\n")
+AFTER_HIDDEN_NOTE = "(The output of this cell is not shown: it ran after hidden tests had run in the same kernel.)\n"
+SHOWN_DATA = {"text/plain", "text/html", "text/markdown", "text/latex", "image/png"}  # JavaScript, SVG, widgets: not
+STYLE_BLOCK = re.compile(r"<style[^>]*>(.*?)</style>", re.DOTALL | re.IGNORECASE)
+BODY = re.compile(r"<body[^>]*>(.*)</body>", re.DOTALL | re.IGNORECASE)
 
 
 def split_hidden(source: str, begin: str = ClearHiddenTests.begin_test_delimeter.default_value,
@@ -68,8 +82,46 @@ def _quotes(output: NotebookNode, lines: set[str]) -> bool:
     return any(line in text for line in lines)
 
 
+def _safe_output(output: NotebookNode) -> NotebookNode | None:
+    """An output with its text cleaned and its HTML sanitised (``autograder.sanitise``); None for what is never shown."""
+    kind = output.get("output_type")
+    if kind == "stream":
+        return NotebookNode(output_type="stream", name=output.get("name", "stdout"),
+                            text=sanitise.clean_text(output.get("text", "")))
+    if kind == "error":
+        return NotebookNode(output_type="error", ename=sanitise.clean_text(output.get("ename", "")),
+                            evalue=sanitise.clean_text(output.get("evalue", "")),
+                            traceback=[sanitise.clean_text(line) for line in output.get("traceback", [])])
+    if kind not in ("display_data", "execute_result"):
+        return None
+    data = {}
+    for mime, value in output.get("data", {}).items():
+        text = "".join(value) if isinstance(value, list) else value
+        if mime not in SHOWN_DATA or not isinstance(text, str):
+            continue
+        data[mime] = sanitise.clean_html(text) if mime in ("text/html", "text/markdown") else (
+            text if mime == "image/png" else sanitise.clean_text(text))
+    if not data:
+        return None
+    safe = NotebookNode(output_type=kind, data=data, metadata={})
+    if kind == "execute_result":
+        safe.execution_count = output.get("execution_count")
+    return safe
+
+
+def safe_markdown(source: str) -> str:
+    """A markdown cell's source with its raw HTML sanitised by nh3 (``>`` kept: it is markdown's quote mark)."""
+    return sanitise.clean_html(source).replace("&gt;", ">")
+
+
+def _is_test(cell: NotebookNode) -> bool:
+    meta = cell.metadata.get("nbgrader", {})
+    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
 class ClearHiddenTestsFromFeedback(ClearHiddenTests):
-    """nbgrader's ``ClearHiddenTests`` for the feedback page: the regions and what their execution showed.
+    """nbgrader's ``ClearHiddenTests`` for the feedback page: the regions, what their execution showed, the
+    outputs that could hold them, and anything unsafe to open (see the module).
 
     Configured by the course's ``ClearHiddenTests`` settings (delimiters). A
     region in a cell that is not a grade cell is removed too instead of
@@ -78,30 +130,60 @@ class ClearHiddenTestsFromFeedback(ClearHiddenTests):
     """
 
     enforce_metadata = Bool(False, help="Fail on a hidden-test region outside a grade cell").tag(config=True)
+    kernel_confined = Bool(False, help="The kernel that ran the notebook could not read the course's files "
+                           "(gradebook, source notebooks)").tag(config=True)
+    apart_assignments = List(Unicode(), help="Assignments whose test cells ran in the grader's process "
+                             "(autograder.notebook_checks.ExecuteApart.assignments)").tag(config=True)
 
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
         self._hidden = set()
         for cell in nb.cells:
             self._hidden |= split_hidden(cell.source, self.begin_test_delimeter, self.end_test_delimeter)[0]
+        apart = resources.get("nbgrader", {}).get("assignment") in self.apart_assignments
+        first_hidden = next((i for i, cell in enumerate(nb.cells) if self.begin_test_delimeter in cell.source),
+                            len(nb.cells))
+        self._withheld = lambda index: (UNCONFINED_NOTE if not self.kernel_confined else
+                                        None if apart or index < first_hidden else AFTER_HIDDEN_NOTE)
         return super().preprocess(nb, resources)
 
     def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int) -> tuple[NotebookNode, dict]:
         source = cell.source
         cell, resources = super().preprocess_cell(cell, resources, index)
+        if cell.cell_type == "markdown":
+            cell.source = safe_markdown(cell.source)
         outputs = cell.get("outputs", [])
-        if cell.source != source:  # the cell ran hidden tests: keep only its error, without the traceback
+        if cell.source != source and cell.cell_type == "code":  # it ran hidden tests: only its error, no traceback
             errors = [_error_only(output) for output in outputs if output.output_type == "error"]
-            cell.outputs = [NotebookNode(output_type="stream", name="stdout", text=HIDDEN_NOTE), *errors]
+            outputs = [NotebookNode(output_type="stream", name="stdout", text=HIDDEN_NOTE), *errors]
         elif any(output.output_type == "error" and _quotes(output, self._hidden) for output in outputs):
-            cell.outputs = [_error_only(o) if o.output_type == "error" else o for o in outputs]
+            outputs = [_error_only(o) if o.output_type == "error" else o for o in outputs]
+        note = self._withheld(index) if cell.cell_type == "code" and outputs else None
+        if note:  # the student's code could have put anything in it: a test shows only whether it failed, and how
+            errors = [NotebookNode(output_type="error", ename=o.get("ename", ""), evalue="", traceback=[o.get("ename", "")])
+                      for o in outputs if o.output_type == "error"] if _is_test(cell) else []
+            outputs = [NotebookNode(output_type="stream", name="stdout", text=note), *errors]
+        if cell.cell_type == "code":
+            cell.outputs = [safe for safe in map(_safe_output, outputs) if safe is not None]
         return cell, resources
+
+
+def safe_page(page: str) -> str:
+    """nbgrader's rendered page rebuilt safe to open: its body sanitised by nh3 under a restrictive
+    Content-Security-Policy (``autograder.sanitise.html_page``), with the page's own styles (the template's
+    CSS: student content never reaches the head) kept, minus any ``url(...)``."""
+    head, _, _ = page.partition("<body")
+    styles = "\n".join(STYLE_BLOCK.findall(head)).replace("</", "<\\/")
+    styles = re.sub(r"url\([^)]*\)", "none", styles)
+    body = BODY.search(page)
+    return sanitise.html_page("notebook feedback", body.group(1) if body else "", style=styles)
 
 
 FEEDBACK_PREPROCESSORS = [GetGrades, CSSHTMLHeaderPreprocessor, ClearHiddenTestsFromFeedback]
 
 
-def nbgrader_config() -> str:
-    """Lines for a course's ``nbgrader_config.py`` that make ``generate_feedback`` clear the hidden tests.
+def nbgrader_config(kernel_confined: bool = False) -> str:
+    """Lines for a course's ``nbgrader_config.py`` that make ``generate_feedback`` clear the hidden tests
+    (and, with ``kernel_confined``, say that the kernels ran where they could not read the course's files).
 
     They find this package where it is now if the nbgrader process cannot
     import it otherwise (``c`` is the config object nbgrader passes in).
@@ -111,35 +193,5 @@ def nbgrader_config() -> str:
             f"if {package_parent!r} not in sys.path:\n"
             f"    sys.path.append({package_parent!r})\n"
             "from autograder.feedback import FEEDBACK_PREPROCESSORS\n"
-            "c.GenerateFeedback.preprocessors = FEEDBACK_PREPROCESSORS\n")
-
-
-def notebook_hidden_lines(notebook: Path) -> set[str]:
-    """The hidden-test lines of a source notebook that a student never sees elsewhere in it.
-
-    Args:
-        notebook: path of an instructor (source) notebook.
-    Returns the stripped lines of its hidden-test regions that are at least
-    ``MIN_LINE`` characters long and appear nowhere outside those regions,
-    not even as part of a line (a continuation line of a hidden call can be the
-    tail of a visible one).
-    Raises OSError or ValueError (JSON) for an unreadable notebook.
-    """
-    hidden, given = set(), set()
-    for cell in json.loads(Path(notebook).read_text(encoding="utf-8")).get("cells", []):
-        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
-        inside, outside = split_hidden(source)
-        hidden |= inside
-        given |= outside
-    return {line for line in hidden if len(line) >= MIN_LINE and not any(line in seen for seen in given)}
-
-
-def page_text(page: str) -> str:
-    """The text an HTML page shows (tags removed, entities decoded), for searching it."""
-    return html.unescape(TAG.sub("", page))
-
-
-def leaked_lines(page: str, lines: set[str]) -> list[str]:
-    """The ``lines`` (hidden-test lines) that the HTML ``page`` shows, sorted."""
-    text = page_text(page)
-    return sorted(line for line in lines if line in text)
+            "c.GenerateFeedback.preprocessors = FEEDBACK_PREPROCESSORS\n"
+            + ("c.ClearHiddenTestsFromFeedback.kernel_confined = True\n" if kernel_confined else ""))

@@ -26,13 +26,17 @@ too) takes the test cells out of the kernel:
 4. the test cell's verdict (its stdout, or its error) becomes its outputs,
    which nbgrader then scores as usual; nothing the kernel prints while it
    answers calls is shown anywhere, and no cell of the student's runs after
-   the first hidden input was sent.
+   the first hidden input was sent. All test cells run first without their
+   hidden lines (their outputs: what the page shows), then the cells with
+   hidden tests in full (their verdict only: a failure there adds its
+   exception's class and "a hidden test failed"), so no text shown, not even
+   a value a student's function returned, was produced after the kernel had
+   seen a hidden input.
 
 So a test cell's helpers, comparisons and assertions are out of the student's
 reach; the student's code decides only what its own functions return. Hidden
 tests never enter the kernel (only the inputs of the calls they make, after
-every output of the student's code was produced). A failure on a hidden line
-shows its exception's class only.
+every output that is shown was produced).
 
 Package functions (``cs7150/*.py``, the files of ``student_files``) are graded
 by ``cs7150 autograde`` alone: a test cell that reads a name the helper cells
@@ -398,6 +402,10 @@ class ExecuteApart(Execute):
         if resources["nbgrader"]["assignment"] not in self.assignments:
             return super().preprocess(nb, resources, km)
         self._read_gradebook(nb, resources["nbgrader"])
+        try:
+            self._base, self._package = helper_namespace(self._helpers)
+        except Exception as error:  # an instructor's helper cell that does not run here
+            self._base, self._package = None, f"{type(error).__name__}: {error}"
         self._hide_tests_on_disk(nb, resources)
         self._bridge, self._snapshots, self._pending = Bridge(self), {}, []
         NotebookClient.__init__(self, nb, km)
@@ -442,7 +450,7 @@ class ExecuteApart(Execute):
         cell.outputs, cell.execution_count = [], None
         key = f"{grade_id}-{secrets.token_hex(4)}"
         try:
-            names = sorted(free_names(self._tests[grade_id]))
+            names = sorted(free_names(self._tests[grade_id]) - set(self._base or ()))
             self._snapshots[grade_id] = (key, self._bridge.ask(f"_cs7150_snapshot({key!r}, {names!r})"))
         except (KernelError, SyntaxError) as error:
             self._snapshots[grade_id] = (key, error)
@@ -494,36 +502,52 @@ class ExecuteApart(Execute):
 
     # -- the grader side ------------------------------------------------------------------------------
     def _run_tests(self) -> None:
+        """Every test cell here: first all of them without their hidden lines (what they show), then the
+        cells with hidden tests in full (their verdict), so nothing shown depends on a hidden input."""
         clear = ClearHiddenTests(config=self.config, enforce_metadata=False)
-        try:
-            base, package = helper_namespace(self._helpers)
-        except Exception as error:  # an instructor's helper cell that does not run here
-            base, package = None, f"{type(error).__name__}: {error}"
+        base, package = self._base, self._package
+        full = []
         for cell in self._pending:
             grade_id = self._grade_id(cell)
             source = self._tests[grade_id]
-            key, snapshot = self._snapshots[grade_id]
-            if base is None:
-                cell.outputs = _instructor_error(grade_id, f"the helper cells do not run in the grader: {package}")
+            namespace = self._namespace(grade_id, base, package)
+            if not isinstance(namespace, dict):
+                cell.outputs = namespace
                 continue
-            names = free_names(source)
-            graded_package = sorted((names & package) | {m for m in imported_modules(source) if m in student_modules()})
-            if graded_package:
-                cell.outputs = _instructor_error(grade_id, f"it tests {', '.join(graded_package)}, package code that "
-                                                 "cs7150 autograde grades; notebook test cells grade notebook code only")
+            hidden = hidden_line_numbers(source, clear.begin_test_delimeter, clear.end_test_delimeter)
+            visible = "\n".join("" if number in hidden or clear.begin_test_delimeter in line
+                                 or clear.end_test_delimeter in line else line
+                                 for number, line in enumerate(source.splitlines(), 1))
+            cell.outputs = run_test_cell(grade_id, visible, namespace, set())
+            if hidden and not any(output.output_type == "error" for output in cell.outputs):
+                full.append((cell, grade_id, source, hidden))
+        for cell, grade_id, source, hidden in full:
+            outputs = run_test_cell(grade_id, source, self._namespace(grade_id, base, package), hidden)
+            if any(output.output_type == "error" for output in outputs):
+                error = outputs[-1]
+                cell.outputs.append(NotebookNode(output_type="error", ename=error.ename, evalue=HIDDEN_FAILURE,
+                                                 traceback=[f"{error.ename}: {HIDDEN_FAILURE}"]))
+
+    def _namespace(self, grade_id: str, base: dict | None, package) -> dict | list:
+        """A test cell's globals (the helpers' and the student's names), or the outputs of why it cannot run."""
+        source = self._tests[grade_id]
+        key, snapshot = self._snapshots[grade_id]
+        if base is None:
+            return _instructor_error(grade_id, f"the helper cells do not run in the grader: {package}")
+        names = free_names(source)
+        graded_package = sorted((names & package) | {m for m in imported_modules(source) if m in student_modules()})
+        if graded_package:
+            return _instructor_error(grade_id, f"it tests {', '.join(graded_package)}, package code that "
+                                     "cs7150 autograde grades; notebook test cells grade notebook code only")
+        if isinstance(snapshot, Exception):
+            return [NotebookNode(output_type="error", ename=type(snapshot).__name__, evalue=str(snapshot),
+                                 traceback=[str(snapshot)])]
+        namespace = dict(base)
+        for name, found in snapshot.items():
+            if name in base:
                 continue
-            if isinstance(snapshot, Exception):
-                cell.outputs = [NotebookNode(output_type="error", ename=type(snapshot).__name__, evalue=str(snapshot),
-                                             traceback=[str(snapshot)])]
-                continue
-            namespace = dict(base)
-            for name, found in snapshot.items():
-                if name in base:
-                    continue
-                try:
-                    namespace[name] = KernelFunction(self._bridge, key, name) if found[0] == "function" else decode(found[1])
-                except (ValueError, TypeError, IndexError):
-                    continue  # an unreadable value: the name stays undefined (NameError in the test)
-            cell.outputs = run_test_cell(grade_id, source, namespace, hidden_line_numbers(
-                source, clear.begin_test_delimeter, clear.end_test_delimeter))
-            cell.execution_count = None
+            try:
+                namespace[name] = KernelFunction(self._bridge, key, name) if found[0] == "function" else decode(found[1])
+            except (ValueError, TypeError, IndexError):
+                continue  # an unreadable value: the name stays undefined (NameError in the test)
+        return namespace

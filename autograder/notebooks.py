@@ -17,7 +17,7 @@ only arranges its inputs and reads its outputs:
 4. the gradebook's autograded score per notebook (``code_score``) becomes a
    part; each test cell is a case, with the error its execution printed;
 5. ``nbgrader generate_feedback`` (same limits, right after) writes each
-   notebook's HTML feedback page without the hidden tests
+   notebook's HTML feedback page without the hidden tests and sanitised
    (``autograder.feedback``); the page rides on the part (``feedback_html``)
    and ``autograder.report`` writes it to ``<out>/students/<id>/feedback/<notebook>.html``.
 
@@ -65,15 +65,16 @@ def _nbgrader(args: list[str], cwd: Path) -> None:
         raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{result.stderr[-3000:]}")
 
 
-def base_course(name: str, course_root: Path, work: Path) -> Path:
-    """A temporary course with the assignment generated into its gradebook (and feedback without hidden tests)."""
+def base_course(name: str, course_root: Path, work: Path, kernel_confined: bool = False) -> Path:
+    """A temporary course with the assignment generated into its gradebook (and feedback without hidden tests;
+    with ``kernel_confined``, the kernels run in the jail, so the pages may show the outputs of student code)."""
     from autograder import feedback  # imports nbgrader: only when notebooks are graded
 
     base = work / "nbgrader-base"
     shutil.copytree(Path(course_root) / "source" / name, base / "source" / name,
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
     config_file = (Path(course_root) / "nbgrader_config.py").resolve()
-    (base / "nbgrader_config.py").write_text(f"load_subconfig({str(config_file)!r})\n" + feedback.nbgrader_config(),
+    (base / "nbgrader_config.py").write_text(f"load_subconfig({str(config_file)!r})\n" + feedback.nbgrader_config(kernel_confined),
                                              encoding="utf-8")
     _nbgrader(["generate_assignment", name, "--force", f"--CourseDirectory.root={base}"], cwd=base)
     return base
@@ -196,10 +197,11 @@ def _feedback_job(course: Path, student_id: str, name: str, limits) -> processes
 
 
 def _attach_pages(course: Path, student_id: str, name: str, parts, job: processes.Job) -> list[str]:
-    """Put each graded notebook's feedback page on its part; return notes on the pages that are not shown.
+    """Put each graded notebook's feedback page on its part, rebuilt safe to open (``feedback.safe_page``: nh3
+    over the body, a restrictive Content-Security-Policy); return notes on the pages that could not be had.
 
-    A page that shows a line of the source notebook's hidden tests is not
-    shown (``autograder.feedback.leaked_lines``: the last check).
+    What a page shows cannot hold a hidden test by construction (``autograder.notebook_checks``,
+    ``autograder.feedback``), so no page is withheld for what it seems to contain.
     """
     from autograder import feedback
 
@@ -217,11 +219,7 @@ def _attach_pages(course: Path, student_id: str, name: str, parts, job: processe
         if len(data) > MAX_PAGE_BYTES:
             notes.append(f"the feedback page of {part.file} is larger than {MAX_PAGE_BYTES >> 20} MiB; it is not shown")
             continue
-        page = data.decode("utf-8", errors="replace")
-        if feedback.leaked_lines(page, feedback.notebook_hidden_lines(course / "source" / name / part.file)):
-            notes.append(f"the feedback page of {part.file} is not shown: it failed the check for hidden tests")
-            continue
-        part.feedback_html = page
+        part.feedback_html = feedback.safe_page(data.decode("utf-8", errors="replace"))
     return notes
 
 
@@ -259,8 +257,8 @@ def grade(name: str, found, student_files, template: Path, work: Path, course_ro
     student's kernel runs in the jail as a uid of its own and nbgrader in a
     network namespace of its own; otherwise both run as the grader.
     """
-    base = base_course(name, course_root, work)
     confine = limits.confine and isolation.supported()
+    base = base_course(name, course_root, work, kernel_confined=confine)
     (work / "jail").mkdir(exist_ok=True)
     courses, graded, jobs = {}, {}, []
     for submission in found:

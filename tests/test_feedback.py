@@ -1,5 +1,5 @@
-"""nbgrader's HTML feedback without hidden tests: the preprocessor, the last check, the written pages,
-and (slow) the pages of two students graded by nbgrader end to end."""
+"""nbgrader's HTML feedback without hidden tests: the preprocessor, what it shows and sanitises, the written
+pages, and (slow) the pages of two students graded by nbgrader end to end."""
 import html
 import json
 import re
@@ -11,7 +11,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 from traitlets.config import Config
 
-from autograder import autograde, config, feedback, report
+from autograder import autograde, config, feedback, notebook_checks, report
 from autograder.grading import CaseResult
 from autograder.notebooks import NotebookPart
 from autograder.samples import samples_for, write_sample
@@ -44,8 +44,16 @@ def _notebook():
     return new_notebook(cells=[hidden_cell, quoting_cell, plain_cell])
 
 
+APART = {"nbgrader": {"assignment": "a"}}  # resources of a notebook whose test cells ran in the grader's process
+
+
+def _cleared(nb, resources=APART, **settings):
+    settings = {"kernel_confined": True, "apart_assignments": ["a"], **settings}
+    return feedback.ClearHiddenTestsFromFeedback(**settings).preprocess(nb, resources)[0]
+
+
 def test_regions_their_outputs_and_quoting_tracebacks_are_removed():
-    nb, _ = feedback.ClearHiddenTestsFromFeedback().preprocess(_notebook(), {})
+    nb = _cleared(_notebook())
     hidden, quoting, plain = nb.cells
     assert hidden.source.strip() == "assert f(1) == 1"
     assert [o.output_type for o in hidden.outputs] == ["stream", "error"]
@@ -53,7 +61,8 @@ def test_regions_their_outputs_and_quoting_tracebacks_are_removed():
     assert hidden.outputs[1].traceback == ["AssertionError: f(9) is wrong"]
     assert quoting.outputs[0].text == "g ran\n"  # its own output stays; only the traceback goes
     assert quoting.outputs[1].traceback == ["NameError: expected_for_9"]
-    assert plain.outputs == _notebook().cells[2].outputs  # nothing hidden: untouched
+    assert [(o.ename, o.evalue) for o in plain.outputs] == [("ValueError", "bad")]  # nothing hidden: kept
+    assert "\x1b" not in json.dumps(plain.outputs)  # its colours (escape sequences) are not
     assert "expected_for_9 = 81" not in nbformat.writes(nb) and "81\n" not in nbformat.writes(nb)
 
 
@@ -71,19 +80,45 @@ def test_course_config_lines_set_the_feedback_preprocessors():
     assert c.GenerateFeedback.preprocessors == feedback.FEEDBACK_PREPROCESSORS
 
 
-def test_hidden_lines_leave_out_what_students_see_and_the_check_reads_through_markup(tmp_path):
-    notebook = tmp_path / "n.ipynb"
-    nbformat.write(new_notebook(cells=[new_code_cell(
-        f"check(x, {{'stride': 1}}, tol=1e-6)\n{BEGIN}\nfor seed in range(40):\n"
-        f"    {{'stride': 1}}, tol=1e-6)\n    pass\n{END}")]), notebook)
-    assert feedback.notebook_hidden_lines(notebook) == {"for seed in range(40):"}  # "pass": too short
-    page = '<pre><span class="k">for</span> seed <span class="ow">in</span> range(40):</pre>'
-    assert feedback.leaked_lines(page, {"for seed in range(40):", "not there at all"}) == ["for seed in range(40):"]
+def test_without_the_jail_no_output_of_student_code_is_shown():
+    nb = _cleared(_notebook(), kernel_confined=False)
+    hidden, quoting, plain = nb.cells
+    assert quoting.outputs[0].text == plain.outputs[0].text == feedback.UNCONFINED_NOTE
+    assert len(plain.outputs) == 1  # not a test: nothing of it
+    assert [(o.get("ename"), o.get("evalue")) for o in hidden.outputs] == [(None, None), ("AssertionError", "")]
+    assert "g ran" not in nbformat.writes(nb) and "bad" not in nbformat.writes(nb)
 
 
-def test_source_notebook_has_hidden_lines_to_check():
-    lines = feedback.notebook_hidden_lines(SOURCE)
-    assert len(lines) > 20 and all(len(line) >= feedback.MIN_LINE for line in lines)
+def test_in_a_kernel_that_ran_hidden_tests_later_outputs_are_not_shown():
+    early = new_code_cell("print(1)", outputs=[new_output("stream", name="stdout", text="before any hidden test\n")])
+    nb = _cleared(new_notebook(cells=[early, *_notebook().cells]), resources={"nbgrader": {"assignment": "other"}})
+    assert nb.cells[0].outputs[0].text == "before any hidden test\n"
+    assert all(cell.outputs[0].text in (feedback.AFTER_HIDDEN_NOTE, feedback.HIDDEN_NOTE) for cell in nb.cells[1:])
+    assert "g ran" not in nbformat.writes(nb)
+
+
+def test_outputs_and_markdown_are_sanitised():
+    outputs = [new_output("display_data", data={"text/html": '<b onclick="steal()">bold</b><script>steal()</script>',
+                                                "text/plain": "bold"}),
+               new_output("display_data", data={"application/javascript": "steal()"}),
+               new_output("display_data", data={"image/svg+xml": "<svg onload='steal()'/>"}),
+               new_output("stream", name="stdout", text="\x1b]0;pwned\x07title\n")]
+    markdown = nbformat.v4.new_markdown_cell('> quoted\n\n<img src=x onerror="steal()"><a href="javascript:steal()">x</a>')
+    nb = _cleared(new_notebook(cells=[new_code_cell("show()", outputs=outputs), markdown]))
+    written = nbformat.writes(nb)
+    assert "steal" not in written and "onclick" not in written and "pwned" not in written
+    assert "<b>bold</b>" in written and "title" in written and nb.cells[1].source.startswith("> quoted")
+    assert len(nb.cells[0].outputs) == 2  # the JavaScript and SVG outputs are gone
+
+
+def test_pages_get_a_content_security_policy_and_a_sanitised_body():
+    page = ('<html><head><style>.cell{color:red;background:url(http://x/a.png)}</style>'
+            '<script src="https://cdn/mathjax.js"></script></head><body><div class="cell">'
+            '<img src="data:image/png;base64,AAAA"><iframe src="https://x"></iframe>ok</div></body></html>')
+    safe = feedback.safe_page(page)
+    assert 'http-equiv="Content-Security-Policy"' in safe and "default-src 'none'" in safe
+    assert "<script" not in safe and "iframe" not in safe and "http://x" not in safe
+    assert ".cell{color:red" in safe and 'class="cell"' in safe and "data:image/png;base64,AAAA" in safe
 
 
 def _result(page):
@@ -157,7 +192,7 @@ def test_feedback_pages_show_the_score_and_no_hidden_test(tmp_path):
     hidden, visible = _hidden_and_visible(SOURCE)
     # A hidden line that is also (part of) a line students see cannot tell whether hidden tests leaked.
     secret = {line for line in hidden if not any(line in seen for seen in visible)}
-    assert len(secret) > 50
+    assert len(secret) > 20
     for student, result in results.items():
         part = next(p for p in result.parts if p.name == SOURCE.name)
         page_path = out / "students" / student / "feedback" / "conv_pool.html"
@@ -170,9 +205,10 @@ def test_feedback_pages_show_the_score_and_no_hidden_test(tmp_path):
         assert 'href="feedback/conv_pool.html"' in (out / "students" / student / "feedback.html").read_text()
     assert results["reference"].parts[-1].score == results["reference"].parts[-1].max_score
     failed = next(c for c in results["hidden_failure"].parts[-1].cases if c.name == "test_output_size")
-    assert failed.score == 0 and "AssertionError: output_size(W=" in failed.summary
+    assert failed.score == 0 and "AssertionError: " + notebook_checks.HIDDEN_FAILURE in failed.summary
     failure_page = (out / "students" / "hidden_failure" / "feedback" / "conv_pool.html").read_text()
-    assert "AssertionError: output_size(W=" in html.unescape(failure_page)  # the message, not the traceback
+    assert notebook_checks.HIDDEN_FAILURE in html.unescape(failure_page)  # that it failed, not the hidden input
+    assert "output_size(W=" not in html.unescape(failure_page)
 
 
 # ---- sanitising what the grader writes ---------------------------------------------------------

@@ -618,6 +618,59 @@ finally:
 """
 
 
+REBIND = r"""
+import numpy, torch
+
+def assert_close(*args, **kwargs):  # the locked helpers and the test's own helper, redefined to pass everything
+    return None
+
+def check_fc_to_conv(*args, **kwargs):
+    return None
+
+numpy.allclose = numpy.array_equal = lambda *args, **kwargs: True
+torch.allclose = torch.equal = lambda *args, **kwargs: True
+F = type("Anything", (), {"__getattr__": lambda self, name: (lambda *args, **kwargs: torch.zeros(1, 1, 1, 1))})()
+"""
+
+TRANSFORMER = r"""
+from IPython import get_ipython
+
+shell = get_ipython()  # every later cell emptied before it runs, every error swallowed
+shell.input_transformers_cleanup.append(lambda lines: [] if any("assert" in line for line in lines) else lines)
+shell.set_custom_exc((BaseException,), lambda *args, **kwargs: None)
+"""
+
+HIDDEN_HUNT = r"""
+import base64, glob, sys
+marker, found = "HIDDEN " + "TESTS", []
+for path in glob.glob("**/*.ipynb", recursive=True) + glob.glob("../../../**/*.ipynb", recursive=True):
+    try:
+        found.append(open(path, encoding="utf-8").read())
+    except OSError:
+        pass
+found += list(In)
+print("encoded:", base64.b64encode("".join(t for t in found if marker in t).encode()).decode()[:3000] or "nothing")
+
+
+def fc_to_conv(W_fc, b_fc, input_shape):  # right, and looking at its callers' frames and the history when called
+    frame, seen = sys._getframe(), []
+    while frame is not None:
+        seen.append(repr(frame.f_code.co_consts) + repr(frame.f_locals))
+        frame = frame.f_back
+    print("while called:", base64.b64encode(" ".join(s for s in seen + list(In) if marker in s).encode()).decode())
+    return W_fc.reshape(W_fc.shape[0], *input_shape), b_fc.copy()
+"""
+
+ACTIVE_OUTPUTS = r"""
+from IPython.display import HTML, Javascript, Markdown, display
+
+display(HTML('<img src=x onerror="document.title=1"><script>document.title = "pwned"</script>'))
+display(Javascript('document.title = "pwned"'))
+display(Markdown('<iframe src="https://example.invalid/"></iframe>'))
+print("]0;pwned]52;c;cHduZWQ=terminal escapes")
+"""
+
+
 def notebook(name, change, what, lost, feedback=(), fast=False):
     """A notebook attack: the reference package and the instructor's notebook changed by ``change(nb, ctx)``
     (it returns the notebook as a dict, or raw bytes); ``lost``: the notebook points it must lose against
@@ -692,6 +745,23 @@ def _tamper(nb, ctx):
     return nb
 
 
+def _added_after(grade_id, source, wrong=True):
+    """The notebook with a new code cell holding ``source`` right after the cell ``grade_id`` (and fc_to_conv
+    answered wrongly unless ``wrong`` is False)."""
+    def change(nb, ctx):
+        (_wrong(nb) if wrong else nb)["cells"].insert(_index(nb, grade_id) + 1, {
+            "cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": source})
+        return nb
+    return change
+
+
+def _markdown_html(nb, ctx):
+    nb = _added_after("fc_to_conv", ACTIVE_OUTPUTS, wrong=False)(nb, ctx)
+    nb["cells"].insert(1, {"cell_type": "markdown", "metadata": {},
+                           "source": '<a href="javascript:alert(1)" onmouseover="alert(1)">raw HTML</a>'})
+    return nb
+
+
 def _huge(nb, ctx):
     nb["cells"].append({"cell_type": "markdown", "metadata": {}, "source": "x" * (50 << 20)})
     return nb
@@ -716,6 +786,17 @@ NOTEBOOKS = [
              "'All tests passed!'", lost=3, fast=True, feedback=["test_fc_to_conv"]),
     notebook("nb_snoop", _snoop, what="reads the gradebook, the source notebooks and the hidden configuration "
              "into a test's error message", lost=3, fast=True, feedback=["nothing readable"]),
+    notebook("nb_rebound_helpers", _added_after("fc_to_conv", REBIND), what="a wrong answer, then a cell that "
+             "redefines the locked helpers and the test's own helper and patches NumPy, PyTorch and F to agree",
+             lost=3, fast=True, feedback=["test_fc_to_conv"]),
+    notebook("nb_input_transformer", _added_after("setup", TRANSFORMER), what="a wrong answer, and an IPython "
+             "input transformer that empties every later cell with an assert, plus a handler that swallows errors",
+             lost=3, feedback=["test_fc_to_conv"]),
+    notebook("nb_hidden_hunt", _added_after("fc_to_conv", HIDDEN_HUNT, wrong=False), what="looks for the hidden "
+             "tests in the notebook files it can read, the kernel's history and the frames of its callers, and prints "
+             "them base64-encoded", lost=0),
+    notebook("nb_active_outputs", _markdown_html, what="HTML with scripts and event handlers, JavaScript, an iframe "
+             "in markdown output, raw HTML in markdown, terminal escapes in its output", lost=0),
     notebook("nb_gradebook_tamper", _tamper, what="a wrong answer, and sets every manual score to the maximum "
              "in the gradebook, again and again from a detached process", lost=3, feedback=["test_fc_to_conv"]),
 ]

@@ -219,3 +219,22 @@ def test_a_submission_without_its_package_fails_its_setup_clearly(course):
     grades, executed = _submit(course, "nopackage", package=False)
     errors = [o for o in _cell(executed, "setup").outputs if o.output_type == "error"]
     assert errors and "not from the cs7150/ folder next to it" in errors[0].evalue
+
+
+@pytest.mark.parametrize("notebook", sorted(COURSE.glob("source/*/*.ipynb")), ids=lambda path: path.parent.name)
+def test_setup_cells_refuse_a_package_that_is_not_next_to_the_notebook(notebook, tmp_path):
+    """The setup cell's check, run where a submission without its cs7150/ would run (the reference installed
+    for the grader is then what ``import cs7150`` finds), in the instructor's tree, and next to a package."""
+    source = _cell(nbformat.read(notebook, as_version=4), "setup").source
+    check = "from pathlib import Path\n" + source[source.index("import cs7150\n"):source.index("from cs7150")]
+    check = check.replace("in_kernel = __name__ == \"__main__\"", "in_kernel = True")
+
+    def run(folder):
+        return subprocess.run([sys.executable, "-c", check], cwd=folder, capture_output=True, text=True, timeout=60)
+
+    refused = run(tmp_path)
+    assert refused.returncode != 0 and "not from the cs7150/ folder next to it" in refused.stderr
+    assert run(notebook.parent).returncode == 0  # the instructor's source tree: the reference is the package
+    (tmp_path / "submission").mkdir()
+    shutil.copytree(REPO / "cs7150", tmp_path / "submission" / "cs7150", ignore=shutil.ignore_patterns("__pycache__"))
+    assert run(tmp_path / "submission").returncode == 0, "a student's cs7150/ next to the notebook"

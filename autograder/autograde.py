@@ -25,11 +25,11 @@ more part of the student's results, grades.csv row and feedback.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
 import stat
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -423,9 +423,10 @@ def confinement_mode(limits: Limits, notebooks_too: bool, repo_root: Path, log) 
         log(f"student code runs unconfined: {mode.reason}; see docs/security.md")
     elif mode.kind == "uid":
         log(f"student code runs as a throwaway uid without namespaces: {mode.reason}")
+        torch = importlib.util.find_spec("torch")
         for what, path in [("the instructor tree", Path(repo_root) / config.PACKAGE_NAME / "conv.py"),
-                           ("the grader's Python installation", Path(sys.executable))]:
-            if sandbox_python.reachable_by_others(path):
+                           ("the grader's PyTorch", Path(torch.origin) if torch and torch.origin else None)]:
+            if path is not None and sandbox_python.reachable_by_others(path):
                 log(f"{what} ({path}) is readable by other users, so student code can read it in this mode: "
                     "make a folder above it private (chmod 700; docs/security.md)")
     return mode

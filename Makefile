@@ -6,10 +6,10 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench attack gpu-check clean-venv
+.PHONY: demo test bench attack gpu-check release-check clean-venv
 
 $(STAMP): requirements.txt pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10+ is required, found " + sys.version.split()[0])'
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required (the pinned numpy, nbgrader and ipykernel need it); $(PYTHON) is " + sys.version.split()[0] + ": run make with PYTHON=python3.12 (or another 3.11+)")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
@@ -33,6 +33,10 @@ attack: $(STAMP)
 # torch, numpy, pytest and tqdm: this .venv where there is one, else $(PYTHON) as it is (a GPU machine).
 gpu-check:
 	$(if $(wildcard $(PY)),$(PY),$(PYTHON)) benchmarks/gpu_check.py
+
+# Each release copied alone to a fresh folder, with a fresh venv from its own requirements.txt (minutes).
+release-check: $(STAMP)
+	$(PY) -m pytest -m alone tests/test_release_alone.py -q
 
 clean-venv:
 	rm -rf $(VENV)

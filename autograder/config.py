@@ -1,11 +1,24 @@
 """Per-assignment grading configuration, hidden from students.
 
-``autograder/assignments/<assignment>.json`` (JSON so that Python 3.10 reads it
-without ``tomllib``) holds:
+``autograder/assignments/<assignment>.json`` (JSON: the
+standard library reads it, and so can any tool) holds:
 
 - ``title``: one line for feedback headers;
-- ``student_files``: the package files a student edits, relative to the repo
-  root (``cs7150/conv.py``, ...); only these are taken from a submission;
+- ``student_files``: the package files a student edits and hands in,
+  relative to the repo root (``cs7150/conv.py``, ...); only these (and the
+  notebooks) are taken from a submission; the release ships them with every
+  solution region stubbed, except those listed in ``builds_on``;
+- ``builds_on`` (optional): ``{"assignment1": ["cs7150/conv_fast.py", ...]}``,
+  student files of earlier assignments that this one uses; each is also in
+  ``student_files`` (it is handed in again) and in that assignment's. The
+  release leaves them out (students bring their own; the hand-in check and
+  ``cs7150.layers`` name a missing one), or ships the instructor's reference
+  for them when the instructor asks (``cs7150 release --with-reference``);
+- ``helpers`` (optional): package files the release ships as they are (the
+  checks, the oracle, data loading...); they hold no solution region;
+- ``requirements`` (optional): the names of the packages a student installs,
+  pinned in the release's ``requirements.txt`` at the versions of the
+  repository's own;
 - ``data`` (optional): repo-relative files or folders the notebooks need,
   copied into the release under the same relative path;
 - ``sections``: for each function with a solution region, and each graded
@@ -125,6 +138,19 @@ class Assignment:
     data: tuple[str, ...] = ()
     sections: dict = field(default_factory=dict)  # function -> (notebook, section)
     parts: tuple[Part, ...] = ()
+    builds_on: dict = field(default_factory=dict)  # earlier assignment -> tuple of its student files used here
+    helpers: tuple[str, ...] = ()
+    requirements: tuple[str, ...] = ()
+
+    @property
+    def brought_files(self) -> tuple[str, ...]:
+        """The student files that come from earlier assignments (``builds_on``), in order."""
+        return tuple(rel for files in self.builds_on.values() for rel in files)
+
+    @property
+    def own_files(self) -> tuple[str, ...]:
+        """The student files this assignment teaches (stubbed in its release)."""
+        return tuple(rel for rel in self.student_files if rel not in self.brought_files)
 
     @property
     def max_score(self) -> float:
@@ -188,7 +214,7 @@ def load(name: str, config_dir: Path = ASSIGNMENTS_DIR, repo_root: Path = REPO_R
         raw = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise ConfigError(f"{path}: invalid JSON: {error}") from None
-    unknown = raw.keys() - {"title", "student_files", "data", "sections", "parts"}
+    unknown = raw.keys() - {"title", "student_files", "data", "sections", "parts", "builds_on", "helpers", "requirements"}
     if unknown:
         raise ConfigError(f"{path}: unknown keys {sorted(unknown)}")
 
@@ -200,6 +226,33 @@ def load(name: str, config_dir: Path = ASSIGNMENTS_DIR, repo_root: Path = REPO_R
             raise ConfigError(f"{path}: student file {rel!r} is not a .py file of the {PACKAGE_NAME}/ package")
         for function in _defined_functions(file_path):
             defined[function] = rel
+
+    builds_on = {}
+    for earlier, files in raw.get("builds_on", {}).items():
+        if not (isinstance(files, list) and all(isinstance(rel, str) for rel in files)):
+            raise ConfigError(f"{path}: builds_on[{earlier!r}] must be a list of student files, got {files!r}")
+        outside = [rel for rel in files if rel not in student_files]
+        if outside:
+            raise ConfigError(f"{path}: builds_on[{earlier!r}] lists {outside}, which are not in student_files "
+                              "(a file the assignment builds on is handed in again)")
+        earlier_path = config_path(earlier, config_dir)
+        earlier_files = json.loads(earlier_path.read_text(encoding="utf-8")).get("student_files", []) if earlier_path.is_file() else None
+        if earlier_files is None or earlier == name:
+            raise ConfigError(f"{path}: builds_on names {earlier!r}, which is not another configured assignment")
+        if set(files) - set(earlier_files):
+            raise ConfigError(f"{path}: builds_on[{earlier!r}] lists {sorted(set(files) - set(earlier_files))}, "
+                              f"which are not student files of {earlier}")
+        builds_on[earlier] = tuple(files)
+
+    helpers = tuple(raw.get("helpers", ()))
+    for rel in helpers:
+        if not rel.startswith(PACKAGE_NAME + "/") or not rel.endswith(".py") or not (Path(repo_root) / rel).is_file():
+            raise ConfigError(f"{path}: helper {rel!r} is not a .py file of the {PACKAGE_NAME}/ package")
+        if rel in student_files:
+            raise ConfigError(f"{path}: {rel!r} is both a helper and a student file")
+    requirements = tuple(raw.get("requirements", ()))
+    if not all(isinstance(package, str) and package for package in requirements):
+        raise ConfigError(f"{path}: requirements must be a list of package names, got {requirements!r}")
 
     sections = {}
     for function, where in raw.get("sections", {}).items():
@@ -231,6 +284,9 @@ def load(name: str, config_dir: Path = ASSIGNMENTS_DIR, repo_root: Path = REPO_R
         data=tuple(raw.get("data", ())),
         sections=sections,
         parts=tuple(parts),
+        builds_on=builds_on,
+        helpers=helpers,
+        requirements=requirements,
     )
 
 

@@ -5,7 +5,9 @@ autograder specification asks (gradescope-autograders.readthedocs.io, "Autograde
 Specifications"):
 
 - ``setup.sh``: run once, as root, when Gradescope builds the autograder's
-  image; installs Python 3 (apt) and a virtual environment at
+  image; installs Python 3.11 or newer (apt: ``python3`` where it is new
+  enough, as on Ubuntu 24.04, else ``python3.11``, as Ubuntu 22.04, the
+  default base image with Python 3.10, needs) and a virtual environment at
   ``/autograder/venv`` with PyTorch's CPU wheel and the pinned
   ``requirements.txt``;
 - ``run_autograder``: run for each submission, in ``/autograder``; runs
@@ -24,7 +26,7 @@ The zip holds the reference solutions and the hidden tests: Gradescope never
 shows it to students, and it must not be shared with them either.
 
 Assumptions about Gradescope's image: Ubuntu (the default base image) with
-``apt-get``, Python 3.10 or newer as ``python3``, network access while
+``apt-get`` and a Python 3.11 or newer it can install, network access while
 ``setup.sh`` runs (pip), none needed afterwards; the student's upload
 unpacked in ``/autograder/submission`` (the released files: ``cs7150/conv.py``
 ..., or the same files without their folder, and the notebooks); the results
@@ -72,9 +74,22 @@ set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="${GRADESCOPE_ROOT:-/autograder}"
 apt-get update
+# Python 3.11 or newer (the pins need it). Ubuntu 24.04 images have 3.12 as python3; Gradescope's
+# Ubuntu 22.04 base image has 3.10, so there python3.11 comes from Ubuntu's universe repository.
+supported() { command -v "$1" >/dev/null && "$1" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; }
 DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 python3-venv python3-pip
-python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "Python 3.10+ is required, found " + sys.version.split()[0])'
-python3 -m venv "$ROOT/venv"
+PYTHON=""
+for candidate in python3 python3.13 python3.12 python3.11; do
+    if supported "$candidate"; then PYTHON="$candidate"; break; fi
+done
+if [ -z "$PYTHON" ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3.11 python3.11-venv \
+        || { echo "setup.sh: Python 3.11+ is required and python3.11 could not be installed with apt-get;" \
+                  "choose an Ubuntu 24.04 base image for this autograder" >&2; exit 1; }
+    PYTHON=python3.11
+fi
+"$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required, found " + sys.version.split()[0])'
+"$PYTHON" -m venv "$ROOT/venv"
 "$ROOT/venv/bin/python" -m pip install --upgrade pip
 # The CPU build of the pinned torch (PyPI's Linux wheel would pull the CUDA libraries).
 "$ROOT/venv/bin/python" -m pip install --index-url https://download.pytorch.org/whl/cpu \

@@ -172,3 +172,12 @@ def stub_source(source: str, filename: str, message: Callable[[str], str]) -> tu
     except SyntaxError as error:  # e.g. a region that was a whole if-branch's body and more
         raise MarkerError(filename, error.lineno or 1, f"stubbed file does not parse: {error.msg}") from None
     return stubbed, regions
+
+
+def unmark_source(source: str, filename: str) -> str:
+    """``source`` without its marker lines: the reference code as it is, for a release that ships it.
+
+    Raises MarkerError for a malformed file.
+    """
+    drop = {line for region in find_regions(source, filename) for line in (region.begin, region.end)}
+    return "".join(line for number, line in enumerate(source.splitlines(keepends=True), 1) if number not in drop)

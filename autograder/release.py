@@ -1,23 +1,35 @@
-"""Build a student release of an assignment from the instructor tree.
+"""Build a student release of an assignment from the instructor tree, as its manifest lists.
 
-``release("assignment1")`` writes ``assignments/release/assignment1/``:
+``release("assignment1")`` writes ``assignments/release/assignment1/`` with
+exactly what ``autograder/assignments/assignment1.json`` names:
 
 - the notebooks of ``assignments/source/assignment1/`` run through
   ``nbgrader generate_assignment`` (solutions and hidden tests removed), in a
   temporary copy of the course so the instructor tree is never touched;
-- a student copy of the whole ``cs7150/`` package in which every solution
-  region is replaced by ``raise NotImplementedError("<function>: implement
-  this in <notebook> section <N>")``;
-- the data files the assignment's configuration lists.
+- the assignment's own student files, every solution region replaced by
+  ``raise NotImplementedError("<function>: implement this in <file>
+  (<notebook>, section <N>)")``;
+- the files of earlier assignments it builds on (``builds_on``): left out, as
+  students bring their own, unless the instructor asks for the reference
+  (``with_reference``), which ships without its markers;
+- the ``helpers`` as they are (a helper may hold no solution region), its
+  ``data``, a student ``README.md`` (``autograder.student_readme``), a
+  ``requirements.txt`` pinned as the repository's, and ``release.json``,
+  which ``cs7150.handin`` reads to zip the graded files.
 
-The release is built in a temporary folder beside the destination and renamed
-into place, so a reader sees the previous release or the new one, never half
-of one. Before the rename the built tree is scanned for leaks: any marker
-text, any non-trivial line of a solution region or a hidden test, and any
-line of the hidden ``autograder/`` files aborts the release.
+Every ``cs7150`` module a released file or notebook imports must be in the
+release (or brought by the student); otherwise the release is refused with
+the file and the import named. The release is built in a temporary folder
+beside the destination and renamed into place, so a reader sees the previous
+release or the new one, never half of one; a destination that holds anything
+but a previous release of the same assignment is refused, so releasing never
+deletes what is not its own. Before the rename the built tree is scanned for
+leaks: any marker text, any non-trivial line of a solution region or a hidden
+test, and any line of the hidden ``autograder/`` files aborts the release.
 """
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shutil
@@ -26,36 +38,53 @@ import sys
 import tempfile
 from pathlib import Path
 
-from autograder import config, markers
+from autograder import config, markers, student_readme
 
-IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".ipynb_checkpoints", ".DS_Store")
+IGNORED_NAMES = {"__pycache__", ".ipynb_checkpoints", ".DS_Store"}
+IGNORED = shutil.ignore_patterns(*IGNORED_NAMES, "*.pyc", "*.egg-info")
 MARKER_TEXTS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 NOTEBOOK_HIDDEN = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
+
+
+MANIFEST = "release.json"  # what cs7150.handin reads; also marks the folder as a release of its assignment
 
 
 class ReleaseError(RuntimeError):
     """The release could not be built; nothing was changed at the destination."""
 
 
-def stub_message(sections: dict):
-    """Return ``message(function) -> str`` for the stubs, from function -> (notebook, section)."""
+def stub_message(sections: dict, rel: str | None = None):
+    """Return ``message(function, file=rel) -> str`` for the stubs of a student file.
 
-    def message(function: str) -> str:
-        where = sections.get(function.split(".")[0])
+    ``sections`` maps a function (or a class, for its methods) to ``(notebook, section)``;
+    ``file`` is the repo-relative file the code goes in.
+    """
+
+    def message(function: str, file: str | None = rel) -> str:
+        where = sections.get(function, sections.get(function.split(".")[0]))
+        place = f"implement this in {file}" if file else "implement this"
         if where is None:
-            return f"{function}: implement this function (see its docstring)"
+            return f"{function}: {place} (see its docstring)"
         notebook, section = where
-        return f"{function}: implement this in {notebook} section {section}"
+        return f"{function}: {place} ({notebook}, section {section})"
 
     return message
 
 
-def stub_package(source: Path, dest: Path, message) -> list[tuple[str, markers.Region]]:
-    """Copy the package ``source`` to ``dest`` with every solution region stubbed.
+def stub_file(source: Path, dest: Path, rel: str, sections: dict) -> list[markers.Region]:
+    """Write ``source`` to ``dest`` with every solution region stubbed; return the regions replaced."""
+    text, regions = markers.stub_source(source.read_text(encoding="utf-8"), str(source), stub_message(sections, rel))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(text, encoding="utf-8")
+    return regions
 
-    Returns ``(relative file, region)`` for every region replaced. Raises
-    MarkerError for a malformed region, ReleaseError for marker text in a
-    non-Python file.
+
+def stub_package(source: Path, dest: Path, message) -> list[tuple[str, markers.Region]]:
+    """Copy the whole package ``source`` to ``dest`` with every solution region stubbed (the grader's template).
+
+    ``message`` is a ``stub_message``; each stub names its file. Returns
+    ``(relative file, region)`` for every region replaced. Raises MarkerError
+    for a malformed region, ReleaseError for marker text in a non-Python file.
     """
     shutil.copytree(source, dest, ignore=IGNORED)
     stubbed = []
@@ -67,11 +96,85 @@ def stub_package(source: Path, dest: Path, message) -> list[tuple[str, markers.R
             if any(text.encode() in path.read_bytes() for text in MARKER_TEXTS):
                 raise ReleaseError(f"{rel}: solution markers in a non-Python file cannot be stubbed")
             continue
-        new_source, regions = markers.stub_source(path.read_text(encoding="utf-8"), str(source.parent / rel), message)
+        new_source, regions = markers.stub_source(path.read_text(encoding="utf-8"), str(source.parent / rel),
+                                                  lambda function, rel=rel: message(function, rel))
         if regions:
             path.write_text(new_source, encoding="utf-8")
             stubbed.extend((rel, region) for region in regions)
     return stubbed
+
+
+def copy_helper(source: Path, dest: Path, rel: str) -> None:
+    """Copy a helper file as it is; ReleaseError if it holds a solution region."""
+    text = source.read_text(encoding="utf-8")
+    regions = markers.find_regions(text, str(source))
+    if regions:
+        names = ", ".join(region.function for region in regions)
+        raise ReleaseError(f"{rel} is listed as a helper but holds solution regions ({names}): a file with "
+                           "solution regions ships only as a student file of its assignment")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source, dest)
+
+
+def _guarded(node, parents) -> bool:
+    """Whether an import sits in a ``try`` that handles ImportError or ModuleNotFoundError."""
+    for parent in parents:
+        if isinstance(parent, ast.Try) and node not in parent.handlers:
+            for handler in parent.handlers:
+                caught = handler.type
+                names = [n.id for n in (caught.elts if isinstance(caught, ast.Tuple) else [caught]) if isinstance(n, ast.Name)]
+                if {"ImportError", "ModuleNotFoundError"} & set(names):
+                    return True
+    return False
+
+
+def package_imports(source: str, filename: str, package: str = config.PACKAGE_NAME) -> set[str]:
+    """The modules of ``package`` that ``source`` imports (``"cs7150.conv"``), guarded imports left out.
+
+    ``from cs7150 import x`` counts as ``cs7150.x`` (it is a module of the package or needs ``__init__``).
+    """
+    tree = ast.parse(source, filename=filename)
+    found, stack = set(), [(tree, [])]
+    while stack:
+        node, parents = stack.pop()
+        for child in ast.iter_child_nodes(node):
+            stack.append((child, [*parents, node]))
+        if isinstance(node, ast.Import) and not _guarded(node, parents):
+            found |= {alias.name for alias in node.names if alias.name.split(".")[0] == package}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and not _guarded(node, parents):
+            if node.module == package:
+                found |= {f"{package}.{alias.name}" for alias in node.names}
+            elif node.module.split(".")[0] == package:
+                found.add(node.module)
+    return found
+
+
+def notebook_code(path: Path) -> str:
+    """The code cells of a notebook as one Python source (IPython's ``%`` and ``!`` lines left out)."""
+    cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
+    lines = []
+    for cell in cells:
+        if cell["cell_type"] == "code":
+            source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            lines += [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
+    return "\n".join(lines) + "\n"
+
+
+def missing_imports(sources: dict[str, str], present: set[str], repo_root: Path) -> list[str]:
+    """``"file imports module"`` for each package module imported by ``sources`` (file -> code) but not in ``present``.
+
+    ``present`` holds repo-relative paths (``cs7150/conv.py``); a name that is
+    not a module file of the instructor's package (an attribute of
+    ``__init__``) needs only ``cs7150/__init__.py``.
+    """
+    problems = []
+    for rel, code in sources.items():
+        for module in sorted(package_imports(code, rel)):
+            path = module.replace(".", "/") + ".py"
+            needed = path if (Path(repo_root) / path).is_file() else f"{module.split('.')[0]}/__init__.py"
+            if needed not in present:
+                problems.append(f"{rel} imports {module}, which the release does not ship ({needed})")
+    return problems
 
 
 def _nbgrader(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
@@ -129,14 +232,15 @@ def _split_cell(text: str) -> tuple[list[str], list[str]]:
     return inside, outside
 
 
-def secret_lines(repo_root: Path, course_root: Path, name: str) -> set[str]:
+def secret_lines(repo_root: Path, course_root: Path, name: str, shipped_reference=()) -> set[str]:
     """Stripped lines that must not appear in a release.
 
     Non-trivial lines (10+ characters, not comments) of every solution region
     of the package and of the assignment's notebooks, of the notebooks' hidden
     tests and written-answer cells, and of the hidden ``autograder/`` files,
     minus the lines that also appear outside those regions in the package or
-    the notebooks (code and text students are given).
+    the notebooks (code and text students are given), and minus the lines of
+    ``shipped_reference`` (repo-relative files released with their solutions).
     """
     package = repo_root / config.PACKAGE_NAME
     secret, given = set(), set()
@@ -148,6 +252,9 @@ def secret_lines(repo_root: Path, course_root: Path, name: str) -> set[str]:
         inside = set()
         for region in markers.find_regions(text, str(path)):
             inside.update(range(region.begin, region.end + 1))
+        if path.relative_to(repo_root).as_posix() in shipped_reference:
+            given |= _code_lines(text)
+            continue
         secret |= _code_lines("\n".join(lines[i - 1] for i in sorted(inside)))
         given |= _code_lines("\n".join(line for i, line in enumerate(lines, 1) if i not in inside))
     for path in sorted((course_root / "source" / name).rglob("*.ipynb")):
@@ -192,6 +299,61 @@ def find_leaks(release_dir: Path, secret: set[str]) -> list[str]:
     return leaks
 
 
+def _own_files(folder: Path, name: str) -> set[str] | None:
+    """The files a previous release of ``name`` in ``folder`` wrote, or None when ``folder`` is not one."""
+    manifest = folder / MANIFEST
+    try:
+        recorded = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(recorded, dict) or recorded.get("assignment") != name:
+        return None
+    return {MANIFEST, f"{name}_submission.zip", *recorded.get("files", [])}
+
+
+def check_destination(out: Path, name: str) -> None:
+    """Refuse ``out`` unless it is absent, empty, or a previous release of ``name`` holding only its own files.
+
+    Caches (``__pycache__``, ``.ipynb_checkpoints``...) count as the release's own.
+    """
+    if not out.exists():
+        return
+    if not out.is_dir() or out.is_symlink():
+        raise ReleaseError(f"{out} exists and is not a folder: choose another --out")
+    found = sorted(p.relative_to(out).as_posix() for p in out.rglob("*")
+                   if (p.is_file() or p.is_symlink()) and not set(p.relative_to(out).parts) & IGNORED_NAMES)
+    if not found:
+        return
+    own = _own_files(out, name)
+    if own is None:
+        shown = ", ".join(found[:5]) + (", ..." if len(found) > 5 else "")
+        raise ReleaseError(f"{out} is not empty and is not a release of {name} ({len(found)} files: {shown}); "
+                           "releasing there would replace them: choose an empty or new folder with --out")
+    foreign = [rel for rel in found if rel not in own]
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+        raise ReleaseError(f"{out} holds a release of {name} and {len(foreign)} files that are not part of it "
+                           f"({shown}); move them away first, or release into another folder with --out")
+
+
+def student_requirements(names, repo_requirements: Path) -> str:
+    """The release's requirements.txt: each named package at the version pinned in ``repo_requirements``."""
+    pins = {}
+    for line in repo_requirements.read_text(encoding="utf-8").splitlines():
+        requirement = line.split("#")[0].strip()
+        if "==" in requirement:
+            package = requirement.split("==")[0].strip()
+            pins[package.lower()] = requirement
+    unpinned = [package for package in names if package.lower() not in pins]
+    if unpinned:
+        raise ReleaseError(f"requirements {unpinned} are not pinned in {repo_requirements}")
+    lines = ["# What this assignment needs, at the versions it was tested with (Python 3.11 or newer).",
+             "# Install into a virtual environment: python -m pip install -r requirements.txt",
+             "# On Google Colab install nothing: its own NumPy, PyTorch and Matplotlib work (see README.md).",
+             *(pins[package.lower()] for package in names)]
+    return "\n".join(lines) + "\n"
+
+
 def _swap_into_place(built: Path, dest: Path) -> None:
     """Replace ``dest`` by ``built`` with two renames on the same filesystem."""
     old = None
@@ -204,23 +366,45 @@ def _swap_into_place(built: Path, dest: Path) -> None:
 
 
 def release(name: str, out: Path | None = None, repo_root: Path = config.REPO_ROOT,
-            course_root: Path | None = None, config_dir: Path = config.ASSIGNMENTS_DIR) -> Path:
+            course_root: Path | None = None, config_dir: Path = config.ASSIGNMENTS_DIR,
+            with_reference: bool = False) -> Path:
     """Build the student release of assignment ``name`` into ``out`` and return ``out``.
 
     ``out`` defaults to ``<course_root>/release/<name>``; ``course_root``
-    defaults to ``<repo_root>/assignments``. Raises ConfigError,
+    defaults to ``<repo_root>/assignments``. ``with_reference`` ships the
+    instructor's reference of the files the assignment builds on (``builds_on``)
+    instead of leaving them for the students to bring. Raises ConfigError,
     MarkerError or ReleaseError without touching ``out``.
     """
     repo_root = Path(repo_root)
     course_root = Path(course_root) if course_root else repo_root / "assignments"
     assignment = config.load(name, config_dir, repo_root)
     out = Path(out) if out else course_root / "release" / name
+    check_destination(out, name)
     out.parent.mkdir(parents=True, exist_ok=True)
     built = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
     try:
-        generate_notebooks(name, course_root, built)
-        message = stub_message(config.all_sections(name, config_dir))
-        stub_package(repo_root / config.PACKAGE_NAME, built / config.PACKAGE_NAME, message)
+        notebooks = generate_notebooks(name, course_root, built)
+        sections = config.all_sections(name, config_dir)
+        reference = assignment.brought_files if with_reference else ()
+        for rel in assignment.helpers:
+            copy_helper(repo_root / rel, built / rel, rel)
+        functions = {rel: [region.function for region in stub_file(repo_root / rel, built / rel, rel, sections)]
+                     for rel in assignment.own_files}
+        for rel in reference:
+            (built / rel).parent.mkdir(parents=True, exist_ok=True)
+            text = (repo_root / rel).read_text(encoding="utf-8")
+            (built / rel).write_text(markers.unmark_source(text, rel), encoding="utf-8")
+        package = [*assignment.helpers, *assignment.own_files, *reference]
+        sources = {rel: (repo_root / rel).read_text(encoding="utf-8") for rel in [*package, *assignment.brought_files]}
+        sources |= {nb: notebook_code(course_root / "source" / name / nb) for nb in notebooks if nb.endswith(".ipynb")}
+        present = {*package, *assignment.brought_files}
+        problems = missing_imports(sources, present, repo_root)
+        if package and f"{config.PACKAGE_NAME}/__init__.py" not in present:
+            problems.append(f"the release ships {config.PACKAGE_NAME}/ files without {config.PACKAGE_NAME}/__init__.py")
+        if problems:
+            raise ReleaseError(f"{name}: add these to \"helpers\" (or \"student_files\") in "
+                               f"{config.config_path(name, config_dir)}, or remove the import:\n  " + "\n  ".join(problems))
         for rel in assignment.data:
             source = repo_root / rel
             if source.is_dir():
@@ -230,7 +414,22 @@ def release(name: str, out: Path | None = None, repo_root: Path = config.REPO_RO
                 shutil.copy2(source, built / rel)
             else:
                 raise ReleaseError(f"data path {rel!r} listed for {name} does not exist in {repo_root}")
-        leaks = find_leaks(built, secret_lines(repo_root, course_root, name))
+        (built / "requirements.txt").write_text(
+            student_requirements(assignment.requirements, repo_root / "requirements.txt"), encoding="utf-8")
+        notebook_files = [nb for nb in notebooks if nb.endswith(".ipynb")]
+        (built / "README.md").write_text(
+            student_readme.render(assignment, notebook_files, functions, sections, with_reference), encoding="utf-8")
+        files = sorted(p.relative_to(built).as_posix() for p in built.rglob("*") if p.is_file())
+        manifest = {
+            "assignment": name,
+            "notebooks": notebook_files,
+            "handin": [*notebook_files, *assignment.student_files],
+            "builds_on": {earlier: list(brought) for earlier, brought in assignment.builds_on.items()},
+            "reference_shipped": list(reference),
+            "files": [*files, MANIFEST],
+        }
+        (built / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        leaks = find_leaks(built, secret_lines(repo_root, course_root, name, reference))
         if leaks:
             shown = "\n  ".join(leaks[:20])
             raise ReleaseError(f"the release would contain {len(leaks)} reference or hidden lines:\n  {shown}")

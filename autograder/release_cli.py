@@ -1,9 +1,11 @@
-"""``cs7150 release ASSIGNMENT [--out DIR]``: build the student version of an assignment.
+"""``cs7150 release ASSIGNMENT [--out DIR] [--with-reference]``: build the student version of an assignment.
 
-Writes the nbgrader-generated notebooks, the ``cs7150/`` package with every
-solution region replaced by a ``NotImplementedError`` stub, and the
-assignment's data into ``DIR`` (default ``assignments/release/ASSIGNMENT/``),
-replacing any previous release there in one rename.
+Writes what the assignment's manifest (``autograder/assignments/ASSIGNMENT.json``)
+lists: the nbgrader-generated notebooks, its student files with every solution
+region replaced by a ``NotImplementedError`` stub, its helpers and data, a
+student README, requirements.txt and release.json, into ``DIR`` (default
+``assignments/release/ASSIGNMENT/``), replacing a previous release of the same
+assignment there in one rename. A folder holding anything else is refused.
 """
 from __future__ import annotations
 
@@ -18,20 +20,31 @@ def configure(parser: argparse.ArgumentParser) -> None:
     """Add the ``release`` subcommand's arguments to ``parser``."""
     parser.add_argument("assignment", help=f"the assignment to release ({', '.join(config.available()) or 'none configured'})")
     parser.add_argument("--out", metavar="DIR", type=Path, default=None,
-                        help="folder to write (default: assignments/release/ASSIGNMENT/)")
+                        help="folder to write: absent, empty, or a previous release of this assignment "
+                             "(default: assignments/release/ASSIGNMENT/)")
+    parser.add_argument("--with-reference", action="store_true",
+                        help="ship the instructor's reference of the earlier assignments' files this one builds on "
+                             "(default: students bring their own)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Build the release; 0 on success, 1 with the reason on stderr otherwise."""
     try:
-        out = release.release(args.assignment, args.out)
+        out = release.release(args.assignment, args.out, with_reference=args.with_reference)
     except (config.ConfigError, markers.MarkerError, release.ReleaseError) as error:
         print(f"cs7150 release: {error}", file=sys.stderr)
         return 1
+    assignment = config.load(args.assignment)
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     print(f"released {args.assignment} to {out} ({len(files)} files)")
+    stubbed = set(assignment.own_files)
     for rel in files:
-        if not rel.startswith(config.PACKAGE_NAME + "/"):
-            print(f"  {rel}")
-    print(f"  {config.PACKAGE_NAME}/ (every solution region stubbed)")
+        note = " (solution regions stubbed)" if rel in stubbed else ""
+        if not any(rel.startswith(data + "/") for data in assignment.data):
+            print(f"  {rel}{note}")
+    for data in assignment.data:
+        print(f"  {data}/ (data)")
+    for earlier, brought in assignment.builds_on.items():
+        how = "the reference, as asked" if args.with_reference else "left out: students bring their own"
+        print(f"  from {earlier}: {', '.join(brought)} ({how})")
     return 0

@@ -10,7 +10,8 @@ The lecture's LeNet-5 on a 1x28x28 MNIST digit::
     fc1    2450 -> 500, relu3      (N, 500)           1,225,500
     fc2    500 -> 10               (N, 10)            5,010   (total 1,256,080)
 
-``build_model(name)`` builds any entry of ``MODELS``: the network above, one
+``build_model(name)`` builds any entry of ``MODELS``: the network above (the
+reference ``cs7150.lenet5.LeNet5``, which student releases leave out), one
 variant per lecture question (average pooling, no ReLU, 3x3 kernels, no
 padding, batch normalization), a linear classifier on pixels, a chance
 baseline, and the NumPy twin of LeNet-5 (``cs7150.numpy_lenet``).
@@ -26,73 +27,6 @@ from torch import nn
 # can be graded without it); re-exported here for the PyTorch network and its callers.
 from cs7150.lenet5_spec import (CONV1_FILTERS, CONV2_FILTERS, FC1_UNITS, POOL_SIZE, POOLS,  # noqa: E402,F401
                                 check_lenet5_options, lenet5_feature_size)
-
-
-class LeNet5(nn.Module):
-    """The lecture's LeNet-5; the keyword options build its variants.
-
-    Child modules are registered in forward order with stable names
-    (conv1, relu1, pool1, conv2, relu2, pool2, flatten, fc1, relu3, fc2), so
-    ``cs7150.shapes.summarize`` can walk them; without ``activation`` the relu
-    modules are absent; with ``batchnorm`` a batch-normalization layer follows
-    conv1, conv2 (``bn1``, ``bn2``: ``nn.BatchNorm2d``) and fc1 (``bn3``:
-    ``nn.BatchNorm1d``), before the ReLU.
-
-    Args:
-        num_classes: int, outputs of fc2.
-        in_channels: int, channels C of the input (1 for MNIST).
-        image_size: int, side of the square input (28 for MNIST).
-        pool: 'max' or 'avg', the 2x2 stride-2 pooling after each convolution.
-        activation: bool, ReLU after conv1, conv2 and fc1 (without it the
-            network is linear between the pooling layers).
-        kernel_size: int, odd side K of both convolutions' kernels.
-        padding: bool, "same" padding K // 2 (else none: 28 -> 24 -> 12 -> 8 -> 4).
-        batchnorm: bool, batch normalization after conv1, conv2 and fc1
-            (1,257,220 parameters instead of 1,256,080).
-
-    Input ``x``: float tensor (N, in_channels, image_size, image_size);
-    output: logits (N, num_classes).
-
-    Raises:
-        ValueError / TypeError: a bad option, or an image too small for the kernels.
-    """
-
-    def __init__(self, num_classes: int = 10, in_channels: int = 1, image_size: int = 28, *,
-                 pool: str = "max", activation: bool = True, kernel_size: int = 5, padding: bool = True,
-                 batchnorm: bool = False):
-        super().__init__()
-        check_lenet5_options(pool, activation, kernel_size, padding)
-        if not isinstance(batchnorm, bool):
-            raise TypeError(f"batchnorm must be a bool, got {batchnorm!r}")
-        _, flat = lenet5_feature_size(image_size, kernel_size, padding)
-        pad = kernel_size // 2 if padding else 0
-        ### BEGIN SOLUTION
-        pool_layer = nn.MaxPool2d if pool == "max" else nn.AvgPool2d
-        layers = [
-            ("conv1", nn.Conv2d(in_channels, CONV1_FILTERS, kernel_size, padding=pad)),  # (N, 20, H1, W1)
-            ("bn1", nn.BatchNorm2d(CONV1_FILTERS)),
-            ("relu1", nn.ReLU()),
-            ("pool1", pool_layer(POOL_SIZE)),                                             # (N, 20, H1/2, W1/2)
-            ("conv2", nn.Conv2d(CONV1_FILTERS, CONV2_FILTERS, kernel_size, padding=pad)),  # (N, 50, H2, W2)
-            ("bn2", nn.BatchNorm2d(CONV2_FILTERS)),
-            ("relu2", nn.ReLU()),
-            ("pool2", pool_layer(POOL_SIZE)),                                             # (N, 50, side, side)
-            ("flatten", nn.Flatten()),                                                    # (N, flat)
-            ("fc1", nn.Linear(flat, FC1_UNITS)),                                          # (N, 500)
-            ("bn3", nn.BatchNorm1d(FC1_UNITS)),
-            ("relu3", nn.ReLU()),
-            ("fc2", nn.Linear(FC1_UNITS, num_classes)),                                   # (N, num_classes)
-        ]
-        for name, module in layers:
-            if (activation or not name.startswith("relu")) and (batchnorm or not name.startswith("bn")):
-                self.add_module(name, module)
-        ### END SOLUTION
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits (N, num_classes) for images ``x`` (N, C, H, W): the children in order."""
-        for layer in self.children():
-            x = layer(x)
-        return x
 
 
 class ChanceClassifier(nn.Module):
@@ -125,6 +59,22 @@ def linear_classifier(num_classes: int = 10, in_channels: int = 1, image_size: i
     ))
 
 
+def _lenet5(**options):
+    """The reference ``cs7150.lenet5.LeNet5(**options)``.
+
+    Raises NotImplementedError in a student release, which leaves that file
+    out: there the network is the student's own ``lenet5()`` (assignment 2).
+    """
+    try:
+        from cs7150.lenet5 import LeNet5  # imported here: releases leave the file out
+    except ModuleNotFoundError as error:
+        if error.name != "cs7150.lenet5":
+            raise
+        raise NotImplementedError("the reference LeNet-5 (cs7150/lenet5.py) is not part of this release: "
+                                  "build LeNet-5 yourself with lenet5() in lenet5.ipynb section 1") from None
+    return LeNet5(**options)
+
+
 def _numpy_lenet5(**options):
     from cs7150.numpy_lenet import NumpyLeNet5  # imported here: numpy_lenet imports this module
 
@@ -136,12 +86,12 @@ def _numpy_lenet5(**options):
 MODELS = {
     "chance": (ChanceClassifier, {}, "random guessing, never trained (~10% on 10 classes)"),
     "linear": (linear_classifier, {}, "linear classifier on the 784 pixels"),
-    "lenet5": (LeNet5, {}, "the lecture's LeNet-5 (max pool, ReLU, 5x5 'same' convs)"),
-    "lenet5-avgpool": (LeNet5, {"pool": "avg"}, "LeNet-5 with 2x2 average pooling"),
-    "lenet5-norelu": (LeNet5, {"activation": False}, "LeNet-5 without ReLU: stacked linear maps collapse into one"),
-    "lenet5-k3": (LeNet5, {"kernel_size": 3}, "LeNet-5 with 3x3 'same' convs (smaller receptive field)"),
-    "lenet5-nopad": (LeNet5, {"padding": False}, "LeNet-5 without padding: 28->24->12->8->4, flatten 800"),
-    "lenet5-bn": (LeNet5, {"batchnorm": True}, "LeNet-5 with batch normalization after conv1, conv2 and fc1"),
+    "lenet5": (_lenet5, {}, "the lecture's LeNet-5 (max pool, ReLU, 5x5 'same' convs)"),
+    "lenet5-avgpool": (_lenet5, {"pool": "avg"}, "LeNet-5 with 2x2 average pooling"),
+    "lenet5-norelu": (_lenet5, {"activation": False}, "LeNet-5 without ReLU: stacked linear maps collapse into one"),
+    "lenet5-k3": (_lenet5, {"kernel_size": 3}, "LeNet-5 with 3x3 'same' convs (smaller receptive field)"),
+    "lenet5-nopad": (_lenet5, {"padding": False}, "LeNet-5 without padding: 28->24->12->8->4, flatten 800"),
+    "lenet5-bn": (_lenet5, {"batchnorm": True}, "LeNet-5 with batch normalization after conv1, conv2 and fc1"),
     "numpy-lenet5": (_numpy_lenet5, {}, "LeNet-5 in NumPy from cs7150.layers (trained with SGD + momentum)"),
 }
 BASELINES = ("chance", "linear")

@@ -45,7 +45,7 @@ class NumpyLeNet5:
 
     Args:
         num_classes, in_channels, image_size, pool, activation, kernel_size,
-            padding: as ``cs7150.models.LeNet5``.
+            padding: as ``cs7150.lenet5.LeNet5``.
         dtype: np.float32 (default, for training) or np.float64 (for checks).
         seed: int, seeds the initial weights, drawn like PyTorch's defaults:
             uniform in ``[-1/sqrt(fan_in), 1/sqrt(fan_in)]`` for weights and biases.

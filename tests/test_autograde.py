@@ -95,7 +95,7 @@ def test_first_failure_shows_inputs_worst_element_and_both_values(graded):
 def test_blank_release_scores_zero_and_says_not_implemented(graded):
     result = graded["results"]["blank"]
     assert result.score == 0 and all(p.score == 0 for p in result.parts)
-    assert "not implemented yet (NotImplementedError: conv_forward_naive: implement this in conv_pool.ipynb section 3)" \
+    assert "not implemented yet (NotImplementedError: conv_forward_naive: implement this in cs7150/conv.py (conv_pool.ipynb, section 3))" \
         in _feedback(graded, "blank")
 
 

@@ -12,7 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from cs7150.gradcheck import rel_error
-from cs7150.models import MODELS, ChanceClassifier, LeNet5, build_model, count_parameters, lenet5_feature_size
+from cs7150.lenet5 import LeNet5
+from cs7150.models import MODELS, ChanceClassifier, build_model, count_parameters, lenet5_feature_size
 from cs7150.numpy_lenet import NumpyLeNet5
 from cs7150.shapes import summarize
 

@@ -86,12 +86,62 @@ def built(tmp_path_factory):
     return out
 
 
-def test_release_holds_notebooks_and_the_whole_package(built):
-    files = set(_tree_hashes(built))
-    notebooks = {p.name for p in (config.COURSE_ROOT / "source" / "assignment1").glob("*.ipynb")}
-    assert notebooks <= files
-    assert {p.name for p in PACKAGE.glob("*.py")} == {Path(f).name for f in files if f.startswith("cs7150/")}
-    assert not any("__pycache__" in f or f.startswith("autograder") or f.endswith(".json") for f in files)
+@pytest.fixture(scope="module")
+def built2(tmp_path_factory):
+    out = tmp_path_factory.mktemp("release") / "assignment2"
+    release.release("assignment2", out)
+    return out
+
+
+def _package_files(folder: Path) -> set[str]:
+    return {f for f in _tree_hashes(folder) if f.startswith("cs7150/")}
+
+
+@pytest.mark.parametrize("name", ["assignment1", "assignment2"])
+def test_release_holds_exactly_its_manifest(name, tmp_path):
+    out = release.release(name, tmp_path / name)
+    assignment = config.load(name)
+    files = set(_tree_hashes(out))
+    notebooks = {p.name for p in (config.COURSE_ROOT / "source" / name).glob("*.ipynb")}
+    assert notebooks <= files and {"README.md", "requirements.txt", "release.json"} <= files
+    assert _package_files(out) == {*assignment.helpers, *assignment.own_files}
+    assert not {f for f in files if not f.startswith(("cs7150/", *assignment.data))} - notebooks - {
+        "README.md", "requirements.txt", "release.json"}
+    assert not any(f.startswith(("coursetools", "autograder")) or "__pycache__" in f for f in files)
+    manifest = json.loads((out / "release.json").read_text())
+    assert manifest["handin"] == [*sorted(notebooks), *assignment.student_files]
+    assert set(manifest["files"]) == files
+
+
+def test_files_of_no_assignment_and_answers_are_not_released(built, built2, run_alone):
+    """batchnorm (graded nowhere yet) and the reference LeNet-5 ship nowhere; assignment 1 gets no cs7150.shapes,
+    whose functions answer its exercises 1a, 2, 7a and 7b."""
+    for out in (built, built2):
+        assert not {"cs7150/batchnorm.py", "cs7150/lenet5.py"} & _package_files(out)
+    assert "cs7150/shapes.py" not in _package_files(built)
+    script = ("from cs7150.models import build_model\n"
+              "build_model('linear')\n"
+              "try:\n    build_model('lenet5')\nexcept NotImplementedError as error:\n    print(error)\n")
+    result = run_alone(built2, script)
+    assert result.returncode == 0, result.stderr
+    assert "build LeNet-5 yourself with lenet5() in lenet5.ipynb section 1" in result.stdout
+
+
+def test_student_readme_and_requirements(built, built2):
+    pins = {line.split("==")[0]: line for line in (REPO / "requirements.txt").read_text().splitlines() if "==" in line}
+    for out in (built, built2):
+        name = out.name
+        readme = (out / "README.md").read_text()
+        for words in ("## What you edit", "python3 -m venv .venv", "python -m pip install -r requirements.txt",
+                      "MPS", "### On JupyterHub", "### On Google Colab", 'drive.mount("/content/drive")',
+                      f'os.chdir("/content/drive/MyDrive/cs7150/{name}")', "sys.path.insert(0, os.getcwd())",
+                      "files.download(str(make_submission()))", "python -m cs7150.handin", f"{name}_submission.zip"):
+            assert words in readme, f"{name} README lacks {words!r}"
+        assert "${" not in readme
+        requirements = [line for line in (out / "requirements.txt").read_text().splitlines() if not line.startswith("#")]
+        assert requirements and all(line == pins[line.split("==")[0]] for line in requirements)
+    assert "T4 GPU" in (built2 / "README.md").read_text() and "T4 GPU" not in (built / "README.md").read_text()
+    assert "copy `cs7150/conv_fast.py`" in (built2 / "README.md").read_text()
 
 
 def _package_lines() -> tuple[set, set]:
@@ -171,28 +221,116 @@ except NotImplementedError as error:
     result = subprocess.run([sys.executable, "-I", "-B", "-c", script], capture_output=True, text=True, cwd=built)
     assert result.returncode == 0, result.stderr
     assert "validation: conv_param['stride'] must be >= 1" in result.stdout
-    assert "stub: conv_forward_naive: implement this in conv_pool.ipynb section 3" in result.stdout
+    assert "stub: conv_forward_naive: implement this in cs7150/conv.py (conv_pool.ipynb, section 3)" in result.stdout
 
 
 def test_rerelease_is_identical_and_replaces_in_place(built):
     before = _tree_hashes(built)
-    (built / "stale.txt").write_text("left from an older release")
     release.release("assignment1", built)
     assert _tree_hashes(built) == before
     assert [p.name for p in built.parent.iterdir()] == [built.name]  # no temporary folders left
 
 
-def test_malformed_marker_aborts_release_and_keeps_the_old_one(tmp_path):
+def test_release_never_replaces_what_is_not_its_own(built, tmp_path):
+    """Assignment 2 into assignment 1's folder, into a folder of other files, or over a release with added files:
+    refused, nothing changed."""
+    before = _tree_hashes(built)
+    with pytest.raises(release.ReleaseError, match="is not a release of assignment2"):
+        release.release("assignment2", built)
+    assert _tree_hashes(built) == before
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    with pytest.raises(release.ReleaseError, match=r"not empty and is not a release of assignment1 \(1 files: notes.txt\)"):
+        release.release("assignment1", other)
+    assert [p.name for p in other.iterdir()] == ["notes.txt"]
+    (built / "stale.txt").write_text("added by hand")
+    try:
+        with pytest.raises(release.ReleaseError, match=r"1 files that are not part of it \(stale.txt\)"):
+            release.release("assignment1", built)
+    finally:
+        (built / "stale.txt").unlink()
+    assert _tree_hashes(built) == before
+    assert release.release("assignment1", tmp_path / "empty") == tmp_path / "empty"
+
+
+def _repo_copy(tmp_path: Path) -> Path:
+    """The package and requirements.txt, copied: a repository to break, released without notebooks."""
     repo = tmp_path / "repo"
     shutil.copytree(PACKAGE, repo / "cs7150", ignore=shutil.ignore_patterns("__pycache__"))
-    (repo / "cs7150" / "broken.py").write_text("def f():\n    ### BEGIN SOLUTION\n    return 1\n")
-    out = tmp_path / "release"
-    out.mkdir()
-    (out / "old.txt").write_text("previous release")
-    with pytest.raises(markers.MarkerError, match=r"broken\.py:2: '### BEGIN SOLUTION' without"):
-        release.release("assignment1", out, repo_root=repo, course_root=tmp_path / "course")
-    assert [p.name for p in out.iterdir()] == ["old.txt"]
+    shutil.copy2(REPO / "requirements.txt", repo / "requirements.txt")
+    return repo
+
+
+def test_malformed_marker_aborts_release_and_keeps_the_old_one(tmp_path):
+    repo, course = _repo_copy(tmp_path), tmp_path / "course"
+    out = release.release("assignment1", tmp_path / "release", repo_root=repo, course_root=course)
+    before = _tree_hashes(out)
+    with (repo / "cs7150" / "conv.py").open("a") as file:
+        file.write("\n\ndef f():\n    ### BEGIN SOLUTION\n    return 1\n")
+    with pytest.raises(markers.MarkerError, match=r"conv\.py:\d+: '### BEGIN SOLUTION' without"):
+        release.release("assignment1", out, repo_root=repo, course_root=course)
+    assert _tree_hashes(out) == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def _config_dir(tmp_path: Path, **changes) -> Path:
+    """The assignment configurations, with ``changes`` applied to assignment1's."""
+    folder = tmp_path / "configs"
+    shutil.copytree(config.ASSIGNMENTS_DIR, folder)
+    path = folder / "assignment1.json"
+    raw = json.loads(path.read_text())
+    raw.update(changes)
+    path.write_text(json.dumps(raw))
+    return folder
+
+
+def test_a_module_the_release_needs_but_does_not_ship_is_named(tmp_path):
+    raw = json.loads((config.ASSIGNMENTS_DIR / "assignment1.json").read_text())
+    helpers = [rel for rel in raw["helpers"] if rel != "cs7150/_params.py"]
+    with pytest.raises(release.ReleaseError, match=r"cs7150/_windows\.py imports cs7150\._params, which the release "
+                                                  r"does not ship \(cs7150/_params\.py\)"):
+        release.release("assignment1", tmp_path / "out", course_root=tmp_path / "course",
+                        config_dir=_config_dir(tmp_path, helpers=helpers))
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_helper_with_solution_regions_is_refused(tmp_path):
+    raw = json.loads((config.ASSIGNMENTS_DIR / "assignment1.json").read_text())
+    with pytest.raises(release.ReleaseError, match=r"cs7150/dense\.py is listed as a helper but holds solution regions"):
+        release.release("assignment1", tmp_path / "out", course_root=tmp_path / "course",
+                        config_dir=_config_dir(tmp_path, helpers=[*raw["helpers"], "cs7150/dense.py"]))
+
+
+def test_builds_on_files_are_brought_or_the_reference_on_request(built2, tmp_path):
+    brought = config.load("assignment2").brought_files
+    assert brought and not set(brought) & _package_files(built2)
+    out = release.release("assignment2", tmp_path / "assignment2", with_reference=True, course_root=tmp_path / "course")
+    for rel in brought:
+        text = (out / rel).read_text()
+        assert "BEGIN SOLUTION" not in text and "raise NotImplementedError" not in text
+        assert text == markers.unmark_source((REPO / rel).read_text(), rel)
+    assert json.loads((out / "release.json").read_text())["reference_shipped"] == list(brought)
+
+
+def test_layers_name_a_missing_file(built2, run_alone):
+    script = ("import cs7150.layers as layers\n"
+              "assert 'affine_forward' in layers.__all__ and 'conv_forward_fast' not in layers.__all__\n"
+              "from cs7150.layers import conv_forward_fast\n")
+    result = run_alone(built2, script)
+    assert result.returncode == 1
+    assert ("ImportError: conv_forward_fast is defined in cs7150/conv_fast.py, which is not in "
+            f"{built2.resolve() / 'cs7150'}: if this assignment builds on an earlier one, copy your own "
+            "cs7150/conv_fast.py") in result.stderr
+
+
+@pytest.mark.parametrize("builds_on, words", [
+    ({"assignment9": ["cs7150/conv.py"]}, "not another configured assignment"),
+    ({"assignment2": ["cs7150/dense.py"]}, "not in student_files"),
+])
+def test_builds_on_is_checked(tmp_path, builds_on, words):
+    with pytest.raises(config.ConfigError, match=words):
+        config.load("assignment1", _config_dir(tmp_path, builds_on=builds_on))
 
 
 def test_release_cli_reports_an_unknown_assignment(capsys):

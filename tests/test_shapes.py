@@ -251,7 +251,7 @@ def test_summarize_torch_module_gives_the_same_rows():
 
 
 def test_summarize_course_lenet5_model():
-    from cs7150.models import LeNet5
+    from cs7150.lenet5 import LeNet5
 
     assert quiet_summary(LeNet5(), (1, 28, 28))[0] == quiet_summary(LENET5, (1, 28, 28))[0]
 

@@ -114,11 +114,11 @@ def test_release_holds_exactly_its_manifest(name, tmp_path):
 
 
 def test_files_of_no_assignment_and_answers_are_not_released(built, built2, run_alone):
-    """batchnorm (graded nowhere yet) and the reference LeNet-5 ship nowhere; assignment 1 gets no cs7150.shapes,
-    whose functions answer its exercises 1a, 2, 7a and 7b."""
+    """The reference LeNet-5 ships nowhere (assignment 2 asks for it); assignment 1 gets no cs7150.shapes, whose
+    functions answer its exercises 1a, 2, 7a and 7b, and none of assignment 2's files."""
     for out in (built, built2):
-        assert not {"cs7150/batchnorm.py", "cs7150/lenet5.py"} & _package_files(out)
-    assert "cs7150/shapes.py" not in _package_files(built)
+        assert "cs7150/lenet5.py" not in _package_files(out)
+    assert not {"cs7150/shapes.py", "cs7150/batchnorm.py", "cs7150/dense.py", "cs7150/models.py"} & _package_files(built)
     script = ("from cs7150.models import build_model\n"
               "build_model('linear')\n"
               "try:\n    build_model('lenet5')\nexcept NotImplementedError as error:\n    print(error)\n")

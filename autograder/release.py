@@ -32,10 +32,12 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+from importlib import metadata
 from pathlib import Path
 
 from autograder import config, markers, student_readme
@@ -128,10 +130,10 @@ def _guarded(node, parents) -> bool:
     return False
 
 
-def package_imports(source: str, filename: str, package: str = config.PACKAGE_NAME) -> set[str]:
-    """The modules of ``package`` that ``source`` imports (``"cs7150.conv"``), guarded imports left out.
+def imported_modules(source: str, filename: str) -> set[str]:
+    """Every module ``source`` imports (``"cs7150.conv"``, ``"numpy"``), imports guarded by ImportError left out.
 
-    ``from cs7150 import x`` counts as ``cs7150.x`` (it is a module of the package or needs ``__init__``).
+    ``from cs7150 import x`` counts as ``cs7150.x`` (a module of the package, or a name that needs ``__init__``).
     """
     tree = ast.parse(source, filename=filename)
     found, stack = set(), [(tree, [])]
@@ -140,13 +142,57 @@ def package_imports(source: str, filename: str, package: str = config.PACKAGE_NA
         for child in ast.iter_child_nodes(node):
             stack.append((child, [*parents, node]))
         if isinstance(node, ast.Import) and not _guarded(node, parents):
-            found |= {alias.name for alias in node.names if alias.name.split(".")[0] == package}
+            found |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and not _guarded(node, parents):
-            if node.module == package:
-                found |= {f"{package}.{alias.name}" for alias in node.names}
-            elif node.module.split(".")[0] == package:
+            if node.module == config.PACKAGE_NAME:
+                found |= {f"{node.module}.{alias.name}" for alias in node.names}
+            else:
                 found.add(node.module)
     return found
+
+
+def package_imports(source: str, filename: str, package: str = config.PACKAGE_NAME) -> set[str]:
+    """The modules of ``package`` that ``source`` imports (see ``imported_modules``)."""
+    return {module for module in imported_modules(source, filename) if module.split(".")[0] == package}
+
+
+def _distribution(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def installed_by(requirements) -> set[str]:
+    """The distributions that installing ``requirements`` brings, as this environment has them (normalized names).
+
+    Follows each distribution's own requirements (environment markers kept, extras left out).
+    """
+    found, stack = set(), [_distribution(name) for name in requirements]
+    while stack:
+        name = stack.pop()
+        if name in found:
+            continue
+        found.add(name)
+        try:
+            needs = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            continue
+        stack += [_distribution(re.split(r"[\s;<>=!~\[(]", need, maxsplit=1)[0]) for need in needs if "extra ==" not in need]
+    return found
+
+
+def missing_requirements(sources: dict[str, str], requirements) -> list[str]:
+    """``"file imports module (distribution) ..."`` for each third-party import the release's requirements do not install."""
+    providers = metadata.packages_distributions()
+    installed = installed_by(requirements)
+    problems = []
+    for rel, code in sources.items():
+        for top in sorted({module.split(".")[0] for module in imported_modules(code, rel)}):
+            if top in sys.stdlib_module_names or top in (config.PACKAGE_NAME, "__future__"):
+                continue
+            distributions = providers.get(top, [])
+            if not any(_distribution(d) in installed for d in distributions):
+                what = distributions[0] if distributions else "no installed distribution"
+                problems.append(f"{rel} imports {top} ({what}), which the release's requirements do not install")
+    return problems
 
 
 def notebook_code(path: Path) -> str:
@@ -402,6 +448,10 @@ def release(name: str, out: Path | None = None, repo_root: Path = config.REPO_RO
         problems = missing_imports(sources, present, repo_root)
         if package and f"{config.PACKAGE_NAME}/__init__.py" not in present:
             problems.append(f"the release ships {config.PACKAGE_NAME}/ files without {config.PACKAGE_NAME}/__init__.py")
+        requirements = missing_requirements(sources, assignment.requirements)
+        if requirements:
+            raise ReleaseError(f"{name}: add the packages to \"requirements\" in {config.config_path(name, config_dir)}, "
+                               "or remove the import:\n  " + "\n  ".join(requirements))
         if problems:
             raise ReleaseError(f"{name}: add these to \"helpers\" (or \"student_files\") in "
                                f"{config.config_path(name, config_dir)}, or remove the import:\n  " + "\n  ".join(problems))

@@ -295,6 +295,15 @@ def test_a_module_the_release_needs_but_does_not_ship_is_named(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_package_the_requirements_do_not_install_is_named(tmp_path):
+    raw = json.loads((config.ASSIGNMENTS_DIR / "assignment1.json").read_text())
+    requirements = [name for name in raw["requirements"] if name != "threadpoolctl"]
+    with pytest.raises(release.ReleaseError, match=r"cs7150/stopwatch\.py imports threadpoolctl \(threadpoolctl\), "
+                                                  r"which the release's requirements do not install"):
+        release.release("assignment1", tmp_path / "out", course_root=tmp_path / "course",
+                        config_dir=_config_dir(tmp_path, requirements=requirements))
+
+
 def test_a_helper_with_solution_regions_is_refused(tmp_path):
     raw = json.loads((config.ASSIGNMENTS_DIR / "assignment1.json").read_text())
     with pytest.raises(release.ReleaseError, match=r"cs7150/dense\.py is listed as a helper but holds solution regions"):

@@ -285,23 +285,19 @@ def _config_dir(tmp_path: Path, **changes) -> Path:
     return folder
 
 
-def test_a_module_the_release_needs_but_does_not_ship_is_named(tmp_path):
+@pytest.mark.parametrize("key, left_out, message", [
+    ("helpers", "cs7150/_params.py",
+     r"cs7150/_windows\.py imports cs7150\._params, which the release does not ship \(cs7150/_params\.py\)"),
+    ("requirements", "threadpoolctl",
+     r"cs7150/stopwatch\.py imports threadpoolctl \(threadpoolctl\), which the release's requirements do not install"),
+])
+def test_what_a_shipped_file_imports_must_ship_or_be_installed(tmp_path, key, left_out, message):
     raw = json.loads((config.ASSIGNMENTS_DIR / "assignment1.json").read_text())
-    helpers = [rel for rel in raw["helpers"] if rel != "cs7150/_params.py"]
-    with pytest.raises(release.ReleaseError, match=r"cs7150/_windows\.py imports cs7150\._params, which the release "
-                                                  r"does not ship \(cs7150/_params\.py\)"):
+    kept = [entry for entry in raw[key] if entry != left_out]
+    with pytest.raises(release.ReleaseError, match=message):
         release.release("assignment1", tmp_path / "out", course_root=tmp_path / "course",
-                        config_dir=_config_dir(tmp_path, helpers=helpers))
+                        config_dir=_config_dir(tmp_path, **{key: kept}))
     assert not (tmp_path / "out").exists()
-
-
-def test_a_package_the_requirements_do_not_install_is_named(tmp_path):
-    raw = json.loads((config.ASSIGNMENTS_DIR / "assignment1.json").read_text())
-    requirements = [name for name in raw["requirements"] if name != "threadpoolctl"]
-    with pytest.raises(release.ReleaseError, match=r"cs7150/stopwatch\.py imports threadpoolctl \(threadpoolctl\), "
-                                                  r"which the release's requirements do not install"):
-        release.release("assignment1", tmp_path / "out", course_root=tmp_path / "course",
-                        config_dir=_config_dir(tmp_path, requirements=requirements))
 
 
 def test_a_helper_with_solution_regions_is_refused(tmp_path):

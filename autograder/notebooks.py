@@ -42,6 +42,10 @@ MAX_NOTEBOOK_BYTES = 20 * 2**20
 MAX_PAGE_BYTES = 2 * MAX_NOTEBOOK_BYTES  # a feedback page: the notebook's outputs plus nbgrader's styles
 ERROR_TEXT = 300
 FEEDBACK_S = 300.0  # nbgrader generate_feedback for one submission's notebooks
+NBGRADER = [sys.executable, str(Path(__file__).with_name("nbgrader_main.py"))]  # `nbgrader`, imported faster
+# Once its last cell has run, the kernel is killed rather than asked to exit (its atexit hooks and the wait for
+# them grade nothing; the grader kills every process of its uid anyway).
+AUTOGRADE_OPTIONS = ["--Execute.shutdown_kernel=immediate"]
 
 
 @dataclass
@@ -59,7 +63,7 @@ def notebook_names(name: str, course_root: Path = config.COURSE_ROOT) -> list[st
 def _nbgrader(args: list[str], cwd: Path) -> None:
     """Run an nbgrader subcommand (instructor files only) with this interpreter's scripts on PATH."""
     env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
-    result = subprocess.run([sys.executable, "-m", "nbgrader", *args, "--log-level=WARN"], cwd=cwd,
+    result = subprocess.run([*NBGRADER, *args, "--log-level=WARN"], cwd=cwd,
                             capture_output=True, text=True, env=env)
     if result.returncode != 0:
         raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{result.stderr[-3000:]}")
@@ -68,6 +72,9 @@ def _nbgrader(args: list[str], cwd: Path) -> None:
 def base_course(name: str, course_root: Path, work: Path, kernel_confined: bool = False) -> Path:
     """A temporary course with the assignment generated into its gradebook (and feedback without hidden tests;
     with ``kernel_confined``, the kernels run in the jail, so the pages may show the outputs of student code)."""
+    from autograder import nbgrader_main
+
+    nbgrader_main.block_unused_imports()
     from autograder import feedback  # imports nbgrader: only when notebooks are graded
 
     base = work / "nbgrader-base"
@@ -189,7 +196,7 @@ def _parts(course: Path, student_id: str, name: str, names, missing, job: proces
 
 def _feedback_job(course: Path, student_id: str, name: str, limits) -> processes.Job:
     """``nbgrader generate_feedback`` for one student's graded notebooks (it renders them, runs none of their code)."""
-    command = [sys.executable, "-m", "nbgrader", "generate_feedback", name, f"--student={student_id}", "--force",
+    command = [*NBGRADER, "generate_feedback", name, f"--student={student_id}", "--force",
                f"--CourseDirectory.root={course}", "--log-level=WARN"]
     return processes.Job(key=student_id, command=command, cwd=course, log_dir=course / "feedback-logs",
                          wall_s=FEEDBACK_S, memory_mb=limits.notebook_memory_mb, file_mb=limits.file_mb,
@@ -266,7 +273,7 @@ def grade(name: str, found, student_files, template: Path, work: Path, course_ro
     for student_id, (course, missing) in courses.items():
         if len(missing) == len(names):
             continue
-        command = [sys.executable, "-m", "nbgrader", "autograde", name, f"--student={student_id}", "--force",
+        command = [*NBGRADER, "autograde", name, f"--student={student_id}", "--force", *AUTOGRADE_OPTIONS,
                    f"--CourseDirectory.root={course}", "--log-level=WARN"]
         uid, env = _kernel_jail(course, student_id, name, work, limits) if confine else (None, {})
         jobs.append(processes.Job(

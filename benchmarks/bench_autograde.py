@@ -11,8 +11,17 @@ expected scores are checked, so a fast but wrong grader does not count.
 Targets: <= 20 s per submission with --jobs 1, and --jobs 2 grading at
 least 1.6x the submissions per minute of --jobs 1.
 
+With ``--notebooks`` every reference copy also hands in the assignment's
+notebooks with their answers (an honest student), no mistake sample is
+added, and the whole class is graded as ``cs7150 autograde --notebooks``
+grades it (package and notebooks, every kernel fresh and jailed per student
+where the machine allows); every student must get full marks. Target: <= 4 s
+per submission with --jobs 2 on 2 cores. Where that time goes, phase by
+phase: ``benchmarks/notebook_phases.py``.
+
     python benchmarks/bench_autograde.py
     python benchmarks/bench_autograde.py --copies 4 --jobs 1 2 4 --json autograde.json
+    python benchmarks/bench_autograde.py --notebooks --copies 4 --jobs 2
 """
 from __future__ import annotations
 
@@ -20,6 +29,7 @@ import argparse
 import dataclasses
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -32,21 +42,24 @@ ASSIGNMENT = "assignment1"
 MISTAKES = ("bias_missing", "flipped_kernel", "dx_assigned", "blank")  # quick to grade: no time-outs
 PER_SUBMISSION_TARGET = 20.0  # seconds per submission with --jobs 1
 SCALING_TARGET = 1.6  # submissions per minute with --jobs 2 / with --jobs 1
+NOTEBOOK_TARGET = 4.0  # seconds per submission, package and notebooks, with --jobs 2
 
 
-def write_submissions(dest: Path, copies: int, mistakes=MISTAKES) -> dict[str, float]:
+def write_submissions(dest: Path, copies: int, mistakes=MISTAKES, notebooks: bool = False) -> dict:
     """Write ``copies`` reference submissions and the named mistake samples into ``dest``.
 
     Args:
         dest: an empty folder.
         copies: int >= 0, copies of the reference sample (``reference_00``, ...).
         mistakes: names of samples of ``autograder/samples/assignment1.py``.
+        notebooks: also put the assignment's source notebooks (the answers) in every reference copy.
     Returns:
-        dict, student id -> expected score.
+        dict, student id -> expected score (None: full marks, package and notebooks).
     Raises:
         ValueError: a negative ``copies`` or an unknown sample name.
     """
     from autograder import config
+    from autograder.notebooks import notebook_names
     from autograder.samples import samples_for, write_sample
 
     samples = {sample.name: sample for sample in samples_for(ASSIGNMENT)}
@@ -57,12 +70,24 @@ def write_submissions(dest: Path, copies: int, mistakes=MISTAKES) -> dict[str, f
     assignment = config.load(ASSIGNMENT)
     chosen = [dataclasses.replace(samples["reference"], name=f"reference_{i:02d}") for i in range(copies)]
     chosen += [samples[name] for name in mistakes]
+    names = notebook_names(ASSIGNMENT) if notebooks else []
     for sample in chosen:
-        write_sample(sample, assignment, dest)
-    return {sample.name: sample.expected for sample in chosen}
+        folder = write_sample(sample, assignment, dest)
+        for name in names if sample.name.startswith("reference_") else []:
+            shutil.copy(config.COURSE_ROOT / "source" / ASSIGNMENT / name, folder / name)
+    return {sample.name: None if names and sample.name.startswith("reference_") else sample.expected
+            for sample in chosen}
 
 
-def bench_autograde(copies: int = 16, mistakes=MISTAKES, jobs=(1, 2), repeats: int = 1) -> dict:
+def _scores_ok(results, expected: dict) -> bool:
+    """Every student graded, each with its expected score (None: full marks)."""
+    got = {result.student_id: result for result in results}
+    return set(got) == set(expected) and all(
+        got[key].score == (got[key].max_score if score is None else score) for key, score in expected.items())
+
+
+def bench_autograde(copies: int = 16, mistakes=MISTAKES, jobs=(1, 2), repeats: int = 1,
+                    notebooks: bool = False) -> dict:
     """Grade the same submissions with each ``jobs`` value and time the whole runs.
 
     Args:
@@ -70,6 +95,9 @@ def bench_autograde(copies: int = 16, mistakes=MISTAKES, jobs=(1, 2), repeats: i
         mistakes: names of mistake samples graded with them.
         jobs: ints >= 1, the ``--jobs`` values compared (the first is the baseline).
         repeats: int >= 1, runs per ``jobs`` value, in turns (the median is kept).
+        notebooks: grade the notebooks too (honest reference copies with the
+            source notebooks; see the module docstring); then ``targets``
+            holds ``notebooks`` (seconds per submission with --jobs 2).
     Returns:
         dict with ``submissions`` (count), ``runs`` (one dict per jobs value:
         ``jobs``, ``seconds`` (median wall time of a whole run), ``raw_seconds``,
@@ -86,7 +114,7 @@ def bench_autograde(copies: int = 16, mistakes=MISTAKES, jobs=(1, 2), repeats: i
         raise ValueError(f"need repeats >= 1 and jobs values >= 1, got repeats={repeats}, jobs={list(jobs)}")
     with tempfile.TemporaryDirectory(prefix="cs7150-bench-autograde-") as tmp:
         folder = Path(tmp)
-        expected = write_submissions(folder / "submissions", copies, mistakes)
+        expected = write_submissions(folder / "submissions", copies, mistakes, notebooks)
         if not expected:
             raise ValueError("no submissions to grade: give copies >= 1 or some mistakes")
         autograde.autograde(ASSIGNMENT, folder / "submissions", folder / "warm-up", jobs=1, student=min(expected),
@@ -98,10 +126,10 @@ def bench_autograde(copies: int = 16, mistakes=MISTAKES, jobs=(1, 2), repeats: i
             for n in jobs:  # in turns, so a load spike slows every jobs value alike
                 start = time.perf_counter()
                 results = autograde.autograde(ASSIGNMENT, folder / "submissions", folder / f"out-{n}", jobs=n,
-                                              progress=False, log=lambda message: None)
+                                              progress=False, log=lambda message: None, notebooks_too=notebooks)
                 raw[n].append(time.perf_counter() - start)
                 child[n].append(statistics.mean(r.execution_time for r in results))
-                scores_ok[n] &= {r.student_id: r.score for r in results} == expected
+                scores_ok[n] &= _scores_ok(results, expected)
     count = len(expected)
     runs = []
     for n in jobs:
@@ -112,6 +140,13 @@ def bench_autograde(copies: int = 16, mistakes=MISTAKES, jobs=(1, 2), repeats: i
     for run in runs:
         run["speedup"] = run["per_minute"] / runs[0]["per_minute"]
     first = runs[0]
+    if notebooks:
+        with_two = next((run for run in runs if run["jobs"] == 2), None)
+        targets = {} if with_two is None else {"notebooks": {
+            "value": with_two["seconds_per_submission"], "bound": f"<= {NOTEBOOK_TARGET:g} s",
+            "met": with_two["seconds_per_submission"] <= NOTEBOOK_TARGET}}
+        return {"assignment": ASSIGNMENT, "submissions": len(expected), "copies": copies, "mistakes": list(mistakes),
+                "notebooks": True, "repeats": repeats, "runs": runs, "targets": targets}
     targets = {"per_submission": {"value": first["seconds_per_submission"], "bound": f"<= {PER_SUBMISSION_TARGET:g} s",
                                   "met": first["seconds_per_submission"] <= PER_SUBMISSION_TARGET}}
     second = next((run for run in runs if run["jobs"] == 2), None)
@@ -140,15 +175,18 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="mistake samples graded with them (default: %(default)s)")
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2], help="--jobs values compared (default 1 2)")
     parser.add_argument("--repeats", type=int, default=1, help="runs per --jobs value, median kept (default 1)")
+    parser.add_argument("--notebooks", action="store_true",
+                        help="grade the notebooks too: honest reference copies only (--mistakes is ignored)")
     parser.add_argument("--json", type=Path, help="also write the measurements to this JSON file")
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    print(f"autograde {ASSIGNMENT}: {args.copies} reference copies + {len(args.mistakes)} mistake samples, "
-          f"--jobs {' / '.join(map(str, args.jobs))}, {os.cpu_count()} CPUs")
-    result = bench_autograde(args.copies, args.mistakes, args.jobs, args.repeats)
+    mistakes = [] if args.notebooks else args.mistakes
+    print(f"autograde {ASSIGNMENT}{' --notebooks' if args.notebooks else ''}: {args.copies} reference copies + "
+          f"{len(mistakes)} mistake samples, --jobs {' / '.join(map(str, args.jobs))}, {os.cpu_count()} CPUs")
+    result = bench_autograde(args.copies, mistakes, args.jobs, args.repeats, notebooks=args.notebooks)
     print(format_runs(result))
     for name, target in result["targets"].items():
         print(f"{name}: {target['value']:.2f} (needs {target['bound']}) -> {'MET' if target['met'] else 'NOT MET'}")

@@ -16,6 +16,9 @@ ratio to it and, where the course sets one, the target and PASS/MISS:
   (``benchmarks/bench_lenet.py``).
 - ``autograde``: seconds per submission and submissions per minute with
   ``--jobs 1`` and ``--jobs 2`` (``benchmarks/bench_autograde.py``).
+- ``notebooks``: honest submissions graded whole, package and notebooks
+  (``--notebooks``), with ``--jobs 2``: seconds per submission against 4 s
+  (``benchmarks/bench_autograde.py --notebooks``).
 - ``gpu``: LeNet-5 to 99% on full MNIST when ``torch.cuda.is_available()``,
   otherwise a row saying "no GPU" (``benchmarks/bench_lenet.py``).
 
@@ -40,7 +43,7 @@ import platform
 import sys
 from pathlib import Path
 
-GROUPS = ("conv", "pool", "lenet", "autograde", "gpu")
+GROUPS = ("conv", "pool", "lenet", "autograde", "notebooks", "gpu")
 BENCHMARKS_DIR = Path(__file__).resolve().parents[1] / "benchmarks"
 # Every row of the table, JSON and CSV has these keys (None where a figure does not apply); seconds unless named.
 FIELDS = ("id", "group", "case", "impl", "dtype", "input", "fwd_s", "bwd_s", "total_s", "gflops", "limit_gflops",
@@ -63,13 +66,16 @@ class Sizes:
     copies: int  # reference submissions graded
     mistakes: tuple[str, ...] | None  # mistake samples graded; None: bench_autograde's default
     autograde_repeats: int  # whole autograde runs per --jobs value
+    notebook_copies: int  # honest submissions (package and notebooks) graded with --notebooks --jobs 2
 
 
 FULL = Sizes(batch=128, naive_batch=4, wide_batch=32, wide_naive_batch=1, repeats=5, rounds=3,
-             matmul_size=1024, lenet_argv=(), lenet_images=None, copies=16, mistakes=None, autograde_repeats=3)
+             matmul_size=1024, lenet_argv=(), lenet_images=None, copies=16, mistakes=None, autograde_repeats=3,
+             notebook_copies=4)
 QUICK = Sizes(batch=8, naive_batch=1, wide_batch=2, wide_naive_batch=None, repeats=1, rounds=1,
               matmul_size=512, lenet_argv=("--epochs", "1", "--twin-images", "64", "--twin-repeats", "1", "--gpu-epochs", "1"),
-              lenet_images=(512, 500), copies=1, mistakes=("bias_missing",), autograde_repeats=1)
+              lenet_images=(512, 500), copies=1, mistakes=("bias_missing",), autograde_repeats=1,
+              notebook_copies=1)
 
 
 def load_benchmark(name: str):
@@ -263,6 +269,20 @@ def autograde_rows(sizes: Sizes, logs: dict) -> list[dict]:
     return rows
 
 
+def notebook_rows(sizes: Sizes, logs: dict) -> list[dict]:
+    """Seconds per submission, package and notebooks together, with --jobs 2, against the 4 s target."""
+    bench_autograde = load_benchmark("bench_autograde")
+    result = bench_autograde.bench_autograde(sizes.notebook_copies, (), jobs=(2,), notebooks=True)
+    logs["notebooks"] = bench_autograde.format_runs(result)
+    run, target = result["runs"][0], result["targets"]["notebooks"]
+    budget = bench_autograde.NOTEBOOK_TARGET
+    return [_row("notebooks", f"{result['submissions']} honest submissions, package + notebooks", "jobs 2",
+                 total_s=run["seconds_per_submission"], rate=run["per_minute"], rate_unit="submissions/min",
+                 reference=f"{budget:g} s", ratio=run["seconds_per_submission"] / budget,
+                 target=f"{target['bound']} per submission", result=_verdict(target["met"] and run["scores_ok"]),
+                 note=f"run {run['seconds']:.1f} s" + ("" if run["scores_ok"] else ", WRONG SCORES"))]
+
+
 def run_bench(groups=GROUPS, quick: bool = False, log=None, fresh_memory: bool = False) -> dict:
     """Run the chosen benchmark groups and collect their rows.
 
@@ -299,7 +319,8 @@ def run_bench(groups=GROUPS, quick: bool = False, log=None, fresh_memory: bool =
         matmul, limits = matmul_rows(sizes)
         log("bench: " + " and ".join(g for g in ("conv", "pool") if g in groups) + " layers")
         rows += matmul + layer_rows(groups, sizes, limits)
-    for group, make_rows in (("lenet", lenet_rows), ("autograde", autograde_rows), ("gpu", gpu_rows)):
+    for group, make_rows in (("lenet", lenet_rows), ("autograde", autograde_rows), ("notebooks", notebook_rows),
+                             ("gpu", gpu_rows)):
         if group in groups:
             log(f"bench: {group}")
             rows += make_rows(sizes, logs)

@@ -96,6 +96,9 @@ def test_lenet_autograde_and_gpu_rows(quick):
     assert set(jobs) == {"jobs 1", "jobs 2"}
     assert all(row["total_s"] > 0 and row["rate"] > 0 and row["result"] for row in jobs.values())
     assert jobs["jobs 2"]["ratio"] == pytest.approx(jobs["jobs 2"]["rate"] / jobs["jobs 1"]["rate"])
+    (notebooks,) = rows_of(quick, "notebooks")
+    assert notebooks["impl"] == "jobs 2" and notebooks["total_s"] > 0 and notebooks["result"] in ("PASS", "MISS")
+    assert notebooks["ratio"] == pytest.approx(notebooks["total_s"] / 4.0) and "WRONG" not in notebooks["note"]
     (gpu,) = rows_of(quick, "gpu")
     if not torch.cuda.is_available():
         assert gpu["note"] == "no GPU" and gpu["total_s"] is None and gpu["result"] is None

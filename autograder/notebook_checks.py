@@ -10,7 +10,8 @@ the hidden tests from the kernel's input history. ``ExecuteApart`` (set as
 too) takes the test cells out of the kernel:
 
 1. before the kernel starts, the notebook file nbgrader left in the kernel's
-   folder (with the hidden tests put back) is rewritten without them;
+   folder (with the hidden tests put back) is rewritten without them (for
+   every assignment, also those whose tests still run in the kernel);
 2. every cell but the autograded test cells runs in the student's kernel as
    nbgrader would run it; where a test cell stood, the kernel only records
    which objects the names that the test reads are bound to at that point
@@ -399,6 +400,7 @@ class ExecuteApart(Execute):
         from nbclient import NotebookClient
         from nbclient.exceptions import DeadKernelError
 
+        self._hide_tests_on_disk(nb, resources)
         if resources["nbgrader"]["assignment"] not in self.assignments:
             return super().preprocess(nb, resources, km)
         self._read_gradebook(nb, resources["nbgrader"])
@@ -406,7 +408,6 @@ class ExecuteApart(Execute):
             self._base, self._package = helper_namespace(self._helpers)
         except Exception as error:  # an instructor's helper cell that does not run here
             self._base, self._package = None, f"{type(error).__name__}: {error}"
-        self._hide_tests_on_disk(nb, resources)
         self._bridge, self._snapshots, self._pending = Bridge(self), {}, []
         NotebookClient.__init__(self, nb, km)
         self.reset_execution_trackers()

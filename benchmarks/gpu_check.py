@@ -190,7 +190,8 @@ def markdown_table(results: dict) -> str:
         reached = (f"{run['seconds_to_target']:.2f} s (epoch {run['epoch_reached']})"
                    if run["seconds_to_target"] is not None else f"not reached (best {100 * run['best_test_acc']:.2f}%)")
         best = " (best)" if index == train["best"] else ""
-        what = (f"LeNet-5, {train['train_images']:,} digits, batch {run['batch_size']}, {run['epochs']} epochs, "
+        epochs = f"{run['epochs']} epoch" + "s" * (run["epochs"] != 1)
+        what = (f"LeNet-5, {train['train_images']:,} digits, batch {run['batch_size']}, {epochs}, "
                 f"lr {run['lr']:g}, weight decay {run['weight_decay']:g}"
                 + (", autocast, channels_last" if run["amp"] else ""))
         rows.append([f"train{best}", what,

@@ -58,7 +58,7 @@ def test_demo_runs_the_instructor_cycle(capsys, tmp_path):
     assert "likely mistake: bias missing" in out and "naive conv used PyTorch" in out
     assert (tmp_path / "grades" / "grades.csv").is_file()
     assert (tmp_path / "release" / "conv_pool.ipynb").is_file()
-    assert (tmp_path / "grades" / "reference" / "results.json").is_file()
+    assert (tmp_path / "grades" / "students" / "reference" / "results.json").is_file()
 
 
 def test_median_time():

@@ -4,7 +4,8 @@
 libraries (NumPy against PyTorch) one library's block at a time, blocks
 alternating, so that a slow spell of a shared machine hits every side of a
 ratio. ``same_threads`` gives NumPy's BLAS (through threadpoolctl) and
-PyTorch the same number of threads for a comparison, and ``machine_note``
+PyTorch the same number of threads for a comparison (``set_threads`` for
+good), and ``machine_note``
 says beside the figures how many threads each library used and how busy the
 machine was. Used by the notebooks' timing cells and by the course's benchmarks.
 """
@@ -129,6 +130,22 @@ def same_threads(threads: int = 1):
         finally:
             if torch:
                 torch.set_num_threads(torch_threads)
+
+
+def set_threads(threads: int) -> None:
+    """From now on NumPy's BLAS and OpenMP pools and PyTorch's intra-op pool use ``threads`` threads each.
+
+    ``same_threads`` without the restoring: for a notebook on a busy machine, where threads that must share the
+    cores spend their time waiting for each other. Raises ValueError: ``threads`` is not an int >= 1.
+    """
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise ValueError(f"threads must be an int >= 1, got {threads!r}")
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=threads)
+    torch = _torch()
+    if torch:
+        torch.set_num_threads(threads)
 
 
 def thread_counts() -> dict:

@@ -10,7 +10,8 @@ import pytest
 
 @pytest.fixture(scope="module")
 def kernel_env(tmp_path_factory):
-    """Environment for a kernel that runs this interpreter, in grading mode, writing nothing outside its folder.
+    """Environment for a kernel that runs this interpreter, writing nothing outside its folder (grading mode
+    unless ``nbtools.execute`` is asked for student mode).
 
     A kernelspec named python3 that starts ``sys.executable`` is put first on
     JUPYTER_PATH, so a user-level kernelspec cannot swap the interpreter.

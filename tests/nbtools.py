@@ -6,6 +6,8 @@ Not a test module (pytest collects ``test_*.py`` only); the tests import it by n
 from __future__ import annotations
 
 import functools
+import os
+import time
 from pathlib import Path
 
 import nbformat
@@ -47,18 +49,36 @@ def course_config():
     return PyFileConfigLoader("nbgrader_config.py", path=str(COURSE)).load_config()
 
 
-@functools.cache
-def execute(path: Path, allow_errors: bool = True):
-    """Run the notebook at ``path`` in its folder; return the executed notebook.
+MODES = ("grading", "student")  # NBGRADER_EXECUTION set (as nbgrader sets it) or not (as a student runs it)
+STUDENT_CELL_TIMEOUT_S = 1200  # a student's Jupyter has no time limit per cell; this one only stops a hung kernel
 
-    Memoized: every test file that checks a notebook's outputs shares one run per session."""
+
+@functools.cache
+def execute(path: Path, allow_errors: bool = True, mode: str = "grading"):
+    """Run the notebook at ``path`` in its folder, in ``mode`` (one of MODES); return the executed notebook.
+
+    The kernel starts with ``NBGRADER_EXECUTION=autograde`` in grading mode (each cell within nbgrader's
+    ``Execute.timeout``) and without it in student mode.
+    Memoized: every test file that checks a notebook's outputs shares one run per notebook and mode."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     nb = read(path)
     client = NotebookClient(
-        nb, kernel_name="python3", timeout=course_config().Execute.timeout, allow_errors=allow_errors,
-        resources={"metadata": {"path": str(path.parent)}},
+        nb, kernel_name="python3", allow_errors=allow_errors, resources={"metadata": {"path": str(path.parent)}},
+        timeout=course_config().Execute.timeout if mode == "grading" else STUDENT_CELL_TIMEOUT_S,
         extra_arguments=["--HistoryManager.hist_file=:memory:"],  # as nbgrader: no history file in $HOME
     )
-    client.execute()
+    saved = os.environ.pop("NBGRADER_EXECUTION", None)
+    if mode == "grading":
+        os.environ["NBGRADER_EXECUTION"] = "autograde"
+    start = time.perf_counter()
+    try:
+        client.execute()
+    finally:
+        os.environ.pop("NBGRADER_EXECUTION", None)
+        if saved is not None:
+            os.environ["NBGRADER_EXECUTION"] = saved
+    print(f"{notebook_id(path)} in {mode} mode: {time.perf_counter() - start:.0f} s, load {os.getloadavg()[0]:.1f}")
     return nb
 
 

@@ -12,7 +12,8 @@ Every notebook ``assignments/source/<assignment>/*.ipynb`` must
   every grade cell, autograded tests locked, markers only in the cells that
   nbgrader clears);
 - run top to bottom with the reference package in grading mode
-  (``NBGRADER_EXECUTION`` set, as nbgrader does) without an error, with no
+  (``NBGRADER_EXECUTION`` set, as nbgrader does) and in student mode (unset,
+  as a student runs it) without an error, with no
   stderr and no numeric result in a grade cell (nbgrader would score either),
   each cell within ``Execute.timeout`` (speed is measured by ``make bench``, not here);
 - pass ``nbgrader generate_assignment`` in a temporary copy of the course;
@@ -37,7 +38,8 @@ import pytest
 from nbgrader.nbgraderformat import MetadataValidator
 
 from nbtools import (
-    COURSE, cell_name, error_text, execute, is_autograded_test, is_grade, nbgrader_meta, notebook_id, outputs, read,
+    COURSE, MODES, cell_name, error_text, execute, is_autograded_test, is_grade, nbgrader_meta, notebook_id, outputs,
+    read,
 )
 NOTEBOOKS = sorted(COURSE.glob("source/*/*.ipynb"))
 ASSIGNMENTS = sorted({path.parent.name for path in NOTEBOOKS})
@@ -127,9 +129,10 @@ def test_points_add_up_to_the_stated_totals(path):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=notebook_id)
-def test_source_notebook_runs_clean_in_grading_mode(path, kernel_env):
-    nb = execute(path)
+def test_source_notebook_runs_clean(path, mode, kernel_env):
+    nb = execute(path, mode=mode)
     problems = []
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code":

@@ -1,9 +1,9 @@
-"""Assignment 2 (LeNet-5 on MNIST): the source notebook in grading mode, its nbgrader metadata, points and release.
+"""Assignment 2 (LeNet-5 on MNIST): the source notebook in grading and student mode, its nbgrader metadata, points and release.
 
 The generic checks run for every notebook in ``tests/test_notebooks.py``: nbgrader's metadata rules, the points
 adding up to the header's total, a clean run in grading mode (no error, no stderr, no value at the end of a grade
 cell), ``nbgrader generate_assignment`` and the student release. Here, what is
-particular to this notebook: every autograded test cell passes its tests with the reference solutions, and the cells print what
+particular to this notebook: every autograded test cell passes its tests with the reference solutions in both modes, and the cells print what
 the assignment promises (the lecture's table with 1,256,080 parameters, one results table with the baselines
 and every variant, a timing table whose GPU row says "no GPU" without one, the figures).
 
@@ -14,13 +14,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nbtools import COURSE, cell_name, error_text, execute, is_autograded_test, is_grade, nbgrader_meta, outputs, read
+from nbtools import COURSE, MODES, cell_name, error_text, execute, is_autograded_test, is_grade, nbgrader_meta, outputs, read
 
 ASSIGNMENT = "assignment2"
 NOTEBOOK = COURSE / "source" / ASSIGNMENT / "lenet5.ipynb"
-TOTAL_POINTS = 100
-MODELS_IN_TABLE = ("chance", "linear", "lenet5", "lenet5-avgpool", "lenet5-norelu", "lenet5-k3", "lenet5-nopad")
-MIN_FIGURES = 7  # digits, training curves, results bars, filters, feature maps, confusion matrix, mistakes
+TOTAL_POINTS = 105  # its grade cells: 85 autograded, 20 written (section 6's 18 package points come from the package grader)
+MODELS_IN_TABLE = ("chance", "linear", "lenet5", "lenet5-avgpool", "lenet5-norelu", "lenet5-k3", "lenet5-nopad",
+                   "lenet5-bn")
+MIN_FIGURES = 8  # digits, training curves, results bars, filters, feature maps, confusion matrix, mistakes, templates
 
 
 def stdout_of(cell) -> str:
@@ -38,10 +39,10 @@ def test_total_points():
     assert points == TOTAL_POINTS, f"grade cells are worth {points} points, expected {TOTAL_POINTS}"
 
 
-@pytest.fixture(scope="module")
-def executed(kernel_env):
-    """The source notebook run top to bottom in grading mode: the notebook with its outputs."""
-    return execute(NOTEBOOK)
+@pytest.fixture(scope="module", params=MODES)
+def executed(request, kernel_env):
+    """The source notebook run top to bottom in grading mode, then in student mode: the notebook with its outputs."""
+    return execute(NOTEBOOK, mode=request.param)
 
 
 @pytest.mark.slow

@@ -56,3 +56,16 @@ def test_machine_note_without_a_load_average(monkeypatch):
     monkeypatch.delattr(os, "getloadavg")
     assert stopwatch.load_average() is None
     assert "does not report its load" in stopwatch.machine_note()
+
+
+def test_set_threads_keeps_the_limit_until_set_again():
+    before_blas, before_torch = blas_threads(), torch.get_num_threads()
+    try:
+        stopwatch.set_threads(1)
+        assert blas_threads() == [1] * len(before_blas) and torch.get_num_threads() == 1
+    finally:
+        stopwatch.set_threads(max(before_blas))
+        torch.set_num_threads(before_torch)
+    assert blas_threads() == before_blas
+    with pytest.raises(ValueError, match="threads must be an int >= 1"):
+        stopwatch.set_threads(0)

@@ -53,12 +53,6 @@ def _asked_for(config_) -> bool:
 pytestmark = [pytest.mark.slow, pytest.mark.alone]
 
 
-@pytest.fixture(autouse=True)
-def _only_when_asked(request):
-    if not _asked_for(request.config):
-        pytest.skip("builds fresh virtual environments (minutes): run with -m alone (make release-check)")
-
-
 def _environment(home: Path, venv: Path) -> dict:
     """A student's shell: the venv first on PATH, a fresh home, no PYTHONPATH, nothing of Jupyter's configuration."""
     keep = {key: value for key, value in os.environ.items()
@@ -70,6 +64,8 @@ def _environment(home: Path, venv: Path) -> dict:
 @pytest.fixture(scope="module", params=["assignment1", "assignment2"])
 def student(request, tmp_path_factory):
     """(folder, venv, env) of a filled-in copy of the release, alone in a temporary folder."""
+    if not _asked_for(request.config):  # module-scoped fixtures run before the function-scoped skip
+        pytest.skip("builds fresh virtual environments (minutes): run with -m alone (make release-check)")
     name = request.param
     root = tmp_path_factory.mktemp(f"alone-{name}")
     built = release.release(name, root / "built" / name)

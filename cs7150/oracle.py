@@ -25,7 +25,7 @@ import warnings
 
 import numpy as np
 
-from cs7150.gradcheck import rel_error, worst_element
+from cs7150.gradcheck import worst_element
 
 TOLERANCE = {np.dtype(np.float64): 1e-10, np.dtype(np.float32): 1e-5}
 """Largest relative error (``rel_error``) accepted against PyTorch, by the dtype compared."""

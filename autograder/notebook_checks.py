@@ -463,9 +463,11 @@ class ExecuteApart(Execute):
         return await ensure_async(self.km.is_alive())
 
     async def _interactive(self, code: str, user_expressions: dict):
+        # silent: IPython runs no pre/post_run_cell hooks for a call (autoreload's look at every loaded module
+        # made a round trip 15 ms instead of 4 ms), counts no execution and keeps no history.
         from nbclient.util import ensure_async
         return await ensure_async(self.kc.execute_interactive(
-            code, store_history=False, allow_stdin=False, user_expressions=user_expressions,
+            code, silent=True, store_history=False, allow_stdin=False, user_expressions=user_expressions,
             timeout=self.call_timeout, output_hook=lambda message: None))
 
     async def _interrupt(self) -> None:

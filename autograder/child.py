@@ -7,6 +7,11 @@ a scrubbed environment (inside the jail of ``autograder/jail.py`` where the
 grader can confine it). It uses only the standard library and NumPy, and
 imports nothing of the grader.
 
+A graded function is a function of the student's module or, for ``Class.method``
+with ``construct``, the method of an instance the worker builds from the plan's
+arguments, its dict attributes named in ``fill`` (a model's ``params``) set to
+the grader's arrays.
+
 The runner itself never runs student code. For each graded function (the
 plan's consecutive cases with the same ``function``) it forks a worker that
 imports the student's module and, case by case, calls the function (for a
@@ -142,16 +147,64 @@ def _call(call, inputs, sandbox, record, progress, made):
     record["threads_at_call"] = _threads()
     before = set(sys.modules)  # what the forward pass loaded (or started) is the forward function's business
     try:
-        return getattr(module, call["function"])(*_arguments(call["args"], inputs, call, cache, made))
+        return _function(module, call, inputs)(*_arguments(call["args"], inputs, call, cache, made))
     finally:
         record["call_modules"] = _watched(set(sys.modules) - before)
+
+
+def _function(module, call, inputs):
+    """The graded callable: ``module.<function>``, or for ``Class.method`` with ``construct`` the method of an
+    instance ``Class(**construct)`` whose dict attributes named in ``fill`` get fresh arrays of the inputs."""
+    if "construct" not in call:
+        return getattr(module, call["function"])
+    class_name, method = call["function"].split(".")
+    instance = getattr(module, class_name)(**json.loads(json.dumps(call["construct"])))
+    for attribute, entries in call.get("fill", {}).items():
+        target = getattr(instance, attribute)
+        for entry, array in entries.items():
+            target[entry] = inputs[f"{call['id']}__{array}"]
+    return getattr(instance, method)
+
+
+def _returned(call, result, np):
+    """The outputs a call returns as a tuple (``returns: "outputs"``), in ``call["outputs"]``'s order, or a message:
+    ``returned`` describes the tuple (an output name, or ``{output name: key}`` for a returned dict) and
+    ``scalars`` the outputs that are one number (saved as 0-d arrays of the given dtype)."""
+    names = call["outputs"]
+    shape = call.get("returned", names)
+    if len(shape) == 1:
+        result = (result,)
+    if not (type(result) is tuple and len(result) == len(shape)):
+        return None, f"{call['function']} must return a tuple ({', '.join(map(str, shape))}), got {type(result).__name__}"
+    found = {}
+    for item, value in zip(shape, result):
+        if isinstance(item, str):
+            found[item] = value
+            continue
+        if type(value) is not dict:
+            return None, f"{call['function']} must return a dict of {sorted(item.values())}, got {type(value).__name__}"
+        missing = sorted(key for key in item.values() if key not in value)
+        if missing:
+            return None, f"the returned dict has no keys {missing}"
+        found.update({name: value[key] for name, key in item.items()})
+    for name, dtype in call.get("scalars", {}).items():
+        value = found[name]
+        if isinstance(value, (float, np.floating)) or (type(value) is np.ndarray and value.shape == ()):
+            found[name] = np.asarray(value, dtype=dtype)
+        else:
+            return None, f"{name} is a {type(value).__module__}.{type(value).__name__}, not a float"
+    return [found[name] for name in names], None
 
 
 def _outputs(call, result, np, made):
     """The returned arrays by output name (and those the call left in its param dicts, ``made``), or a message
     saying what is wrong with them."""
     names = call["outputs"]
-    if "forward" not in call:  # a forward pass returns (out, cache)
+    if call.get("returns") == "outputs":
+        values, problem = _returned(call, result, np)
+        if problem:
+            return None, problem
+    elif "forward" not in call:  # a forward pass returns (out, cache)
         if not (type(result) is tuple and len(result) == 2):
             return None, f"{call['function']} must return a tuple (out, cache), got {type(result).__name__}"
         values = [result[0]]
@@ -171,7 +224,7 @@ def _outputs(call, result, np, made):
             return None, f"{name} is a {type(value).__module__}.{type(value).__name__}, not a numpy.ndarray"
         if value.dtype.kind != "f":
             return None, f"{name} has dtype {value.dtype}, expected a float dtype"
-        arrays[name] = np.ascontiguousarray(value)
+        arrays[name] = value if value.flags.c_contiguous else np.ascontiguousarray(value)  # (0-d stays 0-d)
     return arrays, None
 
 

@@ -34,7 +34,13 @@ standard library reads it, and so can any tool) holds:
   ``"name"``. A batch-norm case's ``bn_param`` holds ``mode`` and optionally
   ``eps`` and ``momentum``; the grader draws gamma, beta and the running
   statistics, passes them as arrays, and grades the running statistics the
-  forward pass leaves in ``bn_param`` beside its output. ``cache`` names the inputs whose tuple is the forward pass's
+  forward pass leaves in ``bn_param`` beside its output. The dense kinds take no parameter dict (``affine_*``:
+  ``x`` and ``w`` shapes; ``relu_*``: ``x``, optionally ``"zeros": true`` for exact zeros in it; ``softmax_loss``:
+  ``x`` (N, C), optionally a ``scale`` of the scores, labels drawn by the grader). The twin kinds
+  (``twin_forward``, ``twin_grads``; function ``NumpyLeNet5.forward`` or ``NumpyLeNet5.logits_loss_and_grads``)
+  build ``NumpyLeNet5(**options, dtype)`` (``options`` from ``TWIN_OPTIONS``), set its ``params`` to weights the
+  grader drew, and grade the logits (and the loss and every gradient) against the reference twin's.
+  ``cache`` names the inputs whose tuple is the forward pass's
   cache; when given, a backward part is graded with that cache if the
   student's own forward pass fails.
 """
@@ -51,6 +57,12 @@ PACKAGE_NAME = "cs7150"
 ASSIGNMENTS_DIR = AUTOGRADER_DIR / "assignments"
 COURSE_ROOT = REPO_ROOT / "assignments"
 
+TWIN_PARAMS = ("conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "fc1.weight", "fc1.bias", "fc2.weight",
+               "fc2.bias")  # NumpyLeNet5's params (and grads) keys, as LeNet5().state_dict()'s
+TWIN_OPTIONS = {"pool": ("max", "avg"), "activation": (True, False), "kernel_size": (3, 5, 7), "padding": (True, False),
+                "num_classes": tuple(range(2, 11))}  # a twin case's options, and the values they may take
+SCALAR_OUTPUTS = ("loss",)  # outputs that are one number (a Python float); saved and graded as 0-d arrays
+
 # kind -> (required case keys, optional case keys, names of the outputs graded)
 KINDS = {
     "conv_forward": ({"x", "w", "conv_param"}, set(), ("out",)),
@@ -63,6 +75,13 @@ KINDS = {
     "batchnorm_backward": ({"x", "bn_param"}, set(), ("dx", "dgamma", "dbeta")),
     "spatial_batchnorm_forward": ({"x", "bn_param"}, set(), ("out", "running_mean", "running_var")),
     "spatial_batchnorm_backward": ({"x", "bn_param"}, set(), ("dx", "dgamma", "dbeta")),
+    "affine_forward": ({"x", "w"}, set(), ("out",)),
+    "affine_backward": ({"x", "w"}, set(), ("dx", "dw", "db")),
+    "relu_forward": ({"x"}, {"zeros"}, ("out",)),
+    "relu_backward": ({"x"}, {"zeros"}, ("dx",)),
+    "softmax_loss": ({"x"}, {"scale"}, ("loss", "dx")),
+    "twin_forward": ({"x"}, {"options"}, ("logits",)),
+    "twin_grads": ({"x"}, {"options"}, ("logits", "loss", *(f"grads[{name}]" for name in TWIN_PARAMS))),
 }
 BN_CASE_KEYS = {"mode", "eps", "momentum"}  # a case's bn_param; the running statistics are drawn by the grader
 PARAM_NAMES = ("conv_param", "pool_param", "bn_param")
@@ -87,13 +106,13 @@ class Case:
 
     @property
     def params(self) -> dict:
-        """The parameter dict the function takes (conv_param, pool_param or bn_param)."""
-        return next(self.spec[name] for name in PARAM_NAMES if name in self.spec)
+        """The parameter dict the function takes (conv_param, pool_param or bn_param); {} for one that takes none."""
+        return next((self.spec[name] for name in PARAM_NAMES if name in self.spec), {})
 
     @property
-    def params_name(self) -> str:
-        """Which parameter dict the function takes: 'conv_param', 'pool_param' or 'bn_param'."""
-        return next(name for name in PARAM_NAMES if name in self.spec)
+    def params_name(self) -> str | None:
+        """Which parameter dict the function takes: 'conv_param', 'pool_param', 'bn_param', or None."""
+        return next((name for name in PARAM_NAMES if name in self.spec), None)
 
 
 @dataclass(frozen=True)
@@ -167,9 +186,12 @@ def available(config_dir: Path = ASSIGNMENTS_DIR) -> list[str]:
 
 
 def _defined_functions(path: Path) -> set[str]:
-    """Top-level function names of a Python file."""
+    """Top-level function names of a Python file, and ``Class.method`` for the methods of its top-level classes."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    return {node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    functions = (ast.FunctionDef, ast.AsyncFunctionDef)
+    return ({node.name for node in tree.body if isinstance(node, functions)}
+            | {f"{node.name}.{method.name}" for node in tree.body if isinstance(node, ast.ClassDef)
+               for method in node.body if isinstance(method, functions)})
 
 
 def _case(part_name: str, kind: str, index: int, raw) -> Case:
@@ -196,6 +218,14 @@ def _case(part_name: str, kind: str, index: int, raw) -> Case:
                 and bn_param.keys() <= BN_CASE_KEYS):
             raise ConfigError(f"{where}: 'bn_param' must be an object with 'mode' ('train' or 'test') and optionally "
                               f"'eps', 'momentum'; got {bn_param!r}")
+    options = raw.get("options", {})
+    if not (isinstance(options, dict) and options.keys() <= TWIN_OPTIONS.keys()
+            and all(value in TWIN_OPTIONS[key] and type(value) is type(TWIN_OPTIONS[key][0]) for key, value in options.items())):
+        raise ConfigError(f"{where}: 'options' must be an object of NumpyLeNet5 options {TWIN_OPTIONS}, got {options!r}")
+    if "scale" in raw and not (isinstance(raw["scale"], (int, float)) and not isinstance(raw["scale"], bool) and raw["scale"] > 0):
+        raise ConfigError(f"{where}: 'scale' must be a positive number, got {raw['scale']!r}")
+    if "zeros" in raw and not isinstance(raw["zeros"], bool):
+        raise ConfigError(f"{where}: 'zeros' must be true or false, got {raw['zeros']!r}")
     name = raw.get("name") or f"case {index + 1}"
     return Case(name=name, points=points, spec=dict(raw))
 

@@ -41,6 +41,15 @@ MOMENTUM_SWAPPED = ("momentum the wrong way round: running = momentum * running 
 TEST_WITH_BATCH = "test mode normalized with the batch's mean and variance: use bn_param's running statistics"
 DX_CONSTANT_STATS = ("dx treats the batch mean and variance as constants: in train mode they depend on x, so "
                      "dx = (g - mean(g) - x_hat * mean(g * x_hat)) / std with g = dout * gamma")
+AFFINE_BIAS = "bias missing: out equals x @ w without the + b term"
+AFFINE_DB_MEAN = "db averaged over the batch: db is the sum of dout over the N samples, not their mean"
+RELU_AT_ZERO = "gradient passed where x = 0: ReLU's gradient is 0 at x = 0 (it passes only where x > 0), as PyTorch"
+LOSS_SUMMED = "loss summed over the batch: the loss is the mean over the N samples, and dx is divided by N"
+DX_NOT_DIVIDED = "dx not divided by N: the loss is the mean over the batch, so its gradient carries a factor 1 / N"
+TWIN_WRONG_POOL = ("the other pooling: the twin's output matches max pooling where it was built with average "
+                   "pooling, or the reverse; use self.pool_forward and self.pool_backward")
+TWIN_NO_RELU = "ReLU applied to every layer: the twin's layers list has no ReLU when activation=False; follow self.layers"
+TWIN_GRADS_SUMMED = "gradients of the summed loss: they equal N times PyTorch's; softmax_loss's mean carries the 1 / N"
 
 
 def _tuple(value, n: int) -> tuple[int, ...]:
@@ -241,7 +250,59 @@ def _bn_backward(pc: PreparedCase) -> Iterator[Variant]:
     yield DX_CONSTANT_STATS, {"dx": (dout * (gamma / std).reshape(shape)).astype(x.dtype)}
 
 
+def _affine_forward(pc: PreparedCase) -> Iterator[Variant]:
+    yield AFFINE_BIAS, {"out": pc.reference["out"] - pc.inputs["b"]}
+
+
+def _affine_backward(pc: PreparedCase) -> Iterator[Variant]:
+    yield AFFINE_DB_MEAN, {"db": pc.reference["db"] / len(pc.inputs["x"])}
+
+
+def _no_variants(pc: PreparedCase) -> Iterator[Variant]:
+    return iter(())
+
+
+def _relu_backward(pc: PreparedCase) -> Iterator[Variant]:
+    yield RELU_AT_ZERO, {"dx": pc.inputs["dout"] * (pc.inputs["x"] >= 0)}
+
+
+def _softmax_loss(pc: PreparedCase) -> Iterator[Variant]:
+    N = len(pc.inputs["x"])
+    if N > 1:
+        yield LOSS_SUMMED, {"loss": pc.reference["loss"] * N, "dx": pc.reference["dx"] * N}
+        yield DX_NOT_DIVIDED, {"dx": pc.reference["dx"] * N}
+
+
+def _twin_variant(pc: PreparedCase, **changes):
+    """The reference twin built with ``changes`` to the case's options, on the case's weights (None if invalid)."""
+    from autograder.cases import reference_twin
+
+    options = {**pc.case.spec.get("options", {}), **changes}
+    case = type(pc.case)(pc.case.name, pc.case.points, {**pc.case.spec, "options": options})
+    return reference_twin(case, pc.inputs)
+
+
+def _twin_forward(pc: PreparedCase) -> Iterator[Variant]:
+    options = pc.case.spec.get("options", {})
+    other = "max" if options.get("pool", "max") == "avg" else "avg"
+    yield TWIN_WRONG_POOL, {"logits": _twin_variant(pc, pool=other).forward(pc.inputs["x"])}
+    if not options.get("activation", True):
+        yield TWIN_NO_RELU, {"logits": _twin_variant(pc, activation=True).forward(pc.inputs["x"])}
+
+
+def _twin_grads(pc: PreparedCase) -> Iterator[Variant]:
+    N = len(pc.inputs["x"])
+    yield TWIN_GRADS_SUMMED, {name: array * N for name, array in pc.reference.items() if name.startswith("grads[")}
+
+
 VARIANTS = {
+    "affine_forward": _affine_forward,
+    "affine_backward": _affine_backward,
+    "relu_forward": _no_variants,  # max(x, 0) has no typical mistake of its own
+    "relu_backward": _relu_backward,
+    "softmax_loss": _softmax_loss,
+    "twin_forward": _twin_forward,
+    "twin_grads": _twin_grads,
     "batchnorm_forward": _bn_forward,
     "spatial_batchnorm_forward": _bn_forward,
     "batchnorm_backward": _bn_backward,

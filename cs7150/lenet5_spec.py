@@ -38,6 +38,30 @@ def lenet5_feature_size(image_size: int = 28, kernel_size: int = 5, padding: boo
     return side, CONV2_FILTERS * side * side
 
 
+def lenet5_param_shapes(num_classes: int = 10, in_channels: int = 1, image_size: int = 28, *, pool: str = "max",
+                        activation: bool = True, kernel_size: int = 5, padding: bool = True) -> dict[str, tuple]:
+    """The shapes of LeNet-5's parameters, keyed like ``LeNet5(...).state_dict()`` (and ``NumpyLeNet5.params``).
+
+    Args: as ``cs7150.lenet5.LeNet5`` (``pool`` and ``activation`` change no shape; they are checked).
+
+    Returns:
+        ``{"conv1.weight": (20, C, K, K), "conv1.bias": (20,), "conv2.weight": (50, 20, K, K), "conv2.bias": (50,),
+        "fc1.weight": (500, D), "fc1.bias": (500,), "fc2.weight": (num_classes, 500), "fc2.bias": (num_classes,)}``
+        with D from ``lenet5_feature_size``.
+
+    Raises:
+        ValueError / TypeError: a bad option (``check_lenet5_options``), or a kernel that does not fit the image.
+    """
+    check_lenet5_options(pool, activation, kernel_size, padding)
+    _, flat = lenet5_feature_size(image_size, kernel_size, padding)
+    return {
+        "conv1.weight": (CONV1_FILTERS, in_channels, kernel_size, kernel_size), "conv1.bias": (CONV1_FILTERS,),
+        "conv2.weight": (CONV2_FILTERS, CONV1_FILTERS, kernel_size, kernel_size), "conv2.bias": (CONV2_FILTERS,),
+        "fc1.weight": (FC1_UNITS, flat), "fc1.bias": (FC1_UNITS,),
+        "fc2.weight": (num_classes, FC1_UNITS), "fc2.bias": (num_classes,),
+    }
+
+
 def check_lenet5_options(pool: str, activation: bool, kernel_size: int, padding: bool) -> None:
     """Validate the LeNet-5 constructor options shared by ``LeNet5`` and ``NumpyLeNet5``.
 

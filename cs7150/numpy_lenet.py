@@ -32,7 +32,7 @@ from cs7150.layers import (
     relu_forward,
     softmax_loss,
 )
-from cs7150.lenet5_spec import CONV1_FILTERS, CONV2_FILTERS, FC1_UNITS, POOL_SIZE, check_lenet5_options, lenet5_feature_size
+from cs7150.lenet5_spec import POOL_SIZE, lenet5_param_shapes
 
 _POOLS = {
     "max": (max_pool_forward_fast, max_pool_backward_fast),
@@ -61,21 +61,15 @@ class NumpyLeNet5:
 
     def __init__(self, num_classes: int = 10, in_channels: int = 1, image_size: int = 28, *, pool: str = "max",
                  activation: bool = True, kernel_size: int = 5, padding: bool = True, dtype=np.float32, seed: int = 0):
-        check_lenet5_options(pool, activation, kernel_size, padding)
+        shapes = lenet5_param_shapes(num_classes, in_channels, image_size, pool=pool, activation=activation,
+                                     kernel_size=kernel_size, padding=padding)
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise TypeError(f"dtype must be float32 or float64, got {self.dtype}")
-        _, flat = lenet5_feature_size(image_size, kernel_size, padding)
         self.input_shape = (in_channels, image_size, image_size)
         self.conv_param = {"stride": 1, "pad": kernel_size // 2 if padding else 0}
         self.pool_param = {"pool_height": POOL_SIZE, "pool_width": POOL_SIZE, "stride": POOL_SIZE}
         self.pool_forward, self.pool_backward = _POOLS[pool]
-        shapes = {
-            "conv1.weight": (CONV1_FILTERS, in_channels, kernel_size, kernel_size), "conv1.bias": (CONV1_FILTERS,),
-            "conv2.weight": (CONV2_FILTERS, CONV1_FILTERS, kernel_size, kernel_size), "conv2.bias": (CONV2_FILTERS,),
-            "fc1.weight": (FC1_UNITS, flat), "fc1.bias": (FC1_UNITS,),
-            "fc2.weight": (num_classes, FC1_UNITS), "fc2.bias": (num_classes,),
-        }
         rng = np.random.default_rng(seed)
         self.params = {}
         for name, shape in shapes.items():

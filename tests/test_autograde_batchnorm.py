@@ -1,13 +1,16 @@
-"""The package grader's batch-norm kinds (assignment 2) end to end: synthetic students, scores and diagnoses.
+"""The package grader's assignment-2 kinds end to end (dense layers, softmax loss, the NumPy twin, batch norm):
 
 The forward kinds grade ``out`` and the running statistics the call leaves in ``bn_param`` (the grader passes
 them in as arrays); the backward kinds grade ``dx``, ``dgamma``, ``dbeta`` after the student's own forward pass.
 """
+import json
+
 import numpy as np
 import pytest
 
 from autograder import autograde, cases, config
 from autograder.samples import samples_for, write_samples
+from cs7150.numpy_lenet import NumpyLeNet5
 
 LIMITS = autograde.Limits(wall_s=10, case_s=4)
 SAMPLES = {sample.name: sample for sample in samples_for("assignment2")}
@@ -29,7 +32,7 @@ def _feedback(graded, student: str) -> str:
 @pytest.mark.parametrize("name", sorted(SAMPLES))
 def test_batchnorm_samples_score_exactly_as_expected(graded, name):
     result = graded["results"][name]
-    assert result.max_score == 18
+    assert result.max_score == 47
     assert result.score == SAMPLES[name].expected, _feedback(graded, name)
     for function, text in SAMPLES[name].diagnoses.items():
         assert text in _feedback(graded, name), f"{function}: expected the diagnosis {text!r}"
@@ -53,3 +56,24 @@ def test_a_bn_case_with_a_bad_bn_param_is_a_config_error(tmp_path):
                                      '"bn_param": {"mode": "train", "running_mean": [0, 0, 0]}, "points": 1}]}]}')
     with pytest.raises(config.ConfigError, match="'bn_param' must be an object with 'mode'"):
         config.load("a", config_dir=tmp_path)
+
+
+@pytest.mark.parametrize("options, words", [({"pool": "median"}, "'options' must be"), ({"padding": 1}, "'options' must be"),
+                                            ({"seed": 3}, "'options' must be")])
+def test_a_twin_case_with_a_bad_option_is_a_config_error(tmp_path, options, words):
+    (tmp_path / "a.json").write_text(json.dumps({"student_files": ["cs7150/numpy_lenet.py"], "parts": [
+        {"function": "NumpyLeNet5.forward", "kind": "twin_forward",
+         "cases": [{"x": [2, 1, 28, 28], "options": options, "points": 1}]}]}))
+    with pytest.raises(config.ConfigError, match=words):
+        config.load("a", config_dir=tmp_path)
+
+
+def test_twin_cases_grade_the_graders_weights_and_every_gradient():
+    prepared = [pc for pc in cases.prepare(config.load("assignment2")) if pc.part.kind.startswith("twin")]
+    grads = next(pc for pc in prepared if pc.part.kind == "twin_grads")
+    assert set(grads.reference) == {"logits", "loss", *(f"grads[{name}]" for name in config.TWIN_PARAMS)}
+    assert grads.reference["loss"].shape == ()
+    call = grads.call()
+    assert call["construct"]["dtype"] == grads.case.dtype and set(call["fill"]["params"]) == set(config.TWIN_PARAMS)
+    seeded = cases.reference_twin(grads.case, {**grads.inputs, **NumpyLeNet5(dtype=grads.case.dtype).params})
+    assert not np.allclose(seeded.forward(grads.inputs["x"]), grads.reference["logits"]), "the weights are the grader's"

@@ -13,6 +13,7 @@ from torch import nn
 
 from cs7150.gradcheck import rel_error
 from cs7150.lenet5 import LeNet5
+from cs7150.lenet5_spec import lenet5_param_shapes
 from cs7150.models import MODELS, ChanceClassifier, build_model, count_parameters, lenet5_feature_size
 from cs7150.numpy_lenet import NumpyLeNet5
 from cs7150.shapes import summarize
@@ -102,6 +103,16 @@ def test_bad_lenet5_options_are_rejected(options, error):
         LeNet5(**options)
     with pytest.raises(error):
         NumpyLeNet5(**options)
+    with pytest.raises(error):
+        lenet5_param_shapes(**options)
+
+
+@pytest.mark.parametrize("options", [{}, {"padding": False}, {"kernel_size": 3}, {"kernel_size": 7, "pool": "avg"},
+                                     {"num_classes": 4, "activation": False}, {"in_channels": 3, "image_size": 32}])
+def test_lenet5_param_shapes_are_the_reference_state_dict_shapes(options):
+    """The notebook's tests take the expected shapes from lenet5_param_shapes (no student file is involved)."""
+    expected = {name: tuple(p.shape) for name, p in LeNet5(**options).state_dict().items()}
+    assert lenet5_param_shapes(**options) == expected
 
 
 def test_build_model_is_seeded_and_leaves_the_global_rng_alone():

@@ -18,7 +18,7 @@ from nbtools import COURSE, MODES, cell_name, error_text, execute, is_autograded
 
 ASSIGNMENT = "assignment2"
 NOTEBOOK = COURSE / "source" / ASSIGNMENT / "lenet5.ipynb"
-TOTAL_POINTS = 105  # its grade cells: 85 autograded, 20 written (section 6's 18 package points come from the package grader)
+TOTAL_POINTS = 76  # its grade cells: 56 autograded, 20 written (the 47 package points of sections 4a, 4b and 6 come from the package grader)
 MODELS_IN_TABLE = ("chance", "linear", "lenet5", "lenet5-avgpool", "lenet5-norelu", "lenet5-k3", "lenet5-nopad",
                    "lenet5-bn")
 MIN_FIGURES = 8  # digits, training curves, results bars, filters, feature maps, confusion matrix, mistakes, templates

@@ -26,6 +26,7 @@ more part of the student's results, grades.csv row and feedback.
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import os
 import shutil
@@ -103,23 +104,25 @@ def default_out(name: str, course_root: Path = config.COURSE_ROOT) -> Path:
     return Path(course_root) / "autograded-package" / name
 
 
-def _job(run: Run, calls: list, inputs: Path, limits: Limits, wall_s: float) -> processes.Job:
-    """A child job grading ``calls`` (a plan written beside the others), confined when ``run.confinement``."""
-    plan_path = run.folder / f"plan{len(run.jobs)}.json"
+def _job(run: Run, calls: list, inputs: dict, limits: Limits, wall_s: float) -> processes.Job:
+    """A child job grading ``calls`` (a plan written beside the others), confined when ``run.confinement``.
+
+    ``inputs``: each function's inputs as ``.npz`` bytes (``cases.inputs_by_function``); the plan holds those
+    of the functions in ``calls`` only, each after that function's calls (``write_plan``).
+    """
+    plan_path = run.folder / f"plan{len(run.jobs)}"
     python = run.python
-    plan = {
-        "sandbox": str(run.sandbox), "site_packages": [str(python.site_packages)], "inputs": str(inputs),
-        "results": str(run.results), "case_timeout": limits.case_s, "cases": calls,
-        "confined": run.confinement is not None,
+    header = {
+        "sandbox": str(run.sandbox), "site_packages": [str(python.site_packages)], "results": str(run.results),
+        "case_timeout": limits.case_s, "confined": run.confinement is not None,
     }
-    plan_path.write_text(json.dumps(plan), encoding="utf-8")
-    os.chmod(plan_path, 0o600)
+    write_plan(plan_path, header, calls, inputs)
     confinement = run.confinement
-    child = inputs.parent / CHILD.name  # the grader's copy: the instructor tree need not be readable
+    child = run.folder.parent.parent / CHILD.name  # the grader's copy: the instructor tree need not be readable
     if confinement is None:
         command = [str(python.executable), "-I", "-S", "-B", str(child), str(plan_path)]
     else:  # the plan comes on stdin, opened by the jail as root: it is not in the uid's world
-        confinement.read_only[:] = [str(child), str(inputs), str(python.root)]
+        confinement.read_only[:] = [str(child), str(python.root)]
         confinement.stdin = str(plan_path)
         command = confinement.command([str(python.executable), "-I", "-S", "-B", str(child), "-"])
     return processes.Job(
@@ -130,7 +133,24 @@ def _job(run: Run, calls: list, inputs: Path, limits: Limits, wall_s: float) -> 
     )
 
 
-def _prepare(submission, assignment, prepared, work: Path, inputs: Path, limits: Limits,
+def write_plan(path: Path, header: dict, calls: list, inputs: dict) -> None:
+    """Write a child's plan to ``path`` (private to the grader, 0600): frames of ``<length>\\n<bytes>``, first
+    ``header`` (JSON), then for each graded function (consecutive ``calls`` with the same ``function``) its
+    calls (JSON) and its inputs (``inputs[function]``, ``.npz`` bytes).
+
+    ``autograder/child.py`` reads one function's frames only when that function's turn comes, and its
+    workers cannot read the plan (see its docstring), so a graded function never holds the inputs of a
+    function graded after it.
+    """
+    frames = [json.dumps(header).encode()]
+    for function, group in itertools.groupby(calls, key=lambda call: call["function"]):
+        frames += [json.dumps(list(group)).encode(), inputs[function]]
+    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as file:
+        for frame in frames:
+            file.write(b"%d\n" % len(frame) + frame)
+
+
+def _prepare(submission, assignment, prepared, work: Path, inputs: dict, limits: Limits,
              mode: isolation.Mode, python: sandbox_python.SandboxPython) -> Run:
     """Read the student's files and write the plan; the sandbox is built just before the child starts.
 
@@ -192,7 +212,7 @@ def _stopped_reason(job: processes.Job, limits: Limits) -> str:
     return f"the run ended early with exit status {job.returncode} (for example os._exit or a crash)"
 
 
-def _follow_up(run: Run, inputs: Path, limits: Limits) -> processes.Job | None:
+def _follow_up(run: Run, inputs: dict, limits: Limits) -> processes.Job | None:
     """After a child ended: record the case it died in, and a new child for the rest of its phase, or for the
     next phase (the fast path's functions after the naive ones), or None.
 
@@ -365,8 +385,7 @@ def autograde(name: str, submissions_path: Path, out: Path | None = None, jobs: 
         work = Path(tmp)
         work.chmod(0o711)  # a confined uid reaches its own run's folder, and lists nothing
         (work / "runs").mkdir(mode=0o711)
-        inputs = work / "inputs.npz"
-        cases.save_inputs(prepared, inputs)
+        inputs = cases.inputs_by_function(prepared)
         shutil.copyfile(CHILD, work / CHILD.name)
         template = work / "template"
         release.stub_package(repo_root / config.PACKAGE_NAME, template / config.PACKAGE_NAME,

@@ -8,6 +8,7 @@ here.
 from __future__ import annotations
 
 import importlib
+import io
 import zlib
 from dataclasses import dataclass
 
@@ -207,6 +208,15 @@ def prepare(assignment: Assignment) -> list[PreparedCase]:
     return prepared
 
 
-def save_inputs(prepared: list[PreparedCase], path) -> None:
-    """All cases' inputs in one ``.npz``, keys ``<case id>__<name>``."""
-    np.savez(path, **{f"{p.id}__{name}": array for p in prepared for name, array in p.inputs.items()})
+def inputs_by_function(prepared: list[PreparedCase]) -> dict[str, bytes]:
+    """Each graded function's inputs as the bytes of one ``.npz`` (keys ``<case id>__<name>``), by function
+    name: a plan hands the runner one function's inputs at a time (``autograder.autograde``)."""
+    arrays: dict[str, dict] = {}
+    for p in prepared:
+        arrays.setdefault(p.part.function, {}).update({f"{p.id}__{name}": a for name, a in p.inputs.items()})
+    blobs = {}
+    for function, named in arrays.items():
+        buffer = io.BytesIO()
+        np.savez(buffer, **named)
+        blobs[function] = buffer.getvalue()
+    return blobs

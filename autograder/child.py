@@ -1,7 +1,7 @@
 """The per-submission runner: calls a student's functions on the grader's inputs.
 
-Started by the grader as ``python -I -S -B child.py PLAN.json`` (confined:
-``child.py -``, the plan on stdin) with the working
+Started by the grader as ``python -I -S -B child.py PLAN`` (confined:
+``child.py -``, the plan on stdin, opened by the jail as root) with the working
 directory set to the submission's sandbox, resource limits already applied and
 a scrubbed environment (inside the jail of ``autograder/jail.py`` where the
 grader can confine it). It uses only the standard library and NumPy, and
@@ -34,12 +34,28 @@ for a case during which the worker died, ``skipped`` after too many deaths,
 and, keyed by the function's name, ``strays``: how many processes its worker
 left running (in the jail, where the runner kills them all).
 
+The plan (``autograder.autograde.write_plan``) is a stream of frames: its
+header, then for each graded function its calls and its inputs. The runner
+reads a function's frames only when that function's turn comes, with exact
+reads (no read-ahead buffer), so when it forks a worker it holds the inputs of
+that function and of those already graded, never those of a function graded
+after it; the worker replaces the plan's descriptor by ``/dev/null`` before
+it imports anything of the student's. Confined, the plan file is the
+grader's (0600), so the uid cannot open it again, and the runner makes itself
+non-dumpable (``PR_SET_DUMPABLE`` 0), so no process of the uid can trace it,
+read its memory or copy its descriptors (``/proc/PID/mem``, ``ptrace``,
+``pidfd_getfd``); its workers make themselves dumpable again, as ordinary
+processes. Unconfined, where cases run in the runner's own process when it
+may not fork, none of this holds (``docs/security.md``).
+
 The arrays go to ``<results>/<case id>.npz``. Nothing here decides a score:
 the grader re-reads the arrays with ``allow_pickle=False`` and compares them
 with its own reference outputs, so whatever the student's code writes into
 these files cannot raise a score.
 """
+import ctypes
 import importlib
+import io
 import json
 import os
 import signal
@@ -52,7 +68,9 @@ WATCHED_MODULES = ("torch",)  # top-level packages whose loading is reported (no
 WATCHED_PREFIX = "cs7150."
 MESSAGE_LIMIT = 600
 MAX_WORKERS_PER_FUNCTION = 4  # new workers after a death, per graded function
+PR_SET_DUMPABLE = 4
 _case_timeout = 0.0  # the plan's per-case time limit, for messages
+_plan = -1  # the plan's descriptor: the runner reads the next function's frames from it; a worker never can
 
 
 class CaseTimeout(BaseException):
@@ -396,6 +414,7 @@ def run_function(calls, inputs, plan, np, failed_imports, status, status_path):
             return False
         if pid == 0:
             try:
+                _seal(plan)
                 os.setpgid(0, 0)
                 _worker(remaining, inputs, plan, np, failed_imports, status)
             finally:
@@ -421,22 +440,68 @@ def run_function(calls, inputs, plan, np, failed_imports, status, status_path):
     return True
 
 
-def _read_plan(plan_path):
-    """The plan from ``plan_path``, or with ``"-"`` from stdin (opened by the jail as root), which is then
-    closed, so that the workers forked later cannot read it again."""
-    if plan_path != "-":
-        with open(plan_path) as file:
-            return json.load(file)
-    plan = json.loads(sys.stdin.buffer.read().decode("utf-8"))
+def _seal(plan):
+    """In a forked worker, before any student code: the plan's descriptor becomes ``/dev/null`` (what is left
+    of the plan stays unread), and, confined, the worker is dumpable again (only the runner must not be)."""
     null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
+    os.dup2(null, _plan)
     os.close(null)
-    return plan
+    if plan.get("confined"):
+        _set_dumpable(1)
+
+
+def _set_dumpable(value):
+    if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, value, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE)")
+
+
+def _read_exactly(size):
+    """``size`` bytes of the plan (every ``os.read`` exact: nothing of the next frame is read ahead)."""
+    chunks = []
+    while size:
+        chunk = os.read(_plan, min(size, 1 << 20))
+        if not chunk:
+            raise EOFError("the plan ends inside a frame")
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def _frame():
+    """The plan's next frame (``<length>\\n<bytes>``), or None at its end."""
+    length = b""
+    while not length.endswith(b"\n"):
+        byte = os.read(_plan, 1)
+        if not byte:
+            if length:
+                raise EOFError("the plan ends inside a frame's length")
+            return None
+        length += byte
+        if len(length) > 20:
+            raise ValueError("a frame of the plan has no length")
+    return _read_exactly(int(length))
+
+
+def _open_plan(plan_path):
+    """The plan's descriptor: ``plan_path`` opened, or with ``"-"`` stdin (opened by the jail as root)."""
+    return 0 if plan_path == "-" else os.open(plan_path, os.O_RDONLY)
+
+
+def _functions(np):
+    """Each graded function's calls and inputs (an ``NpzFile``), read from the plan as its turn comes."""
+    while True:
+        calls = _frame()
+        if calls is None:
+            return
+        yield json.loads(calls.decode("utf-8")), np.load(io.BytesIO(_frame()), allow_pickle=False)
 
 
 def main(plan_path):
-    global _case_timeout
-    plan = _read_plan(plan_path)
+    global _case_timeout, _plan
+    _plan = _open_plan(plan_path)
+    plan = json.loads(_frame().decode("utf-8"))
+    if plan["confined"]:
+        _set_dumpable(0)  # before anything else: no process of the uid may read this one's memory or files
     sys.path[:0] = [plan["sandbox"]]
     sys.path.extend(plan["site_packages"])
     import numpy as np
@@ -445,20 +510,14 @@ def main(plan_path):
     signal.signal(signal.SIGALRM, _on_alarm)
     if hasattr(signal, "SIGXFSZ"):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # past the size limit a write fails instead of killing us
-    inputs = np.load(plan["inputs"], allow_pickle=False)
     status_path = os.path.join(plan["results"], "status.jsonl")
-    functions = []
-    for call in plan["cases"]:
-        if functions and functions[-1][0]["function"] == call["function"]:
-            functions[-1].append(call)
-        else:
-            functions.append([call])
     failed_imports, forking = {}, True
     with open(status_path, "a", buffering=1) as status:
-        for calls in functions:
+        for calls, inputs in _functions(np):
             forking = forking and run_function(calls, inputs, plan, np, failed_imports, status, status_path)
             if not forking:  # no forks allowed: run in this process
                 _worker(_with_troubles(calls, status_path, failed_imports), inputs, plan, np, failed_imports, status)
+            del calls, inputs  # graded: nothing of it is needed again
     os._exit(0)  # no waiting for threads a student left running
 
 

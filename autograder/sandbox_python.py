@@ -14,16 +14,17 @@ copy elsewhere), so it costs about a second per grading run, not a per-student
 install. No PyTorch, SciPy or anything else of the grader's environment is in
 it, and the jail shows student code this installation instead of the
 grader's; without the jail's own root (``autograder.isolation``'s uid mode)
-the grader's installation must not be readable by other users either, which
-``reachable_by_others`` tells.
+the grader's PyTorch must not be readable by a throwaway uid either
+(``pytorch_installations`` lists where it could be; ``deploy/Dockerfile``
+makes the folder above the grader's environment root's alone).
 """
 from __future__ import annotations
 
 import importlib.util
 import os
 import shutil
-import stat
 import sys
+import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,13 +86,18 @@ def build(folder: Path, packages=PACKAGES) -> SandboxPython:
     return SandboxPython(folder, target, site, folder / "lib")
 
 
-def reachable_by_others(path: Path) -> bool:
-    """Whether a user other than the owner can open ``path``: every folder above it searchable by others and
-    it readable by others."""
-    path = Path(path).resolve()
-    try:
-        if not path.stat().st_mode & stat.S_IROTH:
-            return False
-        return all(parent.stat().st_mode & stat.S_IXOTH for parent in path.parents)
-    except OSError:
-        return False
+def pytorch_installations() -> list[Path]:
+    """The ``torch/__init__.py`` files its interpreter could import once given their folder: the grader's
+    own PyTorch, and one in the base installation's site-packages (the sandbox's interpreter is the base
+    one). Without the jail's own root a throwaway uid must be unable to read them."""
+    found = []
+    spec = importlib.util.find_spec("torch")
+    if spec is not None and spec.origin:
+        found.append(Path(spec.origin))
+    base = sysconfig.get_paths(vars={"base": sys.base_prefix, "platbase": sys.base_exec_prefix})
+    found += [Path(base[key], "torch", "__init__.py") for key in ("purelib", "platlib")]
+    unique = {}
+    for path in found:
+        if path.is_file():
+            unique.setdefault(path.resolve(), path)
+    return list(unique.values())

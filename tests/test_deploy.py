@@ -209,3 +209,113 @@ def test_dockerignore_keeps_local_environments_and_generated_folders_out():
     generated = [line.strip("/") for line in (REPO / ".gitignore").read_text().splitlines()
                  if line.startswith("/assignments/")]
     assert set(generated) <= ignored
+
+
+def _env_values(steps) -> dict:
+    values = {}
+    for name, args in steps:
+        if name == "ENV":
+            values.update(item.split("=", 1) for item in shlex.split(args))
+    return values
+
+
+def test_dockerfile_keeps_the_graders_environment_and_the_instructor_tree_from_throwaway_uids():
+    """The grader's environment is a virtual environment under a folder only root can enter, and so is the
+    instructor tree; the chmod is of those folders alone (NumPy's files, hard-linked into the sandbox
+    Python, keep their modes) and comes after everything is installed; the base Python stays readable."""
+    steps = _instructions(DEPLOY / "Dockerfile")
+    env = _env_values(steps)
+    venv = env["VIRTUAL_ENV"]
+    assert env["PATH"].startswith(f"{venv}/bin:"), "pip, python and cs7150 are the environment's"
+    runs = [(i, args) for i, (name, args) in enumerate(steps) if name == "RUN"]
+    created = next(i for i, args in runs if f"python -m venv {venv}" in args)
+    assert all(i > created or args.index(f"python -m venv {venv}") < args.index("pip install")
+               for i, args in runs if "pip install" in args), "every pip install goes into the environment"
+    chmods = [(i, re.findall(r"\bchmod\s+([^&;|]+)", args)) for i, args in runs if "chmod" in args]
+    assert len(chmods) == 1 and len(chmods[0][1]) == 1, chmods
+    index, (command,) = chmods[0]
+    mode, *folders = command.split()
+    assert mode in ("0700", "700", "0750", "750") and not any(f.startswith("-") for f in folders), command
+    workdir = next(args for name, args in steps if name == "WORKDIR")
+    assert workdir in folders, "the instructor tree is root's alone"
+    above = [f for f in folders if Path(venv).is_relative_to(f) and f != venv]
+    assert above and all(len(Path(f).parts) > 2 for f in above), \
+        "a folder above the environment (not the environment itself, which the jail binds at its path)"
+    assert not any(Path(f).is_relative_to(venv) or Path("/usr/local").is_relative_to(f) for f in folders)
+    assert all(i < index for i, (name, args) in enumerate(steps) if name == "COPY" or "pip install" in args)
+
+
+def _no_root() -> str | None:
+    return None if os.geteuid() == 0 else "trying a throwaway uid's access needs root"
+
+
+@pytest.fixture
+def image_layout():
+    """The image's layout in a folder every user can enter: ``grader/`` (0700) holding the environment with
+    torch and numpy (files 0644), and ``python/`` (the sandbox Python) holding a hard link to numpy's file."""
+    import tempfile
+    root = Path(tempfile.mkdtemp(prefix="cs7150-layout-", dir="/tmp"))
+    try:
+        root.chmod(0o755)
+        site = root / "grader" / "venv" / "lib" / "site-packages"
+        for package in ("torch", "numpy"):
+            (site / package).mkdir(parents=True)
+            (site / package / "__init__.py").write_text("")
+            (site / package / "__init__.py").chmod(0o644)
+        (root / "python" / "numpy").mkdir(parents=True)
+        os.link(site / "numpy" / "__init__.py", root / "python" / "numpy" / "__init__.py")
+        (root / "grader").chmod(0o700)
+        yield root, site
+    finally:
+        import shutil
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.skipif(_no_root() is not None, reason=str(_no_root()))
+def test_a_throwaway_uid_reads_the_sandbox_numpy_but_not_the_torch_of_a_private_environment(image_layout):
+    root, site = image_layout
+    uid = isolation.new_uid()
+    assert not isolation.readable_by(uid, site / "torch" / "__init__.py")
+    assert isolation.readable_by(uid, root / "python" / "numpy" / "__init__.py")  # the same inode, another path
+    (root / "grader").chmod(0o755)  # the base image's modes: everyone can read it
+    assert isolation.readable_by(uid, site / "torch" / "__init__.py")
+    (site / "torch" / "__init__.py").chmod(0o640)  # readable by its group (root's): a throwaway uid has none
+    assert not isolation.readable_by(uid, site / "torch" / "__init__.py")
+
+
+@pytest.mark.skipif(_no_root() is not None, reason=str(_no_root()))
+def test_the_uid_mode_warning_names_what_a_throwaway_uid_can_read_and_nothing_else(image_layout, monkeypatch):
+    root, site = image_layout
+    public = root / "public-site" / "torch" / "__init__.py"  # e.g. a PyTorch in the base installation
+    public.parent.mkdir(parents=True)
+    public.write_text("")
+    tree = root / "course"
+    (tree / "cs7150").mkdir(parents=True)
+    (tree / "cs7150" / "conv.py").write_text("")
+    monkeypatch.setattr(isolation, "probe", lambda: isolation.Mode("uid", "namespaces are not allowed here"))
+    installations = [site / "torch" / "__init__.py", public]
+    monkeypatch.setattr(autograde.sandbox_python, "pytorch_installations", lambda: installations)
+    log = []
+    autograde.confinement_mode(autograde.Limits(), False, tree, log.append)
+    warned = [line for line in log if "can be read by a throwaway uid" in line]
+    assert len(warned) == 2 and str(public) in warned[1] and str(tree / "cs7150" / "conv.py") in warned[0]
+    tree.chmod(0o700)
+    log.clear()
+    autograde.confinement_mode(autograde.Limits(), False, tree, log.append)
+    assert [line for line in log if "can be read by a throwaway uid" in line] == [warned[1]]
+
+
+@pytest.mark.skipif(not isolation.supported(), reason="needs the jail (Linux, root, namespaces)")
+def test_in_the_jail_a_notebook_kernel_still_reaches_an_environment_below_a_private_folder(image_layout):
+    """The jail binds each folder it shows at its own path on a root of its own, so the private folder above
+    the grader's environment is not in the way there (notebook kernels run with the grader's Python)."""
+    import subprocess
+    import sys
+    root, site = image_layout
+    (root / "jail").mkdir()
+    confinement = isolation.Confinement(isolation.new_uid(), root / "jail", read_only=[str(site)], cwd="/")
+    read = f"print(len(open({str(site / 'torch' / '__init__.py')!r}).read()))"
+    run = subprocess.run(confinement.command([sys.executable, "-I", "-S", "-c", read]), capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 0 and run.stdout.strip() == "0", run.stderr
+    assert not isolation.readable_by(isolation.new_uid(), site / "torch" / "__init__.py")  # outside the jail

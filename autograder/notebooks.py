@@ -13,7 +13,9 @@ only arranges its inputs and reads its outputs:
    files over them;
 3. ``nbgrader autograde <assignment> --student <id>`` runs in its own process
    group with a memory limit and a wall-time limit (one course per student,
-   so students run in parallel without sharing a gradebook);
+   so students run in parallel without sharing a gradebook), forked from the
+   class's warm nbgrader (``autograder.nbgrader_forks``: nbgrader's, the
+   course's and the test cells' imports done once per class, not per student);
 4. the gradebook's autograded score per notebook (``code_score``) becomes a
    part; each test cell is a case, with the error its execution printed;
 5. ``nbgrader generate_feedback`` (same limits, right after) writes each
@@ -25,6 +27,7 @@ Written answers (manually graded cells) are not part of these scores.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -194,13 +197,29 @@ def _parts(course: Path, student_id: str, name: str, names, missing, job: proces
     return parts, notes
 
 
-def _feedback_job(course: Path, student_id: str, name: str, limits) -> processes.Job:
+def _nbgrader_job(warm, student_id: str, args: list[str], course: Path, log_dir: Path, wall_s: float, limits,
+                  network: bool, uid: int | None = None, env: dict | None = None) -> processes.Job:
+    """An nbgrader subcommand for one student, forked from the class's warm nbgrader (``warm``, an
+    ``autograder.nbgrader_forks.WarmNbgrader``) or, without one, started as a new interpreter; with ``network``
+    in a network namespace of its own with only ``lo`` (its kernel's and nobody else's)."""
+    command = [*NBGRADER, *args]
+    spawner = None
+    if warm is not None:
+        def spawner(job, job_env, stdout, stderr):
+            return warm.spawn(args, job.cwd, job_env, stdout, stderr, job.memory_mb, job.file_mb,
+                              job.allow_processes, network)
+    elif network:
+        command = isolation.network_only(command)
+    return processes.Job(key=student_id, command=command, cwd=course, log_dir=log_dir, wall_s=wall_s,
+                         memory_mb=limits.notebook_memory_mb, file_mb=limits.file_mb, allow_processes=True,
+                         uid=uid, env=env or {}, spawner=spawner)
+
+
+def _feedback_job(warm, course: Path, student_id: str, name: str, limits) -> processes.Job:
     """``nbgrader generate_feedback`` for one student's graded notebooks (it renders them, runs none of their code)."""
-    command = [*NBGRADER, "generate_feedback", name, f"--student={student_id}", "--force",
-               f"--CourseDirectory.root={course}", "--log-level=WARN"]
-    return processes.Job(key=student_id, command=command, cwd=course, log_dir=course / "feedback-logs",
-                         wall_s=FEEDBACK_S, memory_mb=limits.notebook_memory_mb, file_mb=limits.file_mb,
-                         allow_processes=True)
+    args = ["generate_feedback", name, f"--student={student_id}", "--force", f"--CourseDirectory.root={course}",
+            "--log-level=WARN"]
+    return _nbgrader_job(warm, student_id, args, course, course / "feedback-logs", FEEDBACK_S, limits, network=False)
 
 
 def _attach_pages(course: Path, student_id: str, name: str, parts, job: processes.Job) -> list[str]:
@@ -256,6 +275,18 @@ def _kernel_jail(course: Path, student_id: str, name: str, work: Path, limits) -
     return uid, {"JUPYTER_PATH": str(course / "jupyter")}
 
 
+def _warm_nbgrader(work: Path):
+    """The class's warm nbgrader (``autograder.nbgrader_forks``), or None where it cannot start (every nbgrader
+    command is then a new interpreter: the same grading, slower)."""
+    from autograder import nbgrader_forks
+
+    try:
+        return nbgrader_forks.WarmNbgrader(processes.environment(work / "warm-nbgrader"),
+                                           work / "warm-nbgrader" / "server.log")
+    except (OSError, RuntimeError):
+        return None
+
+
 def grade(name: str, found, student_files, template: Path, work: Path, course_root: Path, names, parallel: int,
           limits, progress: bool = True) -> dict:
     """student id -> (notebook parts, notes, seconds) for every submission in ``found``.
@@ -270,18 +301,19 @@ def grade(name: str, found, student_files, template: Path, work: Path, course_ro
     courses, graded, jobs = {}, {}, []
     for submission in found:
         courses[submission.student_id] = _student_course(base, submission, name, student_files, template, names)
+    warm = _warm_nbgrader(work) if any(len(missing) < len(names) for _, missing in courses.values()) else None
     for student_id, (course, missing) in courses.items():
         if len(missing) == len(names):
             continue
-        command = [*NBGRADER, "autograde", name, f"--student={student_id}", "--force", *AUTOGRADE_OPTIONS,
-                   f"--CourseDirectory.root={course}", "--log-level=WARN"]
+        args = ["autograde", name, f"--student={student_id}", "--force", *AUTOGRADE_OPTIONS,
+                f"--CourseDirectory.root={course}", "--log-level=WARN"]
         uid, env = _kernel_jail(course, student_id, name, work, limits) if confine else (None, {})
-        jobs.append(processes.Job(
-            key=student_id, command=isolation.network_only(command) if confine else command, cwd=course,
-            log_dir=course / "logs", wall_s=limits.notebook_s, memory_mb=limits.notebook_memory_mb,
-            file_mb=limits.file_mb, allow_processes=True, uid=uid, env=env,
-        ))
-    with tqdm(total=len(courses), unit="submission", desc="notebooks", disable=not progress) as bar:
+        jobs.append(_nbgrader_job(warm, student_id, args, course, course / "logs", limits.notebook_s, limits,
+                                  network=confine, uid=uid, env=env))
+    with contextlib.ExitStack() as stack, \
+            tqdm(total=len(courses), unit="submission", desc="notebooks", disable=not progress) as bar:
+        if warm is not None:
+            stack.callback(warm.close)
         def done(job):
             """After autograde: the parts, then the feedback job (run next); after that job: the pages."""
             course, missing = courses[job.key]
@@ -293,7 +325,7 @@ def grade(name: str, found, student_files, template: Path, work: Path, course_ro
                 parts, notes = _parts(course, job.key, name, names, missing, job)
                 graded[job.key] = (parts, notes, job.elapsed)
                 if any(part.problem is None for part in parts):
-                    return _feedback_job(course, job.key, name, limits)
+                    return _feedback_job(warm, course, job.key, name, limits)
             bar.update(1)
             return None
 

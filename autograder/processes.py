@@ -16,6 +16,10 @@ pass ``disk_mb``. When a job ends, its process group and session, its
 descendants, every process seen in it and every process of its uid are
 killed. ``on_done`` may hand back a follow-up job, which starts before the
 rest of the queue; the next queued jobs start before ``on_done`` runs.
+
+A job with a ``spawner`` is started by it instead (``autograder.nbgrader_forks``
+forks nbgrader from a warm process): the process it returns takes a session of
+its own and the same limits itself, and is watched and ended the same way.
 """
 from __future__ import annotations
 
@@ -53,6 +57,10 @@ class Job:
     disk_folders: tuple = ()  # folders whose files together may hold at most disk_mb
     disk_mb: int = 0
     env: dict = field(default_factory=dict)  # added to the scrubbed environment
+    # Starts the process instead of subprocess.Popen: spawner(job, env, stdout path, stderr path) -> an object
+    # with Popen's pid, poll(), wait() and returncode, in a session of its own with the job's limits
+    # (``autograder.nbgrader_forks``: nbgrader forked from a warm process).
+    spawner: Callable | None = None
     process: subprocess.Popen | None = None
     root: psutil.Process | None = None  # the child, identified by pid and start time (its pid may be reused)
     started: float = 0.0
@@ -109,11 +117,14 @@ def _start(job: Job) -> tuple:
         os.chown(home, job.uid, job.uid)
     job.started = time.monotonic()
     try:
-        job.process = subprocess.Popen(
-            job.command, cwd=job.cwd, env=env, stdin=subprocess.DEVNULL,
-            stdout=stdout, stderr=stderr, start_new_session=True,
-            preexec_fn=limit_resources(job.memory_mb, job.file_mb, job.allow_processes),
-        )
+        if job.spawner is not None:
+            job.process = job.spawner(job, env, job.log_dir / "stdout.txt", job.log_dir / "stderr.txt")
+        else:
+            job.process = subprocess.Popen(
+                job.command, cwd=job.cwd, env=env, stdin=subprocess.DEVNULL,
+                stdout=stdout, stderr=stderr, start_new_session=True,
+                preexec_fn=limit_resources(job.memory_mb, job.file_mb, job.allow_processes),
+            )
     except BaseException:
         stdout.close()
         stderr.close()

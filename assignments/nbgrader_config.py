@@ -22,7 +22,7 @@ student's submitted one.
 import json
 import pathlib
 
-from autograder.feedback import FEEDBACK_PREPROCESSORS
+from autograder.feedback import FEEDBACK_PREPROCESSORS, SafeFeedbackExporter
 from autograder.notebook_checks import ExecuteApart
 from nbgrader.converters.autograde import Autograde
 from nbgrader.preprocessors import Execute
@@ -77,5 +77,7 @@ c.FileNameCollectorPlugin.valid_ext = [".ipynb", ".py"]
 
 # Feedback pages (`nbgrader generate_feedback`) never show hidden tests, tracebacks that quote them, or output
 # of student code that could hold them (only cs7150 autograde's jail keeps the kernel from reading the course's
-# files: it sets ClearHiddenTestsFromFeedback.kernel_confined); what they show is sanitised (nh3).
+# files: it sets ClearHiddenTestsFromFeedback.kernel_confined); what they show is sanitised (nh3), and every page
+# is rebuilt under a restrictive Content-Security-Policy, the first element of its head (SafeFeedbackExporter).
 c.GenerateFeedback.preprocessors = FEEDBACK_PREPROCESSORS
+c.GenerateFeedback.exporter_class = SafeFeedbackExporter

@@ -24,14 +24,18 @@ page is rendered:
   or widget outputs.
 
 ``safe_page`` then gives the written page a restrictive Content-Security-Policy
-and runs nh3 over its whole body (``autograder.notebooks`` does so for every
-page it hands out).
+(the first element of its head) and runs nh3 over its whole body:
+``SafeFeedbackExporter``, the exporter that the course's config gives
+``GenerateFeedback`` (``exporter_class``), does so for every page plain
+``nbgrader generate_feedback`` writes, and ``autograder.notebooks`` again for
+every page it hands out.
 """
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+from nbconvert.exporters import HTMLExporter
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbformat import NotebookNode
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades
@@ -178,12 +182,23 @@ def safe_page(page: str) -> str:
     return sanitise.html_page("notebook feedback", body.group(1) if body else "", style=styles)
 
 
+class SafeFeedbackExporter(HTMLExporter):
+    """nbconvert's ``HTMLExporter`` (configured as nbgrader configures it for feedback: its ``feedback``
+    template) whose page is rebuilt by ``safe_page``: the Content-Security-Policy first in its head, its
+    body through nh3. Set as ``GenerateFeedback.exporter_class``."""
+
+    def from_notebook_node(self, nb: NotebookNode, resources: dict | None = None, **kw) -> tuple[str, dict]:
+        page, resources = super().from_notebook_node(nb, resources, **kw)
+        return safe_page(page), resources
+
+
 FEEDBACK_PREPROCESSORS = [GetGrades, CSSHTMLHeaderPreprocessor, ClearHiddenTestsFromFeedback]
 
 
 def nbgrader_config(kernel_confined: bool = False) -> str:
-    """Lines for a course's ``nbgrader_config.py`` that make ``generate_feedback`` clear the hidden tests
-    (and, with ``kernel_confined``, say that the kernels ran where they could not read the course's files).
+    """Lines for a course's ``nbgrader_config.py`` that make ``generate_feedback`` clear the hidden tests and
+    write safe pages (``SafeFeedbackExporter``), and, with ``kernel_confined``, say that the kernels ran
+    where they could not read the course's files.
 
     They find this package where it is now if the nbgrader process cannot
     import it otherwise (``c`` is the config object nbgrader passes in).
@@ -192,6 +207,7 @@ def nbgrader_config(kernel_confined: bool = False) -> str:
     return ("import sys\n"
             f"if {package_parent!r} not in sys.path:\n"
             f"    sys.path.append({package_parent!r})\n"
-            "from autograder.feedback import FEEDBACK_PREPROCESSORS\n"
+            "from autograder.feedback import FEEDBACK_PREPROCESSORS, SafeFeedbackExporter\n"
             "c.GenerateFeedback.preprocessors = FEEDBACK_PREPROCESSORS\n"
+            "c.GenerateFeedback.exporter_class = SafeFeedbackExporter\n"
             + ("c.ClearHiddenTestsFromFeedback.kernel_confined = True\n" if kernel_confined else ""))

@@ -76,9 +76,10 @@ def clean_html(fragment: str) -> str:
 
 
 def html_page(title: str, body: str, style: str = STYLE) -> str:
-    """A complete page: ``body`` sanitised (``clean_html``), under a head that sets a restrictive
-    Content-Security-Policy and holds only ``title`` (escaped) and the grader's own ``style``."""
-    return (f'<!DOCTYPE html>\n<html lang="en">\n<head><meta charset="utf-8">\n'
-            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
+    """A complete page: ``body`` sanitised (``clean_html``), under a head whose first element sets a restrictive
+    Content-Security-Policy (so it holds for all that follows) and that holds only ``title`` (escaped) and the
+    grader's own ``style``."""
+    return (f'<!DOCTYPE html>\n<html lang="en">\n<head><meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
+            '<meta charset="utf-8">\n'
             f"<title>{html.escape(clean_text(title))}</title>\n<style>{style}</style></head>\n"
             f"<body>\n{clean_html(body)}\n</body>\n</html>\n")

@@ -78,6 +78,7 @@ def test_course_config_lines_set_the_feedback_preprocessors():
     c = Config()
     exec(feedback.nbgrader_config(), {"c": c})
     assert c.GenerateFeedback.preprocessors == feedback.FEEDBACK_PREPROCESSORS
+    assert c.GenerateFeedback.exporter_class is feedback.SafeFeedbackExporter
 
 
 def test_without_the_jail_no_output_of_student_code_is_shown():
@@ -116,7 +117,8 @@ def test_pages_get_a_content_security_policy_and_a_sanitised_body():
             '<script src="https://cdn/mathjax.js"></script></head><body><div class="cell">'
             '<img src="data:image/png;base64,AAAA"><iframe src="https://x"></iframe>ok</div></body></html>')
     safe = feedback.safe_page(page)
-    assert 'http-equiv="Content-Security-Policy"' in safe and "default-src 'none'" in safe
+    assert re.match(r'<!DOCTYPE html>\s*<html[^>]*>\s*<head><meta http-equiv="Content-Security-Policy"', safe)
+    assert "default-src 'none'" in safe
     assert "<script" not in safe and "iframe" not in safe and "http://x" not in safe
     assert ".cell{color:red" in safe and 'class="cell"' in safe and "data:image/png;base64,AAAA" in safe
 
@@ -209,6 +211,49 @@ def test_feedback_pages_show_the_score_and_no_hidden_test(tmp_path):
     failure_page = (out / "students" / "hidden_failure" / "feedback" / "conv_pool.html").read_text()
     assert notebook_checks.HIDDEN_FAILURE in html.unescape(failure_page)  # that it failed, not the hidden input
     assert "output_size(W=" not in html.unescape(failure_page)
+
+
+def _nbgrader(course: Path, *arguments: str) -> None:
+    """``nbgrader ARGUMENTS`` as an instructor runs it in the course folder (this interpreter's scripts first)."""
+    import os
+    import subprocess
+    import sys
+    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
+    run = subprocess.run([sys.executable, "-m", "nbgrader", *arguments, f"--CourseDirectory.root={course}"],
+                         cwd=course, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-4000:]
+
+
+@pytest.mark.slow
+def test_plain_nbgrader_generate_feedback_pages_open_with_the_policy_and_run_nothing(tmp_path):
+    """The course root's config given to plain nbgrader (generate_assignment, autograde, generate_feedback): the
+    page's head starts with the Content-Security-Policy, and nothing of the template or the student runs."""
+    from autograder import sanitise
+    course = tmp_path / "course"
+    (course / "source" / "tiny").mkdir(parents=True)
+    shutil.copy2(config.COURSE_ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
+    test = {"grade": True, "grade_id": "test_sum", "points": 1, "locked": True, "solution": False, "schema_version": 3}
+    kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    source = new_notebook(cells=[new_code_cell(f"assert 1 + 1 == 2\n{BEGIN}\nassert 2 + 2 == 4  # hidden-marker\n{END}",
+                                               metadata={"nbgrader": test})], metadata={"kernelspec": kernel})
+    nbformat.write(source, course / "source" / "tiny" / "tiny.ipynb")
+    _nbgrader(course, "generate_assignment", "tiny", "--force")
+    submitted = nbformat.read(course / "release" / "tiny" / "tiny.ipynb", as_version=4)
+    submitted.cells += [
+        nbformat.v4.new_markdown_cell('My answer <script>alert("markdown")</script><img src=x onerror=alert(1)>'),
+        new_code_cell('from IPython.display import HTML, Javascript, display\n'
+                      'display(HTML("<b>bold</b><script>alert(1)</script>"))\ndisplay(Javascript("alert(2)"))')]
+    (course / "submitted" / "student1" / "tiny").mkdir(parents=True)
+    nbformat.write(submitted, course / "submitted" / "student1" / "tiny" / "tiny.ipynb")
+    _nbgrader(course, "autograde", "tiny")
+    _nbgrader(course, "generate_feedback", "tiny")
+
+    page = (course / "feedback" / "student1" / "tiny" / "tiny.html").read_text()
+    first = re.search(r"<head>\s*(<[^>]*>)", page).group(1)
+    assert first == f'<meta http-equiv="Content-Security-Policy" content="{sanitise.CSP}">'
+    assert "<script" not in page.lower() and "onerror" not in page  # MathJax's, the markdown's, the output's
+    assert 'alert("markdown")' not in page and "&lt;script&gt;alert(1)" in page  # the code shown as text only
+    assert "My answer" in page and "hidden-marker" not in page and "Score" in page
 
 
 # ---- sanitising what the grader writes ---------------------------------------------------------

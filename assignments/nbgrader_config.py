@@ -60,9 +60,9 @@ c.Autograde.autograde_preprocessors = [
     ExecuteApart if preprocessor is Execute else preprocessor
     for preprocessor in Autograde.class_traits()["autograde_preprocessors"].default()
 ]
-# Assignment 2's tests still run in the kernel: they test PyTorch modules built in the notebook (no plain data
-# to send back) and package functions that the package grader does not grade yet (docs/security.md).
-APART = ["assignment1"]
+# Every assignment's test cells run apart: their package functions are graded by cs7150 autograde only, and the
+# PyTorch models a notebook returns come back as descriptions of torch.nn layers, rebuilt in the grader.
+APART = ["assignment1", "assignment2"]
 c.ExecuteApart.assignments = APART
 c.ClearHiddenTestsFromFeedback.apart_assignments = APART
 

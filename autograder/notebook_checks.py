@@ -23,7 +23,12 @@ too) takes the test cells out of the kernel:
    snapshot, or a function that is called *in the kernel* with arguments sent
    from here (pickled) and whose result comes back as plain data only
    (literals, NumPy arrays and tensors as ``.npy`` bytes checked before they
-   are loaded, an exception's class and message), never as an object;
+   are loaded, an exception's class and message), never as an object; a
+   PyTorch model comes back as a description of ``torch.nn`` built-in layers
+   (``LAYERS``: type names, constructor arguments, training flags, parameters
+   and buffers as arrays) that ``build_module`` checks and rebuilds here from
+   ``torch.nn`` itself, and a model of any other class as a ``StudentModel``
+   whose every use fails, saying what a model must be;
 4. the test cell's verdict (its stdout, or its error) becomes its outputs,
    which nbgrader then scores as usual; nothing the kernel prints while it
    answers calls is shown anywhere, and no cell of the student's runs after
@@ -72,14 +77,56 @@ MAX_REPLY_CHARS = 64 * 2**20  # one answer of the kernel, as text
 MAX_DEPTH = 40  # nesting of a returned value
 HIDDEN_FAILURE = "a hidden test failed (hidden tests show no details)"
 
+# The torch.nn layers a model from the kernel may be made of: name -> {constructor argument: check of its value}
+# (Conv2d's and Linear's ``bias`` is a bool: whether it has one). A model is sent as a description (these names,
+# arguments, children, training flags, parameters and buffers as arrays) and rebuilt here from torch.nn itself.
+def _size(value) -> bool:
+    return (type(value) is int and value >= 0) or (type(value) is tuple and 0 < len(value) <= 3
+                                                   and all(type(v) is int and v >= 0 for v in value))
+
+
+def _flag(value) -> bool:
+    return type(value) is bool
+
+
+def _number(value) -> bool:
+    return type(value) in (int, float) and value >= 0
+
+
+def _optional_number(value) -> bool:
+    return value is None or _number(value)
+
+
+LAYERS = {
+    "Sequential": {},
+    "Conv2d": {"in_channels": _size, "out_channels": _size, "kernel_size": _size, "stride": _size,
+               "padding": lambda v: _size(v) or v in ("same", "valid"), "dilation": _size, "groups": _size,
+               "padding_mode": lambda v: v in ("zeros", "reflect", "replicate", "circular"), "bias": _flag},
+    "Linear": {"in_features": _size, "out_features": _size, "bias": _flag},
+    "ReLU": {"inplace": _flag},
+    "MaxPool2d": {"kernel_size": _size, "stride": _size, "padding": _size, "dilation": _size, "return_indices": _flag,
+                  "ceil_mode": _flag},
+    "AvgPool2d": {"kernel_size": _size, "stride": _size, "padding": _size, "ceil_mode": _flag,
+                  "count_include_pad": _flag, "divisor_override": lambda v: v is None or (type(v) is int and v > 0)},
+    "Flatten": {"start_dim": lambda v: type(v) is int, "end_dim": lambda v: type(v) is int},
+    "BatchNorm1d": {"num_features": _size, "eps": _number, "momentum": _optional_number, "affine": _flag,
+                    "track_running_stats": _flag},
+    "BatchNorm2d": {"num_features": _size, "eps": _number, "momentum": _optional_number, "affine": _flag,
+                    "track_running_stats": _flag},
+    "Dropout": {"p": lambda v: _number(v) and v <= 1, "inplace": _flag},
+    "Identity": {},
+}
+_MADE_ON_META = ("Conv2d", "Linear", "BatchNorm1d", "BatchNorm2d")  # layers with parameters: built without memory first
+
 # Runs in the student's kernel (its namespace is the kernel's globals). It is
 # the same for everyone and secret to no one: whatever the student changes in
 # it changes only what their own functions appear to return.
 BRIDGE = r'''
 def _cs7150_bridge():
-    import base64, copy, io, pickle
+    import base64, copy, io, pickle, sys
     snapshots = {}
     tag = "\x00cs7150:"
+    LAYERS = %r
 
     def encode(value, depth=0):
         if depth > 40:
@@ -88,6 +135,8 @@ def _cs7150_bridge():
             return value
         if isinstance(value, float):
             return value if value == value and abs(value) != float("inf") else (tag + "float", repr(value))
+        if is_module(value):
+            return describe(value, depth)
         kind = type(value).__module__.split(".")[0]
         if kind == "numpy":
             import numpy
@@ -95,11 +144,12 @@ def _cs7150_bridge():
                 return encode(value.item(), depth + 1)
             if isinstance(value, numpy.ndarray) and value.dtype.kind in "biufc":
                 buffer = io.BytesIO()
-                numpy.save(buffer, numpy.ascontiguousarray(value), allow_pickle=False)
-                return (tag + "ndarray", buffer.getvalue())
+                numpy.save(buffer, value, allow_pickle=False)  # (ascontiguousarray would make a 0-d array 1-d)
+                return (tag + "ndarray", base64.b64encode(buffer.getvalue()).decode("ascii"))
         if kind == "torch" and hasattr(value, "detach"):
             array = encode(value.detach().cpu().numpy(), depth + 1)
             return (tag + "tensor", array[1], bool(value.requires_grad), str(value.device.type))
+
         if isinstance(value, dict):
             return (tag + "dict", [(encode(k, depth + 1), encode(v, depth + 1)) for k, v in value.items()])
         if isinstance(value, (list, tuple, set, frozenset)):
@@ -107,13 +157,32 @@ def _cs7150_bridge():
             return items if type(value) is list else (tag + type(value).__name__ if type(value) in (tuple, set, frozenset) else tag + "tuple", items)
         return (tag + "object", type(value).__qualname__)
 
+    def is_module(value):
+        torch = sys.modules.get("torch")
+        return torch is not None and isinstance(value, torch.nn.Module)
+
+    def describe(module, depth):
+        """A torch.nn built-in layer as data: its type's name, constructor arguments, training flag, children and
+        own parameters and buffers (the grader rebuilds it); any other module as its type's name only."""
+        import torch
+        name = type(module).__name__
+        if name not in LAYERS or type(module) is not getattr(torch.nn, name, None) or depth > 40:
+            return (tag + "object", type(module).__qualname__, "module")
+        arguments = {argument: getattr(module, argument) for argument in LAYERS[name]}
+        if name in ("Conv2d", "Linear"):
+            arguments["bias"] = module.bias is not None
+        own = [*module.named_parameters(recurse=False), *module.named_buffers(recurse=False)]
+        return (tag + "module", name, encode(arguments, depth + 1), bool(module.training),
+                [(child_name, describe(child, depth + 1)) for child_name, child in module.named_children()],
+                [(key, encode(tensor.detach().cpu().numpy(), depth + 1)) for key, tensor in own if tensor is not None])
+
     def snapshot(key, names):
         found, namespace = {}, globals()
         for name in names:
             if name not in namespace:
                 continue
             value = namespace[name]
-            if callable(value):
+            if callable(value) and not is_module(value):  # a model is a value: it is sent as its description
                 snapshots.setdefault(key, {})[name] = value
                 found[name] = ("function",)
             else:
@@ -135,7 +204,7 @@ def _cs7150_bridge():
 
 _cs7150_snapshot, _cs7150_call = _cs7150_bridge()
 del _cs7150_bridge
-'''
+''' % ({name: tuple(arguments) for name, arguments in LAYERS.items()},)
 
 
 class KernelError(RuntimeError):
@@ -150,6 +219,74 @@ class StudentObject:
 
     def __repr__(self) -> str:
         return f"<an object of type {self.type_name}>"
+
+
+MODEL_RULE = ("models are sent to the grader as a description and rebuilt there, so a model must be an "
+              "nn.Sequential (or one torch.nn layer) of the torch.nn layers " + ", ".join(sorted(LAYERS)))
+
+
+class StudentModel(StudentObject):
+    """A model from the kernel that the grader cannot rebuild: every use fails, saying why."""
+
+    def __init__(self, type_name: str, why: str):
+        super().__init__(type_name)
+        self.why = why
+
+    def _refuse(self, *args, **kwargs):
+        raise TypeError(f"the notebook's model is a {self.type_name} ({self.why}): {MODEL_RULE}")
+
+    def __getattr__(self, name):
+        if name.startswith("__") or name in ("type_name", "why"):
+            raise AttributeError(name)
+        self._refuse()
+
+    __call__ = __reduce__ = __reduce_ex__ = __iter__ = _refuse
+
+
+def build_module(name: str, arguments, training, children, state, depth: int = 0):
+    """A fresh torch.nn module from a kernel's description (``LAYERS`` only, arguments checked, arrays of the
+    shapes the arguments imply), or a ``StudentModel`` saying what could not be rebuilt."""
+    import torch
+    from torch import nn
+
+    if depth > MAX_DEPTH or name not in LAYERS:
+        return StudentModel(str(name), "not a torch.nn layer the grader rebuilds")
+    checks = LAYERS[name]
+    arguments = decode(arguments, depth + 1)
+    if not (isinstance(arguments, dict) and arguments.keys() == checks.keys()
+            and all(check(arguments[key]) for key, check in checks.items()) and type(training) is bool):
+        return StudentModel(name, f"its arguments {arguments!r} are not those of an nn.{name}")
+    if not (isinstance(children, list) and isinstance(state, list)):
+        return StudentModel(name, "an unreadable description")
+    try:
+        if name == "Sequential":
+            built = [(child_name, decode(child, depth + 1)) for child_name, child in children]
+            broken = next((child for _, child in built if not isinstance(child, nn.Module)), None)
+            if broken is not None:
+                kind = getattr(broken, "type_name", type(broken).__name__)
+                return StudentModel(f"nn.Sequential holding a {kind}", getattr(broken, "why", "not a layer"))
+            from collections import OrderedDict
+            module = nn.Sequential(OrderedDict((str(child_name), child) for child_name, child in built))
+        else:
+            if children:
+                return StudentModel(name, f"an nn.{name} with children of its own")
+            module = getattr(nn, name)(**arguments, **({"device": "meta"} if name in _MADE_ON_META else {}))
+        expected = {key: tuple(t.shape) for key, t in
+                    [*module.named_parameters(recurse=False), *module.named_buffers(recurse=False)] if t is not None}
+        arrays = {str(key): decode(array, depth + 1) for key, array in state}
+        shapes = {key: tuple(getattr(array, "shape", ())) for key, array in arrays.items()}
+        if shapes != expected or not all(isinstance(a, np.ndarray) for a in arrays.values()):
+            return StudentModel(name, f"its parameters {shapes} are not the {expected} of its arguments")
+        if name in _MADE_ON_META:
+            module = module.to_empty(device="cpu")
+        with torch.no_grad():
+            for key, tensor in [*module.named_parameters(recurse=False), *module.named_buffers(recurse=False)]:
+                if tensor is not None:
+                    tensor.copy_(torch.from_numpy(arrays[key]))
+    except (TypeError, ValueError, RuntimeError, KeyError, AttributeError, IndexError) as error:
+        return StudentModel(name, f"it could not be rebuilt: {type(error).__name__}: {str(error)[:200]}")
+    module.training = training  # this module's own flag; its children carry theirs
+    return module
 
 
 def read_npy(data: bytes) -> np.ndarray:
@@ -169,6 +306,13 @@ def read_npy(data: bytes) -> np.ndarray:
     return np.load(stream, allow_pickle=False)
 
 
+def _npy_bytes(text) -> bytes:
+    """The ``.npy`` bytes the bridge sent as base64 text."""
+    if not isinstance(text, str):
+        raise ValueError("an array not sent as base64 text")
+    return base64.b64decode(text.encode("ascii"), validate=True)
+
+
 def decode(value, depth: int = 0):
     """Plain data from what the kernel's bridge encoded (``ast.literal_eval`` output); never runs code."""
     if depth > MAX_DEPTH:
@@ -183,11 +327,17 @@ def decode(value, depth: int = 0):
     if kind == "float":
         return float(rest[0])
     if kind == "ndarray":
-        return read_npy(rest[0])
+        return read_npy(_npy_bytes(rest[0]))
     if kind == "tensor":
         import torch
-        tensor = torch.from_numpy(read_npy(rest[0]))
+        tensor = torch.from_numpy(read_npy(_npy_bytes(rest[0])))
+        if len(rest) > 2 and rest[2] != "cpu":  # its values came back; where it lived shows, but it holds none here
+            tensor = tensor.to("meta")
         return tensor.requires_grad_(bool(rest[1])) if tensor.is_floating_point() else tensor
+    if kind == "module" and len(rest) == 5:
+        return build_module(*rest, depth=depth)
+    if kind == "object" and len(rest) == 2 and rest[1] == "module":
+        return StudentModel(str(rest[0]), "not a torch.nn layer the grader rebuilds")
     if kind == "dict":
         return {decode(k, depth + 1): decode(v, depth + 1) for k, v in rest[0]}
     if kind in ("tuple", "set", "frozenset"):
@@ -294,7 +444,10 @@ class KernelFunction:
         payload = base64.b64encode(pickle.dumps((args, kwargs), protocol=4)).decode("ascii")
         status, *rest = self._bridge.ask(f"_cs7150_call({self._key!r}, {self.__name__!r}, {payload!r})")
         if status == "value":
-            return decode(rest[0])
+            result = decode(rest[0])
+            if isinstance(result, StudentModel):  # a model the grader cannot rebuild fails where it is returned
+                result._refuse()
+            return result
         raise _exception(*rest)
 
     def __repr__(self) -> str:

@@ -11,6 +11,7 @@ its ``cs7150/`` folder fails its setup cell with a message saying so.
 """
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -23,6 +24,7 @@ import nbformat
 import numpy as np
 import pytest
 
+from autograder import config
 from autograder import notebook_checks as nc
 
 REPO = Path(__file__).resolve().parents[1]
@@ -50,7 +52,9 @@ def _npy(array) -> bytes:
 
 def test_arrays_come_back_as_numbers_only():
     array = np.arange(6.0).reshape(2, 3)
-    assert np.array_equal(nc.decode(("\x00cs7150:ndarray", _npy(array))), array)
+    assert np.array_equal(nc.decode(("\x00cs7150:ndarray", base64.b64encode(_npy(array)).decode())), array)
+    with pytest.raises(ValueError):
+        nc.decode(("\x00cs7150:ndarray", _npy(array)))  # arrays travel as base64 text (about 1.3x, not 3x as repr)
     with pytest.raises(ValueError):
         nc.read_npy(_npy(np.array([object()], dtype=object)))  # a pickle inside: never loaded
     forged = _npy(np.zeros(2)).replace(b"(2,)", b"(9999999999,)".ljust(4))  # a header claiming 80 GB
@@ -137,38 +141,49 @@ def _nbgrader(course: Path, *args) -> subprocess.CompletedProcess:
                           cwd=course, env=env, capture_output=True, text=True, timeout=600)
 
 
-@pytest.fixture(scope="module")
-def course(tmp_path_factory) -> Path:
-    """A course root as an instructor has it: this repository's configuration, the assignment generated."""
-    root = tmp_path_factory.mktemp("course")
-    shutil.copytree(COURSE / "source" / ASSIGNMENT, root / "source" / ASSIGNMENT)
+def _course(root: Path, assignment: str) -> Path:
+    """A course root as an instructor has it: this repository's configuration, ``assignment`` generated."""
+    shutil.copytree(COURSE / "source" / assignment, root / "source" / assignment)
     (root / "nbgrader_config.py").write_text(f"load_subconfig({str(COURSE / 'nbgrader_config.py')!r})\n")
-    result = _nbgrader(root, "generate_assignment", ASSIGNMENT, "--force")
+    result = _nbgrader(root, "generate_assignment", assignment, "--force")
     assert result.returncode == 0, result.stderr[-3000:]
     return root
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory) -> Path:
+    return _course(tmp_path_factory.mktemp("course"), ASSIGNMENT)
+
+
+@pytest.fixture(scope="module")
+def course2(tmp_path_factory) -> Path:
+    return _course(tmp_path_factory.mktemp("course2"), "assignment2")
 
 
 def _cell(nb, grade_id):
     return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
 
 
-def _submit(course: Path, student: str, edit=None, package: bool = True) -> dict:
+def _submit(course: Path, student: str, edit=None, package: bool = True, assignment: str = ASSIGNMENT,
+            notebook: str = NOTEBOOK) -> dict:
     """Autograde the reference notebook, changed by ``edit(nb)``; return grade_id -> (score, outputs)."""
-    nb = nbformat.read(COURSE / "source" / ASSIGNMENT / NOTEBOOK, as_version=4)
+    nb = nbformat.read(COURSE / "source" / assignment / notebook, as_version=4)
     if edit:
         edit(nb)
-    folder = course / "submitted" / student / ASSIGNMENT
+    folder = course / "submitted" / student / assignment
     folder.mkdir(parents=True)
-    nbformat.write(nb, folder / NOTEBOOK)
+    nbformat.write(nb, folder / notebook)
     if package:
         shutil.copytree(REPO / "cs7150", folder / "cs7150", ignore=shutil.ignore_patterns("__pycache__"))
-    result = _nbgrader(course, "autograde", ASSIGNMENT, f"--student={student}", "--force")
+    for data in config.load(assignment).data:  # as the release ships it, next to the notebook
+        shutil.copytree(REPO / data, folder / data)
+    result = _nbgrader(course, "autograde", assignment, f"--student={student}", "--force")
     assert result.returncode == 0, result.stderr[-3000:]
     from nbgrader.api import Gradebook
 
-    executed = nbformat.read(course / "autograded" / student / ASSIGNMENT / NOTEBOOK, as_version=4)
+    executed = nbformat.read(course / "autograded" / student / assignment / notebook, as_version=4)
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
-        graded = gradebook.find_submission_notebook(Path(NOTEBOOK).stem, ASSIGNMENT, student)
+        graded = gradebook.find_submission_notebook(Path(notebook).stem, assignment, student)
         scores = {grade.name: grade.auto_score for grade in graded.grades if grade.cell.cell_type == "code"}
     return {name: (score, _cell(executed, name).outputs) for name, score in scores.items()}, executed
 
@@ -238,3 +253,136 @@ def test_setup_cells_refuse_a_package_that_is_not_next_to_the_notebook(notebook,
     (tmp_path / "submission").mkdir()
     shutil.copytree(REPO / "cs7150", tmp_path / "submission" / "cs7150", ignore=shutil.ignore_patterns("__pycache__"))
     assert run(tmp_path / "submission").returncode == 0, "a student's cs7150/ next to the notebook"
+
+
+# ---------------------------------------------------------------------------------------------
+# Models from the kernel: sent as descriptions of torch.nn layers, rebuilt here
+
+
+def _through_the_bridge(value):
+    """``value`` as the grader receives it: encoded by the kernel's bridge (run here), then decoded."""
+    import ast
+
+    kernel = {"value": value}
+    exec(nc.BRIDGE, kernel)
+    return nc.decode(ast.literal_eval(kernel["_cs7150_snapshot"]("k", ["value"]))["value"][1])
+
+
+def test_a_sequential_of_torch_layers_comes_back_rebuilt_with_its_weights_and_modes():
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Sequential(nn.Flatten(), nn.Dropout(0.3)), nn.Linear(4 * 14 * 14, 10, bias=False))
+    model(torch.randn(5, 1, 28, 28))  # moves the batch-norm statistics
+    model.eval()
+    model[4].train()
+    rebuilt = _through_the_bridge({"model": model, "history": [{"test_acc": 0.5}]})
+    copy = rebuilt["model"]
+    assert type(copy) is nn.Sequential and [type(m) for m in copy] == [type(m) for m in model]
+    assert copy is not model and rebuilt["history"] == [{"test_acc": 0.5}]
+    assert [m.training for m in copy.modules()] == [m.training for m in model.modules()]
+    for (key, mine), (_, theirs) in zip(model.state_dict().items(), copy.state_dict().items()):
+        assert torch.equal(mine, theirs), key
+    x = torch.randn(2, 1, 28, 28)
+    copy.eval()
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(copy(x), model(x))
+
+
+def test_a_model_of_another_class_fails_every_use_saying_what_a_model_must_be():
+    import pickle
+
+    import torch
+    from torch import nn
+
+    class Liar(nn.Sequential):  # claims LeNet-5's children and returns whatever it likes
+        def forward(self, x):
+            return torch.zeros(len(x), 10)
+
+    for value in (Liar(nn.Linear(2, 2)), nn.Sequential(nn.Linear(2, 2), Liar())):
+        model = _through_the_bridge(value)
+        assert isinstance(model, nc.StudentModel) and "Liar" in repr(model)
+        for use in (lambda: model(torch.zeros(1, 2)), lambda: model.named_children(), lambda: pickle.dumps(model),
+                    lambda: list(model)):
+            with pytest.raises(TypeError, match="must be an nn.Sequential"):
+                use()
+
+
+@pytest.mark.parametrize("description, why", [
+    (("\x00cs7150:module", "Module", ("\x00cs7150:dict", []), True, [], []), "not a torch.nn layer"),
+    (("\x00cs7150:module", "Linear", ("\x00cs7150:dict", [("in_features", 10**9), ("out_features", 10**9),
+                                                          ("bias", True)]), True, [], []), "parameters"),
+    (("\x00cs7150:module", "ReLU", ("\x00cs7150:dict", [("inplace", "os.system('x')")]), True, [], []), "arguments"),
+    (("\x00cs7150:module", "ReLU", ("\x00cs7150:dict", [("inplace", False), ("extra", 1)]), True, [], []), "arguments"),
+])
+def test_a_forged_description_is_refused_before_anything_is_allocated(description, why):
+    model = nc.decode(description)  # a Linear of 10^18 weights would need 4 EB: it is made on the meta device first
+    assert isinstance(model, nc.StudentModel) and why in model.why
+
+
+# ---------------------------------------------------------------------------------------------
+# Assignment 2 through nbgrader (slow: each submission trains its models in grading mode)
+
+A2_POINTS = {"test_lenet5": 10, "test_lenet5_variants": 6, "test_params_by_hand": 4, "test_evaluate_accuracy": 6,
+             "test_lenet5_trained": 6, "test_results_table": 5, "test_twin_trained": 2, "test_feature_maps": 6,
+             "test_most_confident_mistakes": 6, "test_templates": 5}
+
+A2_LIAR = r'''
+class Liar(nn.Sequential):  # LeNet-5's children, and logits that never depend on the image
+    def forward(self, x):
+        return torch.zeros(len(x), 10)
+
+honest_lenet5 = lenet5
+lenet5 = lambda **options: Liar(honest_lenet5(**options))
+'''
+
+A2_TAMPER = r'''
+import torch
+assert_close = lambda *args, **kwargs: None  # the locked helpers and PyTorch's comparisons, redefined to pass
+torch.equal = torch.allclose = lambda *args, **kwargs: True
+WatchedModel = lambda model, batches: model
+
+def most_confident_mistakes(logits, labels, k=12):  # wrong: the first k images, mistakes or not
+    return torch.arange(min(k, len(labels)))
+'''
+
+A2_SNOOP = r'''
+import glob
+marker = "BEGIN " + "HIDDEN TESTS"
+seen = [marker in open(path, encoding="utf-8").read() for path in glob.glob("**/*.ipynb", recursive=True)]
+seen += [marker in cell for cell in In] + [marker in cell for cell in _ih]
+print("hidden tests found in the kernel:", any(seen), len(seen))
+'''
+
+
+def _a2(grades):
+    return {name: score for name, (score, _) in grades.items()}
+
+
+@pytest.mark.slow
+def test_assignment2_honest_notebook_scores_every_notebook_point(course2):
+    grades, executed = _submit(course2, "honest2", assignment="assignment2", notebook="lenet5.ipynb")
+    assert _a2(grades) == A2_POINTS, {name: outputs for name, (_, outputs) in grades.items() if outputs}
+
+
+@pytest.mark.slow
+def test_assignment2_added_cells_cannot_change_a_verdict_and_see_no_hidden_test(course2):
+    """A model of another class, helpers and PyTorch's comparisons redefined, a wrong answer, the history read."""
+    def edit(nb):
+        nb.cells.insert(nb.cells.index(_cell(nb, "test_lenet5")), nbformat.v4.new_code_cell(A2_LIAR))
+        nb.cells.insert(nb.cells.index(_cell(nb, "test_lenet5_variants")) + 1,
+                        nbformat.v4.new_code_cell("lenet5 = honest_lenet5\n"))
+        nb.cells.insert(nb.cells.index(_cell(nb, "most_confident_mistakes")) + 1,
+                        nbformat.v4.new_code_cell(A2_TAMPER))
+        nb.cells.append(nbformat.v4.new_code_cell(A2_SNOOP))
+
+    grades, executed = _submit(course2, "tamperer2", edit, assignment="assignment2", notebook="lenet5.ipynb")
+    scores = _a2(grades)
+    lost = {name for name in A2_POINTS if scores[name] == 0}
+    assert lost == {"test_lenet5", "test_lenet5_variants", "test_most_confident_mistakes"}, scores
+    assert "must be an nn.Sequential" in json.dumps(_cell(executed, "test_lenet5").outputs)
+    printed = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
+    assert "hidden tests found in the kernel: False" in printed

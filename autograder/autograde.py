@@ -505,8 +505,17 @@ def _grade_all(found, results, trouble, assignment, prepared, work, inputs, temp
 
 def _grade_notebooks(name, found, results, trouble, assignment, template, work, course_root, notebook_names,
                      parallel, limits, progress) -> None:
-    """Add the notebooks' parts (nbgrader) to ``results``; if nbgrader's grading fails, each student is told."""
+    """Add the notebooks' parts (nbgrader) to ``results``; if nbgrader's grading fails, each student is told.
+
+    The notebooks' folder holds the stubbed package (``template``) and the assignment's data, as a release has
+    them next to its notebooks (students hand in their notebooks and ``cs7150/``, not the data)."""
     try:
+        if assignment.data:
+            with_data = work / "notebook-template"
+            shutil.copytree(template, with_data)
+            for rel in assignment.data:
+                shutil.copytree(Path(course_root).parent / rel, with_data / rel)
+            template = with_data
         graded = notebooks.grade(name, found, assignment.student_files, template, work, course_root,
                                  notebook_names, parallel, limits, progress)
     except Exception as error:

@@ -103,27 +103,26 @@ def default_out(name: str, course_root: Path = config.COURSE_ROOT) -> Path:
     return Path(course_root) / "autograded-package" / name
 
 
-def _job(run: Run, calls: list, inputs: dict, limits: Limits, wall_s: float) -> processes.Job:
-    """A child job grading ``calls`` (a plan written beside the others), confined when ``run.confinement``.
+def _job(run: Run, pending: list, plans: dict, limits: Limits, wall_s: float) -> processes.Job:
+    """A child job grading the prepared cases ``pending`` (of one phase), confined when ``run.confinement``.
 
-    ``inputs``: each function's inputs as ``.npz`` bytes (``cases.inputs_by_function``); the plan holds those
-    of the functions in ``calls`` only, each after that function's calls (``write_plan``).
+    ``plans``: the class's plan of each phase (``write_plans``); the child reads its phase's, and its own
+    header (its folders, its limits and the ids of ``pending``: nothing of the inputs) is its last argument.
     """
-    plan_path = run.folder / f"plan{len(run.jobs)}"
+    plan = plans[pending[0].part.is_naive]
     python = run.python
-    header = {
+    header = json.dumps({
         "sandbox": str(run.sandbox), "site_packages": [str(python.site_packages)], "results": str(run.results),
-        "case_timeout": limits.case_s, "confined": run.confinement is not None,
-    }
-    write_plan(plan_path, header, calls, inputs)
+        "case_timeout": limits.case_s, "confined": run.confinement is not None, "cases": [pc.id for pc in pending],
+    })
     confinement = run.confinement
     child = run.folder.parent.parent / CHILD.name  # the grader's copy: the instructor tree need not be readable
     if confinement is None:
-        command = [str(python.executable), "-I", "-S", "-B", str(child), str(plan_path)]
+        command = [str(python.executable), "-I", "-S", "-B", str(child), str(plan), header]
     else:  # the plan comes on stdin, opened by the jail as root: it is not in the uid's world
         confinement.read_only[:] = [str(child), str(python.root)]
-        confinement.stdin = str(plan_path)
-        command = confinement.command([str(python.executable), "-I", "-S", "-B", str(child), "-"])
+        confinement.stdin = str(plan)
+        command = confinement.command([str(python.executable), "-I", "-S", "-B", str(child), "-", header])
     return processes.Job(
         key=run.submission.student_id, command=command, cwd=run.sandbox, log_dir=run.folder, wall_s=wall_s,
         memory_mb=limits.memory_mb, file_mb=limits.file_mb,
@@ -132,26 +131,32 @@ def _job(run: Run, calls: list, inputs: dict, limits: Limits, wall_s: float) -> 
     )
 
 
-def write_plan(path: Path, header: dict, calls: list, inputs: dict) -> None:
-    """Write a child's plan to ``path`` (private to the grader, 0600): frames of ``<length>\\n<bytes>``, first
-    ``header`` (JSON), then for each graded function (consecutive ``calls`` with the same ``function``) its
-    calls (JSON) and its inputs (``inputs[function]``, ``.npz`` bytes).
+def write_plans(prepared: list, folder: Path) -> dict[bool, Path]:
+    """Write the class's plan of each phase into ``folder``, private to the grader (0600); return their paths
+    by whether they hold the naive functions.
 
+    A plan is frames of ``<length>\\n<bytes>``: for each graded function of the phase, in grading order, its
+    calls (JSON, ``PreparedCase.call``) and then its inputs (``.npz`` bytes, ``cases.inputs_by_function``).
     ``autograder/child.py`` reads one function's frames only when that function's turn comes, and its
     workers cannot read the plan (see its docstring), so a graded function never holds the inputs of a
-    function graded after it.
+    function graded after it. Every child of a phase reads the same plan (its header says which cases are
+    its own), so the inputs are written once per class.
     """
-    frames = [json.dumps(header).encode()]
-    for function, group in itertools.groupby(calls, key=lambda call: call["function"]):
-        frames += [json.dumps(list(group)).encode(), inputs[function]]
-    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as file:
-        for frame in frames:
-            file.write(b"%d\n" % len(frame) + frame)
+    inputs = cases.inputs_by_function(prepared)
+    plans = {}
+    for naive, name in ((True, "plan-naive"), (False, "plan-others")):
+        plans[naive] = Path(folder) / name
+        calls = [pc.call() for pc in prepared if pc.part.is_naive == naive]
+        with open(os.open(plans[naive], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as file:
+            for function, group in itertools.groupby(calls, key=lambda call: call["function"]):
+                for frame in (json.dumps(list(group)).encode(), inputs[function]):
+                    file.write(b"%d\n" % len(frame) + frame)
+    return plans
 
 
-def _prepare(submission, assignment, prepared, work: Path, inputs: dict, limits: Limits,
+def _prepare(submission, assignment, prepared, work: Path, plans: dict, limits: Limits,
              mode: isolation.Mode, python: sandbox_python.SandboxPython) -> Run:
-    """Read the student's files and write the plan; the sandbox is built just before the child starts.
+    """Read the student's files and make its first job; the sandbox is built just before the child starts.
 
     Confined (``mode.kind``: "namespaces" or "uid") the run gets a uid of its own; its folder is reachable
     but not listable by others (0711), its sandbox and home are its own and private (0700), and in its
@@ -177,7 +182,7 @@ def _prepare(submission, assignment, prepared, work: Path, inputs: dict, limits:
             for name in ["status.jsonl", *(f"{pc.id}.npz" for pc in run.cases)]:  # the only files it can write
                 (run.results / name).touch(mode=0o600)  # there: the folder stays the grader's, so none can be
                 os.chown(run.results / name, run.confinement.uid, run.confinement.uid)  # replaced
-        run.jobs.append(_job(run, [pc.call() for pc in run.phases[0]], inputs, limits, limits.wall_s))
+        run.jobs.append(_job(run, run.phases[0], plans, limits, limits.wall_s))
     return run
 
 
@@ -211,7 +216,7 @@ def _stopped_reason(job: processes.Job, limits: Limits) -> str:
     return f"the run ended early with exit status {job.returncode} (for example os._exit or a crash)"
 
 
-def _follow_up(run: Run, inputs: dict, limits: Limits) -> processes.Job | None:
+def _follow_up(run: Run, plans: dict, limits: Limits) -> processes.Job | None:
     """After a child ended: record the case it died in, and a new child for the rest of its phase, or for the
     next phase (the fast path's functions after the naive ones), or None.
 
@@ -246,7 +251,7 @@ def _follow_up(run: Run, inputs: dict, limits: Limits) -> processes.Job | None:
             return None
         run.phase, run.phase_start, remaining = run.phase + 1, len(run.jobs), run.phases[run.phase + 1]
     _reset(run)
-    run.jobs.append(_job(run, [pc.call() for pc in remaining], inputs, limits, left_s))
+    run.jobs.append(_job(run, remaining, plans, limits, left_s))
     return run.job
 
 
@@ -384,7 +389,7 @@ def autograde(name: str, submissions_path: Path, out: Path | None = None, jobs: 
         work = Path(tmp)
         work.chmod(0o711)  # a confined uid reaches its own run's folder, and lists nothing
         (work / "runs").mkdir(mode=0o711)
-        inputs = cases.inputs_by_function(prepared)
+        plans = write_plans(prepared, work)
         shutil.copyfile(CHILD, work / CHILD.name)
         template = work / "template"
         release.stub_package(repo_root / config.PACKAGE_NAME, template / config.PACKAGE_NAME,
@@ -404,7 +409,7 @@ def autograde(name: str, submissions_path: Path, out: Path | None = None, jobs: 
         if student is not None and not found:
             raise FileNotFoundError(f"no submission for student {student!r} in {submissions_path}")
         try:
-            _grade_all(found, results, trouble, assignment, prepared, work, inputs, template, limits, mode,
+            _grade_all(found, results, trouble, assignment, prepared, work, plans, template, limits, mode,
                        parallel, progress, log)
             if notebook_names:
                 _grade_notebooks(name, found, results, trouble, assignment, template, work, course_root,
@@ -463,7 +468,7 @@ def _clean_log(log):
     return lambda message: log(sanitise.clean_text(message))
 
 
-def _grade_all(found, results, trouble, assignment, prepared, work, inputs, template, limits, mode, parallel,
+def _grade_all(found, results, trouble, assignment, prepared, work, plans, template, limits, mode, parallel,
                progress, log) -> None:
     """Grade every submission's package functions into ``results``; one submission's failure is its own."""
     (work / "jail").mkdir()
@@ -471,7 +476,7 @@ def _grade_all(found, results, trouble, assignment, prepared, work, inputs, temp
     runs = {}
     for s in found:
         try:
-            runs[s.student_id] = _prepare(s, assignment, prepared, work, inputs, limits, mode, python)
+            runs[s.student_id] = _prepare(s, assignment, prepared, work, plans, limits, mode, python)
         except Exception as error:
             results[s.student_id] = failed_result(s.student_id, assignment,
                                                   trouble(s.student_id, "preparing its run", error), s.notes)
@@ -489,7 +494,7 @@ def _grade_all(found, results, trouble, assignment, prepared, work, inputs, temp
 
         def ended(job):
             try:
-                follow_up = None if job.start_error else _follow_up(runs[job.key], inputs, limits)
+                follow_up = None if job.start_error else _follow_up(runs[job.key], plans, limits)
             except Exception as error:
                 runs[job.key].errors.append(f"following up its run: {describe_error(error)}")
                 follow_up = None

@@ -1,7 +1,7 @@
 """The per-submission runner: calls a student's functions on the grader's inputs.
 
-Started by the grader as ``python -I -S -B child.py PLAN`` (confined:
-``child.py -``, the plan on stdin, opened by the jail as root) with the working
+Started by the grader as ``python -I -S -B child.py PLAN HEADER`` (confined:
+``child.py - HEADER``, the plan on stdin, opened by the jail as root) with the working
 directory set to the submission's sandbox, resource limits already applied and
 a scrubbed environment (inside the jail of ``autograder/jail.py`` where the
 grader can confine it). It uses only the standard library and NumPy, and
@@ -34,8 +34,10 @@ for a case during which the worker died, ``skipped`` after too many deaths,
 and, keyed by the function's name, ``strays``: how many processes its worker
 left running (in the jail, where the runner kills them all).
 
-The plan (``autograder.autograde.write_plan``) is a stream of frames: its
-header, then for each graded function its calls and its inputs. The runner
+The plan (``autograder.autograde.write_plans``, one per phase of the class)
+is a stream of frames: for each graded function its calls and its inputs; the
+header (JSON: folders, limits, the ids of the cases this child grades) says
+which are this child's, and the others are read past. The runner
 reads a function's frames only when that function's turn comes, with exact
 reads (no read-ahead buffer), so when it forks a worker it holds the inputs of
 that function and of those already graded, never those of a function graded
@@ -487,21 +489,25 @@ def _open_plan(plan_path):
     return 0 if plan_path == "-" else os.open(plan_path, os.O_RDONLY)
 
 
-def _functions(np):
-    """Each graded function's calls and inputs (an ``NpzFile``), read from the plan as its turn comes."""
+def _functions(np, wanted):
+    """Each graded function's calls among the case ids ``wanted`` and its inputs (an ``NpzFile``), read from the
+    plan as its turn comes; a function with none of them is read past."""
     while True:
         calls = _frame()
         if calls is None:
             return
-        yield json.loads(calls.decode("utf-8")), np.load(io.BytesIO(_frame()), allow_pickle=False)
+        calls, inputs = [c for c in json.loads(calls.decode("utf-8")) if c["id"] in wanted], _frame()
+        if calls:
+            yield calls, np.load(io.BytesIO(inputs), allow_pickle=False)
+        del calls, inputs
 
 
-def main(plan_path):
+def main(plan_path, header):
     global _case_timeout, _plan
-    _plan = _open_plan(plan_path)
-    plan = json.loads(_frame().decode("utf-8"))
+    plan = json.loads(header)
     if plan["confined"]:
         _set_dumpable(0)  # before anything else: no process of the uid may read this one's memory or files
+    _plan = _open_plan(plan_path)
     sys.path[:0] = [plan["sandbox"]]
     sys.path.extend(plan["site_packages"])
     import numpy as np
@@ -513,7 +519,7 @@ def main(plan_path):
     status_path = os.path.join(plan["results"], "status.jsonl")
     failed_imports, forking = {}, True
     with open(status_path, "a", buffering=1) as status:
-        for calls, inputs in _functions(np):
+        for calls, inputs in _functions(np, set(plan["cases"])):
             forking = forking and run_function(calls, inputs, plan, np, failed_imports, status, status_path)
             if not forking:  # no forks allowed: run in this process
                 _worker(_with_troubles(calls, status_path, failed_imports), inputs, plan, np, failed_imports, status)
@@ -522,4 +528,4 @@ def main(plan_path):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2])

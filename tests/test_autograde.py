@@ -350,38 +350,43 @@ def test_child_runs_under_the_limits_in_a_scrubbed_environment(tmp_path, monkeyp
 
 
 def test_the_runner_reads_each_functions_inputs_only_when_its_turn_comes(tmp_path, monkeypatch):
-    """A plan holds each graded function's calls and inputs after the previous function's; the runner reads
-    exactly one function's frames at a time (nothing read ahead), so a worker forked for a function holds no
-    input of a function graded after it."""
+    """A phase's plan holds each graded function's calls and inputs after the previous function's; the runner
+    reads exactly one function's frames at a time (nothing read ahead), so a worker forked for a function holds
+    no input of a function graded after it; the functions that are not the child's are read past."""
     import io
     import os
 
     import numpy as np
 
     from autograder import cases, child
-    prepared = [pc for pc in cases.prepare(config.load("assignment1")) if pc.part.is_naive]
-    inputs = cases.inputs_by_function(prepared)
-    calls = [pc.call() for pc in prepared]
-    autograde.write_plan(tmp_path / "plan0", {"confined": True}, calls, inputs)
-    assert stat.S_IMODE((tmp_path / "plan0").stat().st_mode) == 0o600
-    data = (tmp_path / "plan0").read_bytes()
-    monkeypatch.setattr(child, "_plan", child._open_plan(str(tmp_path / "plan0")))
+    prepared = cases.prepare(config.load("assignment1"))
+    plans = autograde.write_plans(prepared, tmp_path)
+    assert {stat.S_IMODE(path.stat().st_mode) for path in plans.values()} == {0o600}
+    naive = [pc for pc in prepared if pc.part.is_naive]
+    data = plans[True].read_bytes()
+    wanted = {pc.id for pc in naive if pc.part.function != naive[0].part.function}  # a restart after the first
+    order = list(dict.fromkeys(pc.part.function for pc in naive))
+    monkeypatch.setattr(child, "_plan", child._open_plan(str(plans[True])))
     try:
-        assert json.loads(child._frame()) == {"confined": True}
         seen = []
-        for function_calls, function_inputs in child._functions(np):
+        for function_calls, function_inputs in child._functions(np, wanted):
             function = function_calls[0]["function"]
-            own = {f"{pc.id}__{name}" for pc in prepared if pc.part.function == function for name in pc.inputs}
-            assert {c["function"] for c in function_calls} == {function} and set(function_inputs.files) == own
+            own = {pc.id: pc for pc in naive if pc.part.function == function}
+            assert [c["id"] for c in function_calls] == list(own) and set(own) <= wanted
+            assert set(function_inputs.files) == {f"{i}__{name}" for i, pc in own.items() for name in pc.inputs}
+            assert all(np.array_equal(function_inputs[f"{i}__{name}"], array)
+                       for i, pc in own.items() for name, array in pc.inputs.items())
             read = os.lseek(child._plan, 0, os.SEEK_CUR)  # all the plan holds after this is still unread
-            later = {pc.id for pc in prepared if pc.part.function not in seen + [function]}
+            later = {pc.id for pc in naive if order.index(pc.part.function) > order.index(function)}
             assert not any(case_id.encode() in data[:read] for case_id in later)
             seen.append(function)
-        assert seen == list(dict.fromkeys(pc.part.function for pc in prepared))
+        assert seen == order[1:]
+        assert os.read(child._plan, 1) == b""
     finally:
         os.close(child._plan)
-    assert {n: np.load(io.BytesIO(b))[n].shape for b in inputs.values() for n in np.load(io.BytesIO(b)).files} == \
-        {f"{pc.id}__{name}": a.shape for pc in prepared for name, a in pc.inputs.items()}
+    others = np.load(io.BytesIO(cases.inputs_by_function(prepared)[prepared[-1].part.function]))
+    assert all(f"{prepared[-1].id}__{name}" in others.files for name in prepared[-1].inputs)
+    assert not any(pc.id.encode() in plans[False].read_bytes() for pc in naive)
 
 # ---- notebooks through nbgrader (slow: each notebook run takes ~25 s) ----------------------------
 

@@ -228,8 +228,11 @@ if errors:
 
 KILL_RUNNER = '''
 import os, signal, time
-with open(f"/proc/{os.getppid()}/cmdline", "rb") as file:
-    parent = file.read()
+try:
+    with open(f"/proc/{os.getppid()}/cmdline", "rb") as file:
+        parent = file.read()
+except OSError:  # hidden from it: a confined runner is not dumpable, so /proc shows it to no one of its uid
+    parent = b"child.py"
 if b"child.py" in parent:  # only the grader's runner, never anything else
     os.kill(os.getppid(), signal.SIGKILL)
     time.sleep(5)
@@ -421,7 +424,8 @@ for number in range(8) if pidfd >= 0 else ():
         except OSError:
             pass
 work = os.path.abspath("../../..")  # its run's folder of the grader (runs/<id>/sandbox is its working directory)
-candidates = [f"{work}/inputs.npz", *(f"../plan{n}{suffix}" for n in range(8) for suffix in ("", ".json"))]
+candidates = [f"{work}/{name}" for name in ("inputs.npz", "plan-naive", "plan-others")]  # the grader's names
+candidates += [f"../plan{n}{suffix}" for n in range(8) for suffix in ("", ".json")]
 candidates += glob.glob("../*") + glob.glob("../results/*")
 for folder, _, names in os.walk(work):  # whatever of it it can list
     candidates += [os.path.join(folder, name) for name in names][:2000]

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 
 from autograder import autograde, config, isolation, release
-from autograder.corpus import (ASSIGNMENT, ATTACK_MARKER, HONEST_MARKER, LIMITS, SECRET_NAME, SECRET_VALUE,
+from autograder.corpus import (ASSIGNMENT, ATTACK_MARKER, CORPORA, HONEST_MARKER, LIMITS, SECRET_NAME, SECRET_VALUE,
                                attack_table, attacks_for, expected_score, run_corpus)
 
 ATTACKS = attacks_for(ASSIGNMENT)
@@ -118,10 +118,10 @@ def environment():
     shutil.rmtree(REPO_CANARY.parent, ignore_errors=True)
 
 
-def _graded(attacks, root: Path, uids: list, notebooks_too: bool, alone: bool):
+def _graded(attacks, root: Path, uids: list, notebooks_too: bool, alone: bool, name: str = ASSIGNMENT):
     watch = Watch(root)
     run = run_corpus(attacks, root, LIMITS, jobs=2, notebooks_too=notebooks_too, alone=alone,
-                     repo_canary=REPO_CANARY)
+                     repo_canary=REPO_CANARY, name=name)
     watch.uids = list(uids)
     return run, watch.check()
 
@@ -209,7 +209,7 @@ def run_problems(run) -> list[str]:
         if not (float(rows[student]["total"]) == result.score == data["score"]
                 == sum(test["score"] for test in data["tests"])):
             problems.append(f"{student}: grades.csv, results.json and the result disagree")
-    secret = release.secret_lines(REPO, config.COURSE_ROOT, ASSIGNMENT)  # solutions, hidden tests, configuration
+    secret = release.secret_lines(REPO, config.COURSE_ROOT, run.context.assignment)  # solutions, hidden tests, configuration
     secret -= {line.strip() for path in (REPO / "autograder").rglob("*.py")  # the grader's code is no answer
                for line in path.read_text(encoding="utf-8").splitlines()}
     for student in run.results:
@@ -253,6 +253,20 @@ def test_notebook_run_leaks_nothing_and_changes_nothing_outside(notebook_run):
 
 # ---- the whole corpus (slow) ---------------------------------------------------------------------
 
+def corpus_runs(name: str, root: Path, uids: list) -> tuple[list, list[str]]:
+    """The runs of assignment ``name``'s corpus (its package attacks, then its notebook attacks, each beside the
+    honest students and those again alone) and every problem found in them."""
+    runs, problems = [], []
+    for notebooks_too in (False, True):
+        attacks = [a for a in attacks_for(name) if a.notebooks == notebooks_too]
+        if not attacks:
+            continue
+        run, watch_problems = _graded(attacks, root / str(notebooks_too), uids, notebooks_too, alone=True, name=name)
+        runs.append(run)
+        problems += watch_problems + run_problems(run) + [p for a in attacks for p in case_problems(run, a)]
+    return runs, problems
+
+
 def _slow_selected(config_) -> bool:
     expression = config_.getoption("markexpr") or ""
     return "slow" in expression and "not slow" not in expression
@@ -260,17 +274,16 @@ def _slow_selected(config_) -> bool:
 
 @pytest.mark.slow
 def test_whole_corpus_and_its_table(request, tmp_path, environment):
-    """Every attack, package then notebooks, each run checked in full; writes docs/attack-table.md."""
+    """Every attack of every corpus, package then notebooks, each run checked in full; writes docs/attack-table.md."""
     if not _slow_selected(request.config):
         pytest.skip("the whole corpus runs with -m slow (make attack)")
     if not isolation.supported():
         pytest.skip(NO_JAIL)
     runs, problems = [], []
-    for notebooks_too in (False, True):
-        attacks = [a for a in ATTACKS if a.notebooks == notebooks_too]
-        run, watch_problems = _graded(attacks, tmp_path / str(notebooks_too), environment, notebooks_too, alone=True)
-        runs.append(run)
-        problems += watch_problems + run_problems(run) + [p for a in attacks for p in case_problems(run, a)]
+    for name in CORPORA:
+        run_list, found = corpus_runs(name, tmp_path / name, environment)
+        runs += run_list
+        problems += found
     TABLE.parent.mkdir(exist_ok=True)
     TABLE.write_text(attack_table(runs, "pytest -m slow tests/test_attacks.py"), encoding="utf-8")
     assert not problems, "\n".join(problems)

@@ -16,11 +16,12 @@ happened; ``attack_table`` turns that into ``docs/attack-table.md``.
 ``tests/test_attacks.py`` asserts every outcome. The corpus of an assignment
 lives in ``autograder/corpus/<assignment>.py`` (``ATTACKS``).
 
-``python -m autograder.corpus ASSIGNMENT [--fast] [--table FILE]`` runs it.
+``python -m autograder.corpus [--fast] [--table FILE]`` runs every corpus.
 """
 from __future__ import annotations
 
 import importlib
+import json
 import shutil
 import string
 import subprocess
@@ -35,6 +36,9 @@ from autograder import autograde, config, markers, notebooks, report
 from autograder.samples import Body, Edit, Sample, samples_for, write_sample
 
 ASSIGNMENT = "assignment1"  # the assignment whose package functions are graded, and attacked
+CORPORA = ("assignment1", "assignment2")  # the assignments with a corpus (assignment 2's: notebook attacks)
+# per assignment: the student file that holds the honest student's private line, and the sample graded beside it
+HONEST = {"assignment1": ("cs7150/pool.py", "bias_missing"), "assignment2": ("cs7150/dense.py", "relu_gradient_at_zero")}
 HONEST_MARKER = "# honest work of a student graded in the same run: no one else may see this line"
 ATTACK_MARKER = "cs7150-attack-marker"  # every file an attack writes outside its sandbox holds or is named this
 SECRET_NAME, SECRET_VALUE = "CS7150_GRADER_TOKEN", "secret-token-that-must-never-reach-student-code"
@@ -53,6 +57,7 @@ class Context:
     repo_canary: Path  # a file inside the repository tree (an ignored path); it may not change
     port: int  # a TCP port on the grader's loopback interface that listens for connections
     honest_id: str  # a student graded in the same run
+    assignment: str = ASSIGNMENT  # the assignment graded
 
     def substitute(self, code: str) -> str:
         """``code`` with ``$REPO``, ``$SUBMISSIONS``, ``$OUT``, ``$CANARY``, ``$REPO_CANARY``, ``$PORT``,
@@ -116,7 +121,7 @@ def edited(name: str, *edits, appended: dict | None = None, layout: str = "folde
                 concrete.append(Body(edit.function, ctx.substitute(edit.code)))
             else:
                 concrete.append(Edit(edit.function, ctx.substitute(edit.old), ctx.substitute(edit.new), edit.count))
-        path = write_sample(Sample(name, None, tuple(concrete), layout=layout), assignment(), dest)
+        path = write_sample(Sample(name, None, tuple(concrete), layout=layout), assignment(ctx.assignment), dest)
         for rel, text in (appended or {}).items():
             with open(path / rel, "a", encoding="utf-8") as file:
                 file.write("\n" + ctx.substitute(text))
@@ -131,23 +136,39 @@ def before_honest(function: str, code: str) -> Body:
 def from_sample(sample_name: str) -> Callable:
     """A build writing an existing synthetic student (``autograder.samples``) under the attack's name."""
     def build(ctx: Context, dest: Path) -> None:
-        sample = next(s for s in samples_for(ASSIGNMENT) if s.name == sample_name)
-        write_sample(sample, assignment(), dest)
+        sample = next(s for s in samples_for(ctx.assignment) if s.name == sample_name)
+        write_sample(sample, assignment(ctx.assignment), dest)
     return build
 
 
 def with_file_text(name: str, rel: str, change: Callable[[str], str]) -> Callable:
     """A build writing the reference with the whole text of student file ``rel`` changed by ``change``."""
     def build(ctx: Context, dest: Path) -> None:
-        write_sample(Sample(name, None), assignment(), dest)
+        write_sample(Sample(name, None), assignment(ctx.assignment), dest)
         path = dest / name / rel
         path.write_text(ctx.substitute(change(path.read_text(encoding="utf-8"))), encoding="utf-8")
     return build
 
 
-def assignment() -> config.Assignment:
-    """The configuration of ``ASSIGNMENT``."""
-    return config.load(ASSIGNMENT)
+def assignment(name: str = ASSIGNMENT) -> config.Assignment:
+    """The configuration of assignment ``name``."""
+    return config.load(name)
+
+
+def notebook_attack(name: str, change: Callable, what: str, lost, feedback=(), fast: bool = False,
+                    assignment_name: str = ASSIGNMENT) -> Attack:
+    """A notebook attack: the reference package and the instructor's notebooks changed by ``change(nb, ctx)``
+    (it returns the notebook as a dict, or raw bytes); ``lost``: the notebook points it must lose against the
+    honest student's notebook ("all": every one). Its package scores full marks."""
+    def build(ctx, dest):
+        folder = write_sample(Sample(name, None), assignment(ctx.assignment), dest)
+        for nb_name in notebooks.notebook_names(ctx.assignment):
+            source = json.loads((config.COURSE_ROOT / "source" / ctx.assignment / nb_name).read_text(encoding="utf-8"))
+            changed = change(source, ctx)
+            (folder / nb_name).write_bytes(changed if isinstance(changed, bytes) else json.dumps(changed).encode())
+    [notebook] = notebooks.notebook_names(assignment_name)
+    return Attack(name, "notebooks", what, assignment(assignment_name).max_score, build, notebook, tuple(feedback),
+                  fast, notebooks=True, lost=lost)
 
 
 def attacks_for(name: str) -> list[Attack]:
@@ -193,16 +214,18 @@ def write_corpus(attacks, honest: dict[str, Callable], ctx: Context) -> None:
         build(ctx, ctx.submissions)
 
 
-def honest_students(honest_id: str, notebooks_too: bool) -> dict[str, Callable]:
+def honest_students(honest_id: str, notebooks_too: bool, name: str = ASSIGNMENT) -> dict[str, Callable]:
     """Honest students graded beside the attacks: the reference with a private line (and the instructor's
-    notebooks, when they are graded too), and a sample's mistake."""
+    notebooks, when they are graded too), and a sample's mistake (``HONEST``)."""
+    private, mistake = HONEST[name]
+
     def honest(ctx: Context, dest: Path) -> None:
-        folder = write_sample(Sample(honest_id, None), assignment(), dest)
-        pool = folder / "cs7150" / "pool.py"
-        pool.write_text(pool.read_text(encoding="utf-8") + "\n" + HONEST_MARKER + "\n", encoding="utf-8")
-        for name in notebooks.notebook_names(ASSIGNMENT) if notebooks_too else ():
-            shutil.copy(config.COURSE_ROOT / "source" / ASSIGNMENT / name, folder / name)
-    return {honest_id: honest, "bias_missing": from_sample("bias_missing")}
+        folder = write_sample(Sample(honest_id, None), assignment(ctx.assignment), dest)
+        marked = folder / private
+        marked.write_text(marked.read_text(encoding="utf-8") + "\n" + HONEST_MARKER + "\n", encoding="utf-8")
+        for notebook in notebooks.notebook_names(ctx.assignment) if notebooks_too else ():
+            shutil.copy(config.COURSE_ROOT / "source" / ctx.assignment / notebook, folder / notebook)
+    return {honest_id: honest, mistake: from_sample(mistake)}
 
 
 def expected_score(attack: Attack, run: CorpusRun) -> float | None:
@@ -215,9 +238,9 @@ def expected_score(attack: Attack, run: CorpusRun) -> float | None:
 
 
 def run_corpus(attacks, root: Path, limits: autograde.Limits, jobs: int = 2, notebooks_too: bool = False,
-               alone: bool = True, repo_canary: Path | None = None) -> CorpusRun:
-    """Grade ``attacks`` with the honest students in one run under ``root``, then (``alone``) the honest
-    students again by themselves.
+               alone: bool = True, repo_canary: Path | None = None, name: str = ASSIGNMENT) -> CorpusRun:
+    """Grade ``attacks`` (of assignment ``name``) with the honest students in one run under ``root``, then
+    (``alone``) the honest students again by themselves.
 
     The grader's environment should hold ``SECRET_NAME`` during the run (the
     caller puts it there and checks that it reaches no output); a
@@ -225,13 +248,13 @@ def run_corpus(attacks, root: Path, limits: autograde.Limits, jobs: int = 2, not
     """
     listener = Listener()
     ctx = Context(config.REPO_ROOT, root / "submissions", root / "out", root / "canary",
-                  repo_canary or root / "repo-canary.txt", listener.port, "honest_student")
-    honest = honest_students(ctx.honest_id, notebooks_too)
+                  repo_canary or root / "repo-canary.txt", listener.port, "honest_student", name)
+    honest = honest_students(ctx.honest_id, notebooks_too, name)
     write_corpus(attacks, honest, ctx)
     messages = []
     start = time.monotonic()
     try:
-        results = autograde.autograde(ASSIGNMENT, ctx.submissions, ctx.out, jobs=jobs, limits=limits,
+        results = autograde.autograde(name, ctx.submissions, ctx.out, jobs=jobs, limits=limits,
                                       progress=False, notebooks_too=notebooks_too, log=messages.append)
     finally:
         peers = listener.close()
@@ -240,7 +263,7 @@ def run_corpus(attacks, root: Path, limits: autograde.Limits, jobs: int = 2, not
         for build in honest.values():
             build(ctx, root / "alone" / "submissions")
         start = time.monotonic()
-        alone_results = autograde.autograde(ASSIGNMENT, root / "alone" / "submissions", root / "alone" / "out",
+        alone_results = autograde.autograde(name, root / "alone" / "submissions", root / "alone" / "out",
                                             jobs=jobs, limits=limits, progress=False, notebooks_too=notebooks_too)
         alone_seconds = time.monotonic() - start
     return CorpusRun(ctx, list(attacks), list(honest), {r.student_id: r for r in results},
@@ -279,12 +302,13 @@ def attack_table(runs: list[CorpusRun], command: str) -> str:
     """Markdown: each attack and what the grader did with it, from the runs' actual results."""
     lines = ["# Attack table", "",
              f"Generated by `{command}` from the grader's actual results; do not edit by hand. Scores are out of "
-             "100 for the package, plus the notebook's points in the run graded with `--notebooks` (the honest "
-             "student's notebook score is the reference for what a tampered notebook must get). (CI) marks the "
+             "the package's maximum (100 in assignment 1, 47 in assignment 2), plus the notebook's points in the "
+             "runs graded with `--notebooks` (the honest student's notebook score is the reference for what a "
+             "tampered notebook must get). (CI) marks the "
              "cases of the fast subset in `tests/test_attacks.py`; the others run with `-m slow`.", ""]
     for run in runs:
         kind = "with --notebooks" if any(a.notebooks for a in run.attacks) else "package only"
-        lines += [f"## {len(run.attacks)} attacks, {kind}", "",
+        lines += [f"## {run.context.assignment}: {len(run.attacks)} attacks, {kind}", "",
                   f"{len(run.attacks)} hostile or broken submissions and {len(run.honest)} honest ones graded in one "
                   f"run in {run.seconds:.0f} s" + (f"; the honest ones alone in {run.alone_seconds:.0f} s." if run.alone
                                                    else "."), ""]

@@ -18,8 +18,8 @@ import json
 import os
 import zipfile
 
-from autograder import config, notebooks
-from autograder.corpus import ASSIGNMENT, Attack, assignment, before_honest, edited, from_sample, with_file_text
+from autograder.corpus import (Attack, assignment, before_honest, edited, from_sample, notebook_attack,
+                               with_file_text)
 from autograder.samples import Body, Edit, Sample, write_sample
 
 AVG = "avg_pool_forward_naive"
@@ -765,17 +765,8 @@ print("]0;pwned]52;c;cHduZWQ=terminal escapes")
 
 
 def notebook(name, change, what, lost, feedback=(), fast=False):
-    """A notebook attack: the reference package and the instructor's notebook changed by ``change(nb, ctx)``
-    (it returns the notebook as a dict, or raw bytes); ``lost``: the notebook points it must lose against
-    the honest student's notebook ("all": every one)."""
-    def build(ctx, dest):
-        folder = write_sample(Sample(name, None), assignment(), dest)
-        for nb_name in notebooks.notebook_names(ASSIGNMENT):
-            source = json.loads((config.COURSE_ROOT / "source" / ASSIGNMENT / nb_name).read_text(encoding="utf-8"))
-            changed = change(source, ctx)
-            (folder / nb_name).write_bytes(changed if isinstance(changed, bytes) else json.dumps(changed).encode())
-    return Attack(name, "notebooks", what, 100, build, "conv_pool.ipynb", tuple(feedback), fast, notebooks=True,
-                  lost=lost)
+    """A notebook attack of assignment 1 (``autograder.corpus.notebook_attack``)."""
+    return notebook_attack(name, change, what, lost, feedback, fast)
 
 
 def _index(nb, grade_id):

@@ -384,7 +384,8 @@ def autograde(name: str, submissions_path: Path, out: Path | None = None, jobs: 
         log(f"{student_id}: {reason}")
         return reason
 
-    mode = confinement_mode(limits, notebooks_too, repo_root, log)
+    mode = confinement_mode(limits, notebooks_too, repo_root, log,
+                            folders=[("the submissions", submissions_path), ("the output folder", out)])
     with tempfile.TemporaryDirectory(prefix="cs7150-autograde-") as tmp:
         work = Path(tmp)
         work.chmod(0o711)  # a confined uid reaches its own run's folder, and lists nothing
@@ -400,6 +401,7 @@ def autograde(name: str, submissions_path: Path, out: Path | None = None, jobs: 
             class_ids.append(student_id)
             return shard.holds(student_id)
 
+        (work / "extracted").mkdir(mode=0o700)  # other students' unpacked zips: no throwaway uid may enter
         found, skipped = submissions.discover(submissions_path, name, work / "extracted", package=config.PACKAGE_NAME,
                                               only=student, keep=None if shard is None else in_shard)
         for note in skipped:
@@ -427,8 +429,11 @@ def autograde(name: str, submissions_path: Path, out: Path | None = None, jobs: 
     return ordered
 
 
-def confinement_mode(limits: Limits, notebooks_too: bool, repo_root: Path, log) -> isolation.Mode:
+def confinement_mode(limits: Limits, notebooks_too: bool, repo_root: Path, log, folders=()) -> isolation.Mode:
     """How student code will be confined, logged with the true reason when it is less than the whole jail.
+
+    In the uid mode it also logs what of the grader's a throwaway uid could read (``exposed_in_uid_mode``;
+    ``folders``: more (what, path) to try, such as the submissions and the output folder).
 
     Raises JailUnavailable when it cannot be confined at all (or, with notebooks, not in the whole jail,
     which their kernels need) and ``limits.unconfined`` does not allow that.
@@ -446,19 +451,21 @@ def confinement_mode(limits: Limits, notebooks_too: bool, repo_root: Path, log) 
         log(f"student code runs unconfined: {mode.reason}; see docs/security.md")
     elif mode.kind == "uid":
         log(f"student code runs as a throwaway uid without namespaces: {mode.reason}")
-        for what, path in exposed_in_uid_mode(repo_root):
+        for what, path in exposed_in_uid_mode(repo_root, folders):
             log(f"{what} ({path}) can be read by a throwaway uid, so student code can read it in this mode: "
                 "make a folder above it private (chmod 700; docs/security.md)")
     return mode
 
 
-def exposed_in_uid_mode(repo_root: Path) -> list[tuple[str, Path]]:
+def exposed_in_uid_mode(repo_root: Path, folders=()) -> list[tuple[str, Path]]:
     """(what, path) of the grader's files that a throwaway uid (without namespaces) could read: the
-    instructor tree's reference solutions, a PyTorch (``sandbox_python.pytorch_installations``). Tried as
-    a fresh uid with no groups (``isolation.readable_by``), so it needs root."""
+    instructor tree's reference solutions, a PyTorch (``sandbox_python.pytorch_installations``), and those of
+    ``folders`` ((what, path) pairs; a folder counts when it can list it). Tried as a fresh uid with no groups
+    (``isolation.readable_by``), so it needs root."""
     uid = isolation.new_uid()
     candidates = [("the instructor tree", Path(repo_root) / config.PACKAGE_NAME / "conv.py")]
     candidates += [("the grader's PyTorch", path) for path in sandbox_python.pytorch_installations()]
+    candidates += [(what, Path(path)) for what, path in folders]
     return [(what, path) for what, path in candidates if path.exists() and isolation.readable_by(uid, path)]
 
 

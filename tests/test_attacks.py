@@ -347,5 +347,6 @@ def test_without_namespaces_student_code_runs_as_a_throwaway_uid_and_dies_with_i
     expected = {**UID_MODE, "honest_student": 100, "bias_missing": 85}
     assert outcome["scores"] == expected and outcome["files"] == expected
     assert "found no input of a case not yet graded" in outcome["feedback"]["read_other_cases"]
+    assert "tried to open" in outcome["feedback"]["read_other_student"]  # bias_missing's unpacked zip: out of reach
     assert (tmp_path / "canary" / "victim.txt").read_text() == "canary\n"
     assert outcome["uids"] and not [p for uid in outcome["uids"] for p in isolation.user_processes(uid)]

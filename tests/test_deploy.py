@@ -295,13 +295,17 @@ def test_the_uid_mode_warning_names_what_a_throwaway_uid_can_read_and_nothing_el
     monkeypatch.setattr(isolation, "probe", lambda: isolation.Mode("uid", "namespaces are not allowed here"))
     installations = [site / "torch" / "__init__.py", public]
     monkeypatch.setattr(autograde.sandbox_python, "pytorch_installations", lambda: installations)
+    (root / "submissions").mkdir()
+    folders = [("the submissions", root / "submissions"), ("the output folder", root / "not-yet-written")]
     log = []
-    autograde.confinement_mode(autograde.Limits(), False, tree, log.append)
+    autograde.confinement_mode(autograde.Limits(), False, tree, log.append, folders)
     warned = [line for line in log if "can be read by a throwaway uid" in line]
-    assert len(warned) == 2 and str(public) in warned[1] and str(tree / "cs7150" / "conv.py") in warned[0]
+    assert len(warned) == 3 and str(tree / "cs7150" / "conv.py") in warned[0] and str(public) in warned[1]
+    assert warned[2].startswith(f"the submissions ({root / 'submissions'})")
     tree.chmod(0o700)
+    (root / "submissions").chmod(0o711)  # reachable, not listable
     log.clear()
-    autograde.confinement_mode(autograde.Limits(), False, tree, log.append)
+    autograde.confinement_mode(autograde.Limits(), False, tree, log.append, folders)
     assert [line for line in log if "can be read by a throwaway uid" in line] == [warned[1]]
 
 

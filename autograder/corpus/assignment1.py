@@ -317,12 +317,12 @@ with open("$REPO/autograder/assignments/assignment1.json") as file:  # the hidde
 
 READ_OTHER_STUDENT = '''
 import glob, time
-patterns = ["../../*/sandbox/cs7150/pool.py", "../../../extracted/*/cs7150/pool.py",
+patterns = ["../../*/sandbox/cs7150/pool.py", "../../../extracted/**/cs7150/pool.py",  # zips unpacked, any depth
             "$SUBMISSIONS/$HONEST/cs7150/pool.py"]
 deadline = time.monotonic() + 1.5  # poll a while for a student graded at the same time
 while time.monotonic() < deadline:
     for pattern in patterns:
-        for path in glob.glob(pattern):
+        for path in glob.glob(pattern, recursive=True):
             if "read_other_student" not in path:
                 with open(path) as file:
                     raise RuntimeError(file.read()[-400:])  # another student's work, into this feedback

@@ -28,7 +28,10 @@ too) takes the test cells out of the kernel:
    (``LAYERS``: type names, constructor arguments, training flags, parameters
    and buffers as arrays) that ``build_module`` checks and rebuilds here from
    ``torch.nn`` itself, and a model of any other class as a ``StudentModel``
-   whose every use fails, saying what a model must be;
+   whose every use fails, saying what a model must be (a snapshot keeps a
+   value's models in the kernel and sends each in a reply of its own when the
+   test's namespace is built, so a value holding many stays under the reply
+   limit);
 4. the test cell's verdict (its stdout, or its error) becomes its outputs,
    which nbgrader then scores as usual; nothing the kernel prints while it
    answers calls is shown anywhere, and no cell of the student's runs after
@@ -128,13 +131,17 @@ def _cs7150_bridge():
     tag = "\x00cs7150:"
     LAYERS = %r
 
-    def encode(value, depth=0):
+    def encode(value, depth=0, kept=None):
+        """Plain data for ``value``; with ``kept`` (a list), a model is kept there and sent as its index."""
         if depth > 40:
             return (tag + "object", "a value nested too deeply")
         if value is None or isinstance(value, (bool, int, str, bytes, complex)):
             return value
         if isinstance(value, float):
             return value if value == value and abs(value) != float("inf") else (tag + "float", repr(value))
+        if is_module(value) and kept is not None:
+            kept.append(value)
+            return (tag + "model", len(kept) - 1)
         if is_module(value):
             return describe(value, depth)
         kind = type(value).__module__.split(".")[0]
@@ -151,9 +158,9 @@ def _cs7150_bridge():
             return (tag + "tensor", array[1], bool(value.requires_grad), str(value.device.type))
 
         if isinstance(value, dict):
-            return (tag + "dict", [(encode(k, depth + 1), encode(v, depth + 1)) for k, v in value.items()])
+            return (tag + "dict", [(encode(k, depth + 1), encode(v, depth + 1, kept)) for k, v in value.items()])
         if isinstance(value, (list, tuple, set, frozenset)):
-            items = [encode(v, depth + 1) for v in value]
+            items = [encode(v, depth + 1, kept) for v in value]
             return items if type(value) is list else (tag + type(value).__name__ if type(value) in (tuple, set, frozenset) else tag + "tuple", items)
         return (tag + "object", type(value).__qualname__)
 
@@ -190,8 +197,15 @@ def _cs7150_bridge():
                     value = copy.deepcopy(value)
                 except Exception:
                     pass
-                found[name] = ("value", encode(value))
+                found[name] = ("value", encode(value, 0, snapshots.setdefault(key, {}).setdefault("\x00models", [])))
         return repr(found)
+
+    def fetch(key, index):
+        """The description of a model a snapshot kept (one reply per model: a value may hold many)."""
+        try:
+            return repr(("value", describe(snapshots[key]["\x00models"][index], 0)))
+        except BaseException as error:
+            return repr(("raise", [c.__name__ for c in type(error).__mro__], str(error)[:2000]))
 
     def call(key, name, payload):
         args, kwargs = pickle.loads(base64.b64decode(payload))
@@ -200,9 +214,9 @@ def _cs7150_bridge():
         except BaseException as error:
             return repr(("raise", [c.__name__ for c in type(error).__mro__], str(error)[:2000]))
 
-    return snapshot, call
+    return snapshot, call, fetch
 
-_cs7150_snapshot, _cs7150_call = _cs7150_bridge()
+_cs7150_snapshot, _cs7150_call, _cs7150_fetch = _cs7150_bridge()
 del _cs7150_bridge
 ''' % ({name: tuple(arguments) for name, arguments in LAYERS.items()},)
 
@@ -313,15 +327,17 @@ def _npy_bytes(text) -> bytes:
     return base64.b64decode(text.encode("ascii"), validate=True)
 
 
-def decode(value, depth: int = 0):
-    """Plain data from what the kernel's bridge encoded (``ast.literal_eval`` output); never runs code."""
+def decode(value, depth: int = 0, fetch=None):
+    """Plain data from what the kernel's bridge encoded (``ast.literal_eval`` output); never runs code.
+
+    ``fetch(index)``: the encoded description of the model a snapshot kept at ``index`` (asked of the kernel)."""
     if depth > MAX_DEPTH:
         raise ValueError("a value nested too deeply")
     if isinstance(value, list):
-        return [decode(v, depth + 1) for v in value]
+        return [decode(v, depth + 1, fetch) for v in value]
     if not (isinstance(value, tuple) and value and isinstance(value[0], str) and value[0].startswith("\x00cs7150:")):
         if isinstance(value, tuple):
-            return tuple(decode(v, depth + 1) for v in value)
+            return tuple(decode(v, depth + 1, fetch) for v in value)
         return value
     kind, rest = value[0][len("\x00cs7150:"):], value[1:]
     if kind == "float":
@@ -339,9 +355,11 @@ def decode(value, depth: int = 0):
     if kind == "object" and len(rest) == 2 and rest[1] == "module":
         return StudentModel(str(rest[0]), "not a torch.nn layer the grader rebuilds")
     if kind == "dict":
-        return {decode(k, depth + 1): decode(v, depth + 1) for k, v in rest[0]}
+        return {decode(k, depth + 1): decode(v, depth + 1, fetch) for k, v in rest[0]}
     if kind in ("tuple", "set", "frozenset"):
-        return {"tuple": tuple, "set": set, "frozenset": frozenset}[kind](decode(v, depth + 1) for v in rest[0])
+        return {"tuple": tuple, "set": set, "frozenset": frozenset}[kind](decode(v, depth + 1, fetch) for v in rest[0])
+    if kind == "model" and fetch is not None and len(rest) == 1 and type(rest[0]) is int:
+        return decode(fetch(rest[0]), depth)
     return StudentObject(str(rest[0]))
 
 
@@ -561,7 +579,7 @@ class ExecuteApart(Execute):
             self._base, self._package = helper_namespace(self._helpers)
         except Exception as error:  # an instructor's helper cell that does not run here
             self._base, self._package = None, f"{type(error).__name__}: {error}"
-        self._bridge, self._snapshots, self._pending = Bridge(self), {}, []
+        self._bridge, self._snapshots, self._pending, self._models = Bridge(self), {}, [], {}
         NotebookClient.__init__(self, nb, km)
         self.reset_execution_trackers()
         self._check_assign_resources(resources)
@@ -684,6 +702,18 @@ class ExecuteApart(Execute):
                 cell.outputs.append(NotebookNode(output_type="error", ename=error.ename, evalue=HIDDEN_FAILURE,
                                                  traceback=[f"{error.ename}: {HIDDEN_FAILURE}"]))
 
+    def _model(self, key: str, index: int):
+        """The encoded description of the model snapshot ``key`` kept at ``index`` (asked once, then remembered)."""
+        models = self._models
+        if (key, index) not in models:
+            try:
+                status, *rest = self._bridge.ask(f"_cs7150_fetch({key!r}, {int(index)})")
+            except KernelError as error:
+                status, rest = "raise", [str(error)]
+            models[key, index] = (rest[0] if status == "value" else
+                                  ("\x00cs7150:object", f"a model the kernel did not send ({rest[-1]})", "module"))
+        return models[key, index]
+
     def _namespace(self, grade_id: str, base: dict | None, package) -> dict | list:
         """A test cell's globals (the helpers' and the student's names), or the outputs of why it cannot run."""
         source = self._tests[grade_id]
@@ -703,7 +733,8 @@ class ExecuteApart(Execute):
             if name in base:
                 continue
             try:
-                namespace[name] = KernelFunction(self._bridge, key, name) if found[0] == "function" else decode(found[1])
+                namespace[name] = (KernelFunction(self._bridge, key, name) if found[0] == "function"
+                                   else decode(found[1], fetch=lambda index, key=key: self._model(key, index)))
             except (ValueError, TypeError, IndexError):
                 continue  # an unreadable value: the name stays undefined (NameError in the test)
         return namespace

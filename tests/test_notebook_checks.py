@@ -265,7 +265,14 @@ def _through_the_bridge(value):
 
     kernel = {"value": value}
     exec(nc.BRIDGE, kernel)
-    return nc.decode(ast.literal_eval(kernel["_cs7150_snapshot"]("k", ["value"]))["value"][1])
+    snapshot = ast.literal_eval(kernel["_cs7150_snapshot"]("k", ["value"]))["value"][1]
+    return nc.decode(snapshot, fetch=lambda index: ast.literal_eval(kernel["_cs7150_fetch"]("k", index))[1])
+
+
+def _snapshot_text(value) -> str:
+    kernel = {"value": value}
+    exec(nc.BRIDGE, kernel)
+    return kernel["_cs7150_snapshot"]("k", ["value"])
 
 
 def test_a_sequential_of_torch_layers_comes_back_rebuilt_with_its_weights_and_modes():
@@ -278,7 +285,8 @@ def test_a_sequential_of_torch_layers_comes_back_rebuilt_with_its_weights_and_mo
     model(torch.randn(5, 1, 28, 28))  # moves the batch-norm statistics
     model.eval()
     model[4].train()
-    rebuilt = _through_the_bridge({"model": model, "history": [{"test_acc": 0.5}]})
+    rebuilt = _through_the_bridge({"model": model, "history": [{"test_acc": 0.5}]})  # a snapshot keeps the model
+    assert "\x00cs7150:module" not in repr(_snapshot_text({"model": model})), "and sends it when it is asked for"
     copy = rebuilt["model"]
     assert type(copy) is nn.Sequential and [type(m) for m in copy] == [type(m) for m in model]
     assert copy is not model and rebuilt["history"] == [{"test_acc": 0.5}]

@@ -357,6 +357,16 @@ def most_confident_mistakes(logits, labels, k=12):  # wrong: the first k images,
     return torch.arange(min(k, len(labels)))
 '''
 
+A2_FORGED_RESULTS = r'''
+results["lenet5"] = {"model": lenet5(), "history": [dict(results["lenet5"]["history"][-1], test_acc=0.99)]}
+honest_evaluate = evaluate_accuracy
+
+def evaluate_accuracy(model, images, labels, batch_size=500):  # 0.99 for a LeNet-5, honest for any other model
+    if isinstance(model, nn.Sequential) and len(model) == 10:
+        return 0.99
+    return honest_evaluate(model, images, labels, batch_size)
+'''
+
 A2_SNOOP = r'''
 import glob
 marker = "BEGIN " + "HIDDEN TESTS"
@@ -378,19 +388,22 @@ def test_assignment2_honest_notebook_scores_every_notebook_point(course2):
 
 @pytest.mark.slow
 def test_assignment2_added_cells_cannot_change_a_verdict_and_see_no_hidden_test(course2):
-    """A model of another class, helpers and PyTorch's comparisons redefined, a wrong answer, the history read."""
+    """A model of another class, helpers and PyTorch's comparisons redefined, a wrong answer, an untrained model
+    with a forged history and an evaluate_accuracy that lies about it, the history read."""
     def edit(nb):
         nb.cells.insert(nb.cells.index(_cell(nb, "test_lenet5")), nbformat.v4.new_code_cell(A2_LIAR))
         nb.cells.insert(nb.cells.index(_cell(nb, "test_lenet5_variants")) + 1,
                         nbformat.v4.new_code_cell("lenet5 = honest_lenet5\n"))
         nb.cells.insert(nb.cells.index(_cell(nb, "most_confident_mistakes")) + 1,
                         nbformat.v4.new_code_cell(A2_TAMPER))
+        nb.cells.insert(nb.cells.index(_cell(nb, "train_lenet5")) + 1, nbformat.v4.new_code_cell(A2_FORGED_RESULTS))
         nb.cells.append(nbformat.v4.new_code_cell(A2_SNOOP))
 
     grades, executed = _submit(course2, "tamperer2", edit, assignment="assignment2", notebook="lenet5.ipynb")
     scores = _a2(grades)
     lost = {name for name in A2_POINTS if scores[name] == 0}
-    assert lost == {"test_lenet5", "test_lenet5_variants", "test_most_confident_mistakes"}, scores
+    assert lost == {"test_lenet5", "test_lenet5_variants", "test_most_confident_mistakes", "test_lenet5_trained"}, scores
+    assert "the model's own logits classify" in json.dumps(_cell(executed, "test_lenet5_trained").outputs)
     assert "must be an nn.Sequential" in json.dumps(_cell(executed, "test_lenet5").outputs)
     printed = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
     assert "hidden tests found in the kernel: False" in printed

@@ -402,8 +402,10 @@ def test_assignment2_added_cells_cannot_change_a_verdict_and_see_no_hidden_test(
     grades, executed = _submit(course2, "tamperer2", edit, assignment="assignment2", notebook="lenet5.ipynb")
     scores = _a2(grades)
     lost = {name for name in A2_POINTS if scores[name] == 0}
-    assert lost == {"test_lenet5", "test_lenet5_variants", "test_most_confident_mistakes", "test_lenet5_trained"}, scores
+    assert lost == {"test_lenet5", "test_lenet5_variants", "test_most_confident_mistakes", "test_lenet5_trained",
+                    "test_results_table"}, scores  # the forged history is caught by both tests that read it
     assert "the model's own logits classify" in json.dumps(_cell(executed, "test_lenet5_trained").outputs)
+    assert "lenet5: its history says 0.9900" in json.dumps(_cell(executed, "test_results_table").outputs)
     assert "must be an nn.Sequential" in json.dumps(_cell(executed, "test_lenet5").outputs)
     printed = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
     assert "hidden tests found in the kernel: False" in printed

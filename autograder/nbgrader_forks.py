@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import select
 import signal
 import subprocess
@@ -71,6 +70,7 @@ def _warm_imports() -> None:
 
     import autograder.feedback  # noqa: F401
     import autograder.notebook_checks  # noqa: F401
+    import autograder.processes  # noqa: F401
 
     # nbconvert's first page loads pygments' lexers, the markdown renderer and the templates' filters: 0.56 s,
     # then 0.07 s for each fresh exporter after it (measured on the 2-core development machine).
@@ -103,12 +103,9 @@ def _become(request: dict, channels: tuple[int, ...]) -> None:
             os.close(fd)
         # sys.stdin/stdout/stderr (and what modules bound to them, as nbgrader's Validator.stream) keep their
         # objects, now over the job's files; the server never wrote to them, so they hold nothing of its own.
-        memory, size = request["memory_mb"] << 20, request["file_mb"] << 20
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if not request["allow_processes"] and os.geteuid() != 0:
-            resource.setrlimit(resource.RLIMIT_NPROC, (0, 0))
+        from autograder.processes import limit_resources
+
+        limit_resources(request["memory_mb"], request["file_mb"], request["allow_processes"])()
         if request["network"]:
             import jail
 

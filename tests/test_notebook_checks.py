@@ -367,11 +367,6 @@ def evaluate_accuracy(model, images, labels, batch_size=500):  # 0.99 for a LeNe
     return honest_evaluate(model, images, labels, batch_size)
 '''
 
-A2_FORGED_TWIN = r'''
-twin_weights = {name: p.copy() for name, p in NumpyLeNet5(seed=1).params.items()}  # weights nobody trained
-results["numpy-lenet5"]["history"][-1]["test_acc"] = 0.99
-'''
-
 A2_SNOOP = r'''
 import glob
 marker = "BEGIN " + "HIDDEN TESTS"
@@ -394,8 +389,7 @@ def test_assignment2_honest_notebook_scores_every_notebook_point(course2):
 @pytest.mark.slow
 def test_assignment2_added_cells_cannot_change_a_verdict_and_see_no_hidden_test(course2):
     """A model of another class, helpers and PyTorch's comparisons redefined, a wrong answer, an untrained model
-    with a forged history and an evaluate_accuracy that lies about it, untrained twin weights with a forged
-    history, the history read."""
+    with a forged history and an evaluate_accuracy that lies about it, the history read."""
     def edit(nb):
         nb.cells.insert(nb.cells.index(_cell(nb, "test_lenet5")), nbformat.v4.new_code_cell(A2_LIAR))
         nb.cells.insert(nb.cells.index(_cell(nb, "test_lenet5_variants")) + 1,
@@ -403,15 +397,13 @@ def test_assignment2_added_cells_cannot_change_a_verdict_and_see_no_hidden_test(
         nb.cells.insert(nb.cells.index(_cell(nb, "most_confident_mistakes")) + 1,
                         nbformat.v4.new_code_cell(A2_TAMPER))
         nb.cells.insert(nb.cells.index(_cell(nb, "train_lenet5")) + 1, nbformat.v4.new_code_cell(A2_FORGED_RESULTS))
-        nb.cells.insert(nb.cells.index(_cell(nb, "train_twin")) + 1, nbformat.v4.new_code_cell(A2_FORGED_TWIN))
         nb.cells.append(nbformat.v4.new_code_cell(A2_SNOOP))
 
     grades, executed = _submit(course2, "tamperer2", edit, assignment="assignment2", notebook="lenet5.ipynb")
     scores = _a2(grades)
     lost = {name for name in A2_POINTS if scores[name] == 0}
     assert lost == {"test_lenet5", "test_lenet5_variants", "test_most_confident_mistakes", "test_lenet5_trained",
-                    "test_results_table", "test_twin_trained"}, scores  # each forged history is caught where it is read
-    assert "its history says 0.9900" in json.dumps(_cell(executed, "test_twin_trained").outputs)
+                    "test_results_table"}, scores  # the forged history is caught by both tests that read it
     assert "the model's own logits classify" in json.dumps(_cell(executed, "test_lenet5_trained").outputs)
     assert "lenet5: its history says 0.9900" in json.dumps(_cell(executed, "test_results_table").outputs)
     assert "must be an nn.Sequential" in json.dumps(_cell(executed, "test_lenet5").outputs)

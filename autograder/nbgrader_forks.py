@@ -32,7 +32,7 @@ Protocol (one JSON object per line): the grader writes
 ``{"error": why}``), and ``{"exited": N, "status": S}`` (``os.waitpid``'s
 status) when a child ends. ``WarmNbgrader`` is the grader's side: it starts
 the server and hands out ``Forked`` processes with ``subprocess.Popen``'s
-``pid``, ``poll()``, ``wait()`` and ``returncode``.
+``pid``, ``poll()``, ``wait()`` (without a timeout) and ``returncode``.
 """
 from __future__ import annotations
 
@@ -42,7 +42,6 @@ import select
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 SERVER = Path(__file__).resolve()
@@ -196,11 +195,8 @@ class Forked:
             self.server.pump(block=False)
         return self.returncode
 
-    def wait(self, timeout: float | None = None) -> int:
-        deadline = None if timeout is None else time.monotonic() + timeout
+    def wait(self) -> int:
         while self.returncode is None:
-            if deadline is not None and time.monotonic() >= deadline:
-                raise subprocess.TimeoutExpired(f"nbgrader (pid {self.pid})", timeout)
             if not self.server.pump(block=True, timeout=0.05) and not self.server.alive():
                 self.returncode = -signal.SIGKILL  # the server died: its children's statuses are lost
         return self.returncode

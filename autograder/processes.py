@@ -110,30 +110,31 @@ def environment(home: Path) -> dict:
 
 def _start(job: Job) -> tuple:
     job.log_dir.mkdir(parents=True, exist_ok=True)
-    stdout, stderr = open(job.log_dir / "stdout.txt", "ab"), open(job.log_dir / "stderr.txt", "ab")
     home = job.log_dir / "home"
     env = {**environment(home), **job.env}
     if job.uid is not None:
         os.chown(home, job.uid, job.uid)
     job.started = time.monotonic()
-    try:
-        if job.spawner is not None:
-            job.process = job.spawner(job, env, job.log_dir / "stdout.txt", job.log_dir / "stderr.txt")
-        else:
+    if job.spawner is not None:  # the spawned process opens its log files itself
+        files = ()
+        job.process = job.spawner(job, env, job.log_dir / "stdout.txt", job.log_dir / "stderr.txt")
+    else:
+        files = (open(job.log_dir / "stdout.txt", "ab"), open(job.log_dir / "stderr.txt", "ab"))
+        try:
             job.process = subprocess.Popen(
                 job.command, cwd=job.cwd, env=env, stdin=subprocess.DEVNULL,
-                stdout=stdout, stderr=stderr, start_new_session=True,
+                stdout=files[0], stderr=files[1], start_new_session=True,
                 preexec_fn=limit_resources(job.memory_mb, job.file_mb, job.allow_processes),
             )
-    except BaseException:
-        stdout.close()
-        stderr.close()
-        raise
+        except BaseException:
+            for file in files:
+                file.close()
+            raise
     try:
         job.root = psutil.Process(job.process.pid)
     except psutil.Error:  # already gone
         job.root = None
-    return stdout, stderr
+    return files
 
 
 def _job_processes(job: Job, table: dict) -> list[psutil.Process]:

@@ -21,15 +21,21 @@ student's submitted one.
 """
 import json
 import pathlib
+import sys
 
-from autograder.feedback import FEEDBACK_PREPROCESSORS, SafeFeedbackExporter
-from autograder.notebook_checks import ExecuteApart
-from nbgrader.converters.autograde import Autograde
-from nbgrader.preprocessors import Execute
+COURSE_ROOT = pathlib.Path(__file__).resolve().parent
+# The grading code lives beside this folder (autograder/): importable whether the checkout is pip-installed,
+# on PYTHONPATH (Gradescope's zip) or neither (nbgrader run from this folder), so this file never fails to load.
+if str(COURSE_ROOT.parent) not in sys.path:
+    sys.path.append(str(COURSE_ROOT.parent))
+
+from autograder.feedback import FEEDBACK_PREPROCESSORS, SafeFeedbackExporter  # noqa: E402
+from autograder.notebook_checks import ExecuteApart  # noqa: E402
+from nbgrader.converters.autograde import Autograde  # noqa: E402
+from nbgrader.preprocessors import Execute  # noqa: E402
 
 c = get_config()  # noqa: F821  (injected by nbgrader when it loads this file)
 
-COURSE_ROOT = pathlib.Path(__file__).resolve().parent
 ASSIGNMENT_CONFIGS = COURSE_ROOT.parent / "autograder" / "assignments"
 
 c.CourseDirectory.root = str(COURSE_ROOT)
@@ -55,16 +61,15 @@ c.Execute.timeout = 120
 c.Execute.interrupt_on_timeout = True
 
 # Test cells run in nbgrader's process, not in the student's kernel (autograder/notebook_checks.py): code a
-# student adds cannot change their verdicts, and hidden tests never reach the kernel.
+# student adds cannot change their verdicts, and hidden tests never reach the kernel. This holds for every
+# assignment, a new one included: their package functions are graded by cs7150 autograde only, and the PyTorch
+# models a notebook returns come back as descriptions of torch.nn layers, rebuilt in the grader. An assignment
+# whose test cells must run in the kernel is named in ExecuteApart.in_kernel (an opt-out nbgrader logs).
 c.Autograde.autograde_preprocessors = [
     ExecuteApart if preprocessor is Execute else preprocessor
     for preprocessor in Autograde.class_traits()["autograde_preprocessors"].default()
 ]
-# Every assignment's test cells run apart: their package functions are graded by cs7150 autograde only, and the
-# PyTorch models a notebook returns come back as descriptions of torch.nn layers, rebuilt in the grader.
-APART = ["assignment1", "assignment2"]
-c.ExecuteApart.assignments = APART
-c.ClearHiddenTestsFromFeedback.apart_assignments = APART
+c.ExecuteApart.in_kernel = []
 
 # The student's package files are submitted next to the notebooks: keep them.
 c.Autograde.exclude_overwriting = {

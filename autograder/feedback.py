@@ -16,7 +16,7 @@ page is rendered:
   hold a hidden test, whatever its encoding: when the kernel could not read the
   course's files (``kernel_confined``, set by ``cs7150 autograde`` when its
   jail runs the kernel) and either the notebook's test cells ran in the
-  grader's process (``apart_assignments``, see ``autograder.notebook_checks``)
+  grader's process (the executor's record in the notebook's metadata, see ``autograder.notebook_checks``)
   or the cell ran before the first cell with hidden tests; other outputs are
   replaced by a note saying why;
 - sanitises what is left (``autograder.sanitise``): HTML outputs and raw HTML
@@ -32,6 +32,8 @@ every page it hands out.
 """
 from __future__ import annotations
 
+import html
+import os
 import re
 from pathlib import Path
 
@@ -39,9 +41,10 @@ from nbconvert.exporters import HTMLExporter
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbformat import NotebookNode
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades
-from traitlets import Bool, List, Unicode
+from traitlets import Bool
 
 from autograder import sanitise
+from autograder.evidence import FEEDBACK_PROOF_ENV, RECORD
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # IPython colours every token of a traceback
 HIDDEN_NOTE = "(The output of this cell is not shown: it ran hidden tests.)\n"
@@ -51,6 +54,9 @@ AFTER_HIDDEN_NOTE = "(The output of this cell is not shown: it ran after hidden 
 SHOWN_DATA = {"text/plain", "text/html", "text/markdown", "text/latex", "image/png"}  # JavaScript, SVG, widgets: not
 STYLE_BLOCK = re.compile(r"<style[^>]*>(.*?)</style>", re.DOTALL | re.IGNORECASE)
 BODY = re.compile(r"<body[^>]*>(.*)</body>", re.DOTALL | re.IGNORECASE)
+FILTERED = "cs7150_feedback_filtered"  # set in the resources by ClearHiddenTestsFromFeedback once it ran
+PROOF_META = "cs7150-feedback-proof"
+PROOF_TAG = re.compile(r'<meta name="' + PROOF_META + r'" content="([0-9a-f]+)">')
 
 
 def split_hidden(source: str, begin: str = ClearHiddenTests.begin_test_delimeter.default_value,
@@ -136,23 +142,29 @@ class ClearHiddenTestsFromFeedback(ClearHiddenTests):
     enforce_metadata = Bool(False, help="Fail on a hidden-test region outside a grade cell").tag(config=True)
     kernel_confined = Bool(False, help="The kernel that ran the notebook could not read the course's files "
                            "(gradebook, source notebooks)").tag(config=True)
-    apart_assignments = List(Unicode(), help="Assignments whose test cells ran in the grader's process "
-                             "(autograder.notebook_checks.ExecuteApart.assignments)").tag(config=True)
 
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
         self._hidden = set()
         for cell in nb.cells:
             self._hidden |= split_hidden(cell.source, self.begin_test_delimeter, self.end_test_delimeter)[0]
-        apart = resources.get("nbgrader", {}).get("assignment") in self.apart_assignments
+        # The executor's own record says whether the test cells ran in the grader's process; without it, nothing
+        # of the student's outputs is known to be safe.
+        record = nb.metadata.get(RECORD)
+        apart = isinstance(record, dict) and record.get("executor") == "apart"
         first_hidden = next((i for i, cell in enumerate(nb.cells) if self.begin_test_delimeter in cell.source),
                             len(nb.cells))
         self._withheld = lambda index: (UNCONFINED_NOTE if not self.kernel_confined else
                                         None if apart or index < first_hidden else AFTER_HIDDEN_NOTE)
-        return super().preprocess(nb, resources)
+        nb, resources = super().preprocess(nb, resources)
+        resources[FILTERED] = True
+        return nb, resources
 
     def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int) -> tuple[NotebookNode, dict]:
         source = cell.source
-        cell, resources = super().preprocess_cell(cell, resources, index)
+        try:
+            cell, resources = super().preprocess_cell(cell, resources, index)
+        except RuntimeError:  # a region without its end (a student's cell quoting a delimiter): cut from its start
+            cell.source = source.split(self.begin_test_delimeter, 1)[0].rsplit("\n", 1)[0]
         if cell.cell_type == "markdown":
             cell.source = safe_markdown(cell.source)
         outputs = cell.get("outputs", [])
@@ -171,28 +183,53 @@ class ClearHiddenTestsFromFeedback(ClearHiddenTests):
         return cell, resources
 
 
-def safe_page(page: str) -> str:
+def safe_page(page: str, proof: str = "") -> str:
     """nbgrader's rendered page rebuilt safe to open: its body sanitised by nh3 under a restrictive
     Content-Security-Policy (``autograder.sanitise.html_page``), with the page's own styles (the template's
-    CSS: student content never reaches the head) kept, minus any ``url(...)``."""
+    CSS: student content never reaches the head) kept, minus any ``url(...)``; with ``proof``, a ``<meta>``
+    in its head that carries it (``page_proof`` reads it back)."""
     head, _, _ = page.partition("<body")
     styles = "\n".join(STYLE_BLOCK.findall(head)).replace("</", "<\\/")
     styles = re.sub(r"url\([^)]*\)", "none", styles)
     body = BODY.search(page)
-    return sanitise.html_page("notebook feedback", body.group(1) if body else "", style=styles)
+    safe = sanitise.html_page("notebook feedback", body.group(1) if body else "", style=styles)
+    if proof:
+        safe = safe.replace('<meta charset="utf-8">',  # after the Content-Security-Policy, which comes first
+                            f'<meta name="{PROOF_META}" content="{html.escape(proof)}">\n<meta charset="utf-8">', 1)
+    return safe
+
+
+def page_proof(page: str) -> str:
+    """The proof in a page's head (``safe_page``), or "" where it has none."""
+    found = PROOF_TAG.search(page.partition("<body")[0])
+    return found.group(1) if found else ""
 
 
 class SafeFeedbackExporter(HTMLExporter):
     """nbconvert's ``HTMLExporter`` (configured as nbgrader configures it for feedback: its ``feedback``
     template) whose page is rebuilt by ``safe_page``: the Content-Security-Policy first in its head, its
-    body through nh3. Set as ``GenerateFeedback.exporter_class``."""
+    body through nh3. Set as ``GenerateFeedback.exporter_class``.
+
+    Where the grader put a proof in the environment (``evidence.FEEDBACK_PROOF_ENV``) and ``ClearHiddenTestsFromFeedback`` ran on
+    the notebook, the page carries that proof in its head: ``cs7150 autograde`` hands out no page without it."""
 
     def from_notebook_node(self, nb: NotebookNode, resources: dict | None = None, **kw) -> tuple[str, dict]:
         page, resources = super().from_notebook_node(nb, resources, **kw)
-        return safe_page(page), resources
+        proof = os.environ.get(FEEDBACK_PROOF_ENV, "") if resources.get(FILTERED) else ""
+        return safe_page(page, proof), resources
 
 
 FEEDBACK_PREPROCESSORS = [GetGrades, CSSHTMLHeaderPreprocessor, ClearHiddenTestsFromFeedback]
+
+
+def import_path_lines() -> str:
+    """Lines for a course's ``nbgrader_config.py`` that make this package importable where it is now (first in
+    the file: the course's own configuration imports it too), whether or not the nbgrader process can import it
+    otherwise (installed, or on ``PYTHONPATH``, which the grader's jobs do not inherit)."""
+    package_parent = str(Path(__file__).resolve().parent.parent)
+    return ("import sys\n"
+            f"if {package_parent!r} not in sys.path:\n"
+            f"    sys.path.append({package_parent!r})\n")
 
 
 def nbgrader_config(kernel_confined: bool = False) -> str:
@@ -203,11 +240,7 @@ def nbgrader_config(kernel_confined: bool = False) -> str:
     They find this package where it is now if the nbgrader process cannot
     import it otherwise (``c`` is the config object nbgrader passes in).
     """
-    package_parent = str(Path(__file__).resolve().parent.parent)
-    return ("import sys\n"
-            f"if {package_parent!r} not in sys.path:\n"
-            f"    sys.path.append({package_parent!r})\n"
-            "from autograder.feedback import FEEDBACK_PREPROCESSORS, SafeFeedbackExporter\n"
+    return (import_path_lines() + "from autograder.feedback import FEEDBACK_PREPROCESSORS, SafeFeedbackExporter\n"
             "c.GenerateFeedback.preprocessors = FEEDBACK_PREPROCESSORS\n"
             "c.GenerateFeedback.exporter_class = SafeFeedbackExporter\n"
             + ("c.ClearHiddenTestsFromFeedback.kernel_confined = True\n" if kernel_confined else ""))

@@ -136,6 +136,8 @@ def _become(request: dict, channels: tuple[int, ...]) -> None:
 
 def serve() -> int:
     """Read requests on stdin, fork a child for each, report each child's pid and, later, its exit status."""
+    if str(SERVER.parent.parent) not in sys.path:  # the grader on PYTHONPATH (not inherited) rather than installed
+        sys.path.append(str(SERVER.parent.parent))
     _warm_imports()
     wake_read, wake_write = os.pipe()
     os.set_blocking(wake_write, False)

@@ -61,6 +61,7 @@ import contextlib
 import copy
 import io
 import json
+import os
 import pickle
 import re
 import secrets
@@ -74,11 +75,13 @@ from nbgrader.preprocessors import ClearHiddenTests, Execute
 from traitlets import Integer, List, Unicode
 
 from autograder import config
+from autograder.evidence import FAILED, GRADING_PROOF_ENV, NOT_RUN, PASSED, RECORD
 
 HELPER_IDS = re.compile(r"^(setup|.*_helpers)$")  # locked cells the grader runs before a notebook's test cells
 MAX_REPLY_CHARS = 64 * 2**20  # one answer of the kernel, as text
 MAX_DEPTH = 40  # nesting of a returned value
 HIDDEN_FAILURE = "a hidden test failed (hidden tests show no details)"
+HIDDEN_ENAME = "HiddenTestFailure"  # one name for every hidden failure: which exception it was says nothing either
 
 # The torch.nn layers a model from the kernel may be made of: name -> {constructor argument: check of its value}
 # (Conv2d's and Linear's ``bias`` is a bool: whether it has one). A model is sent as a description (these names,
@@ -545,7 +548,7 @@ def run_test_cell(grade_id: str, source: str, namespace: dict, hidden: set[int])
     if error is not None:
         ename = type(error).__name__
         if state["hidden_ran"]:
-            evalue, lines = HIDDEN_FAILURE, [f"{ename}: {HIDDEN_FAILURE}"]
+            ename, evalue, lines = HIDDEN_ENAME, HIDDEN_FAILURE, [f"{HIDDEN_ENAME}: {HIDDEN_FAILURE}"]
         else:
             evalue = str(error)
             frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename.startswith("<")]
@@ -559,22 +562,48 @@ def _instructor_error(grade_id: str, message: str) -> list[NotebookNode]:
     return [NotebookNode(output_type="error", ename="GraderConfigurationError", evalue=text, traceback=[text])]
 
 
+def _not_run(why: str) -> list[NotebookNode]:
+    """The outputs of a test cell that did not run to completion here: a failure saying why."""
+    text = f"{NOT_RUN}: {why}"
+    return [NotebookNode(output_type="error", ename="TestNotRun", evalue=text, traceback=[text])]
+
+
+_proof: list[str] = []  # the job's proof, once taken out of the environment (one nbgrader process, many notebooks)
+
+
+def take_proof() -> str:
+    """The proof the grader put in this process's environment (``GRADING_PROOF_ENV``), removed from it so that no kernel
+    started from here inherits it; "" where there is none (plain nbgrader)."""
+    if not _proof:
+        _proof.append(os.environ.pop(GRADING_PROOF_ENV, ""))
+    return _proof[0]
+
+
+def verdict(outputs) -> str:
+    """``PASSED`` for a test cell's outputs with no error, else ``FAILED`` (nbgrader's own rule, on what ran here)."""
+    return FAILED if any(output.get("output_type") == "error" for output in outputs) else PASSED
+
+
 class ExecuteApart(Execute):
-    """nbgrader's ``Execute`` with the autograded test cells run in the grader's process (see the module)."""
+    """nbgrader's ``Execute`` with the autograded test cells run in the grader's process (see the module), and a
+    record of every test cell's verdict in the notebook's metadata (``RECORD``): a test cell that did not run to
+    completion here (the kernel died before it, the grader could not run it) fails, saying why."""
 
     call_timeout = Integer(120, help="Seconds the kernel may take to answer one call of a test cell").tag(config=True)
-    assignments = List(Unicode(), help="Assignments whose test cells run apart; the others run as nbgrader runs "
-                       "them, every cell in the kernel").tag(config=True)
+    in_kernel = List(Unicode(), help="Assignments whose test cells run in the student's kernel as stock nbgrader "
+                     "runs them (an explicit, logged opt-out; every other assignment's run apart)").tag(config=True)
 
     def preprocess(self, nb: NotebookNode, resources=None, km=None):
         """Run the notebook's cells in the kernel, then its test cells here (nbconvert's loop, plus that step)."""
         from nbclient import NotebookClient
         from nbclient.exceptions import DeadKernelError
 
+        proof = take_proof()
         self._hide_tests_on_disk(nb, resources)
-        if resources["nbgrader"]["assignment"] not in self.assignments:
-            return super().preprocess(nb, resources, km)
         self._read_gradebook(nb, resources["nbgrader"])
+        nb.metadata.pop(RECORD, None)
+        if resources["nbgrader"]["assignment"] in self.in_kernel:
+            return self._preprocess_in_kernel(nb, resources, km, proof)
         try:
             self._base, self._package = helper_namespace(self._helpers)
         except Exception as error:  # an instructor's helper cell that does not run here
@@ -583,17 +612,49 @@ class ExecuteApart(Execute):
         NotebookClient.__init__(self, nb, km)
         self.reset_execution_trackers()
         self._check_assign_resources(resources)
+        stopped = None
         with self.setup_kernel():
             info = self.wait_for_reply(self.kc.kernel_info())
             self.nb.metadata["language_info"] = info["content"]["language_info"]
             try:
                 for index, cell in enumerate(self.nb.cells):
                     self.preprocess_cell(cell, resources, index)
-            except DeadKernelError:  # the student's kernel died: the test cells still run (and fail)
-                self.log.warning("the kernel died; the remaining cells were not run")
+            except DeadKernelError:  # the student's kernel died: the test cells after it did not run
+                stopped = f"the kernel died at cell {index + 1}"
+                self.log.warning("%s; the remaining cells were not run", stopped)
             self._run_tests()
+        verdicts = {self._grade_id(cell): verdict(cell.outputs) for cell in self._pending}
+        for cell in self.nb.cells:
+            grade_id = self._grade_id(cell)
+            if cell.cell_type == "code" and grade_id in self._tests and grade_id not in verdicts:
+                cell.outputs = _not_run(stopped or "the cell was not reached")
+                verdicts[grade_id] = f"{NOT_RUN}: {stopped or 'the cell was not reached'}"
+        self._record(verdicts, "apart", proof)
         self.set_widgets_metadata()
         return self.nb, self.resources
+
+    def _preprocess_in_kernel(self, nb: NotebookNode, resources, km, proof: str):
+        """Stock nbgrader execution (``in_kernel``), logged; a test cell counts as run only if this run ran it."""
+        self.log.warning("assignment %s: its test cells run in the student's kernel (ExecuteApart.in_kernel): "
+                         "code the student adds can change their verdicts", resources["nbgrader"]["assignment"])
+        tests = [cell for cell in nb.cells if cell.cell_type == "code" and self._grade_id(cell) in self._tests]
+        for cell in tests:
+            cell.outputs, cell.execution_count = [], None
+        nb, resources = super().preprocess(nb, resources, km)
+        verdicts = {}
+        for cell in tests:
+            if cell.execution_count is None:
+                cell.outputs = _not_run("the cell was not reached")
+                verdicts[self._grade_id(cell)] = f"{NOT_RUN}: the cell was not reached"
+            else:
+                verdicts[self._grade_id(cell)] = verdict(cell.outputs)
+        self.nb = nb
+        self._record(verdicts, "in-kernel", proof)
+        return nb, resources
+
+    def _record(self, verdicts: dict, executor: str, proof: str) -> None:
+        """Write what ran, and how, into the notebook's metadata (``RECORD``)."""
+        self.nb.metadata[RECORD] = {"executor": executor, "proof": proof, "tests": verdicts}
 
     def _read_gradebook(self, nb: NotebookNode, info: dict) -> None:
         """The test cells' and the helper cells' sources, as the instructor wrote them (from the gradebook)."""
@@ -684,23 +745,31 @@ class ExecuteApart(Execute):
         for cell in self._pending:
             grade_id = self._grade_id(cell)
             source = self._tests[grade_id]
-            namespace = self._namespace(grade_id, base, package)
-            if not isinstance(namespace, dict):
-                cell.outputs = namespace
+            try:
+                namespace = self._namespace(grade_id, base, package)
+                if not isinstance(namespace, dict):
+                    cell.outputs = namespace
+                    continue
+                hidden = hidden_line_numbers(source, clear.begin_test_delimeter, clear.end_test_delimeter)
+                visible = "\n".join("" if number in hidden or clear.begin_test_delimeter in line
+                                     or clear.end_test_delimeter in line else line
+                                     for number, line in enumerate(source.splitlines(), 1))
+                cell.outputs = run_test_cell(grade_id, visible, namespace, set())
+            except Exception as error:  # the grader's own failure to run it: the test fails, saying so
+                cell.outputs = _not_run(f"the grader could not run this test ({type(error).__name__})")
                 continue
-            hidden = hidden_line_numbers(source, clear.begin_test_delimeter, clear.end_test_delimeter)
-            visible = "\n".join("" if number in hidden or clear.begin_test_delimeter in line
-                                 or clear.end_test_delimeter in line else line
-                                 for number, line in enumerate(source.splitlines(), 1))
-            cell.outputs = run_test_cell(grade_id, visible, namespace, set())
-            if hidden and not any(output.output_type == "error" for output in cell.outputs):
+            if hidden and verdict(cell.outputs) == PASSED:
                 full.append((cell, grade_id, source, hidden))
         for cell, grade_id, source, hidden in full:
-            outputs = run_test_cell(grade_id, source, self._namespace(grade_id, base, package), hidden)
-            if any(output.output_type == "error" for output in outputs):
-                error = outputs[-1]
-                cell.outputs.append(NotebookNode(output_type="error", ename=error.ename, evalue=HIDDEN_FAILURE,
-                                                 traceback=[f"{error.ename}: {HIDDEN_FAILURE}"]))
+            try:
+                namespace = self._namespace(grade_id, base, package)
+                outputs = (run_test_cell(grade_id, source, namespace, hidden) if isinstance(namespace, dict)
+                           else namespace)
+            except Exception:  # noqa: BLE001 - whatever it was, the hidden tests did not pass
+                outputs = _not_run("the grader could not run the hidden tests")
+            if verdict(outputs) == FAILED:
+                cell.outputs.append(NotebookNode(output_type="error", ename=HIDDEN_ENAME, evalue=HIDDEN_FAILURE,
+                                                 traceback=[f"{HIDDEN_ENAME}: {HIDDEN_FAILURE}"]))
 
     def _model(self, key: str, index: int):
         """The encoded description of the model snapshot ``key`` kept at ``index`` (asked once, then remembered)."""
@@ -728,6 +797,8 @@ class ExecuteApart(Execute):
         if isinstance(snapshot, Exception):
             return [NotebookNode(output_type="error", ename=type(snapshot).__name__, evalue=str(snapshot),
                                  traceback=[str(snapshot)])]
+        if not isinstance(snapshot, dict):
+            return _not_run("the kernel's snapshot of the test's names could not be read")
         namespace = dict(base)
         for name, found in snapshot.items():
             if name in base:
@@ -735,6 +806,6 @@ class ExecuteApart(Execute):
             try:
                 namespace[name] = (KernelFunction(self._bridge, key, name) if found[0] == "function"
                                    else decode(found[1], fetch=lambda index, key=key: self._model(key, index)))
-            except (ValueError, TypeError, IndexError):
-                continue  # an unreadable value: the name stays undefined (NameError in the test)
+            except Exception:  # noqa: BLE001 - an unreadable value: the name stays undefined (NameError in the test)
+                continue
         return namespace

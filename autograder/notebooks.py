@@ -38,7 +38,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from autograder import config, isolation, processes, submissions
+from autograder import config, evidence, isolation, processes, submissions
 from autograder.grading import CaseResult, PartResult, open_regular
 
 MAX_NOTEBOOK_BYTES = 20 * 2**20
@@ -84,8 +84,8 @@ def base_course(name: str, course_root: Path, work: Path, kernel_confined: bool 
     shutil.copytree(Path(course_root) / "source" / name, base / "source" / name,
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
     config_file = (Path(course_root) / "nbgrader_config.py").resolve()
-    (base / "nbgrader_config.py").write_text(f"load_subconfig({str(config_file)!r})\n" + feedback.nbgrader_config(kernel_confined),
-                                             encoding="utf-8")
+    (base / "nbgrader_config.py").write_text(feedback.import_path_lines() + f"load_subconfig({str(config_file)!r})\n"
+                                             + feedback.nbgrader_config(kernel_confined), encoding="utf-8")
     _nbgrader(["generate_assignment", name, "--force", f"--CourseDirectory.root={base}"], cwd=base)
     return base
 
@@ -107,11 +107,12 @@ def _student_course(base: Path, submission, name: str, student_files, template: 
             missing[notebook] = f"is larger than {MAX_NOTEBOOK_BYTES >> 20} MiB; it was not graded"
         else:
             try:
-                json.loads(found.read_bytes())
+                data = json.loads(found.read_bytes())
+                if isinstance(data, dict) and isinstance(data.get("metadata"), dict):
+                    data["metadata"].pop(evidence.RECORD, None)  # only the grader's executor writes that record
+                (target / notebook).write_text(json.dumps(data), encoding="utf-8")
             except (ValueError, RecursionError) as error:  # deep nesting: the parser's own limit
                 missing[notebook] = f"is not valid JSON ({error}); it was not graded"
-                continue
-            shutil.copyfile(found, target / notebook)
     return course, missing
 
 
@@ -121,17 +122,20 @@ def _grade_ids(notebook: Path) -> list[str]:
     return [cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") for cell in cells]
 
 
-def _executed_cells(notebook: Path) -> dict[str, str | None]:
-    """grade_id -> the error (or stderr) each graded cell of nbgrader's executed copy printed (None: none)."""
+def _executed(notebook: Path) -> tuple[dict[str, str | None], dict]:
+    """grade_id -> the error (or stderr) each graded cell of nbgrader's executed copy printed (None: none), and
+    the executor's record of what it ran (``evidence.RECORD``; {} where there is none)."""
     cells = {}
     file = open_regular(notebook)  # written by nbgrader; never read through a link or from a FIFO
     if file is None:
-        return cells
+        return cells, {}
     with file:
         try:
-            found = json.loads(file.read(MAX_NOTEBOOK_BYTES)).get("cells", [])
-        except (ValueError, RecursionError):
-            return cells
+            executed = json.loads(file.read(MAX_NOTEBOOK_BYTES))
+            found = executed.get("cells", [])
+            record = executed.get("metadata", {}).get(evidence.RECORD, {})
+        except (ValueError, RecursionError, AttributeError):
+            return cells, {}
     for cell in found:
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         cells[grade_id] = None
@@ -144,7 +148,7 @@ def _executed_cells(notebook: Path) -> dict[str, str | None]:
                 continue
             cells[grade_id] = text if len(text) <= ERROR_TEXT else text[:ERROR_TEXT] + "..."
             break
-    return cells
+    return cells, record if isinstance(record, dict) else {}
 
 
 def _nbgrader_complaints(job: processes.Job | None, limit: int = 500) -> str:
@@ -158,8 +162,12 @@ def _nbgrader_complaints(job: processes.Job | None, limit: int = 500) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
-def _parts(course: Path, student_id: str, name: str, names, missing, job: processes.Job | None) -> tuple[list, list]:
-    """One part per notebook from the student's gradebook (autograded scores only), and notes on failures."""
+def _parts(course: Path, student_id: str, name: str, names, missing, job: processes.Job | None,
+           proofs: dict | None = None) -> tuple[list, list]:
+    """One part per notebook from the student's gradebook (autograded scores only), and notes on failures.
+
+    A test cell's points are given only where the executor's record (checked against the job's ``proofs``)
+    says it ran in the grader and passed, and nbgrader scored it so too."""
     from nbgrader.api import Gradebook, MissingEntry
 
     parts, notes = [], []
@@ -182,15 +190,21 @@ def _parts(course: Path, student_id: str, name: str, names, missing, job: proces
                           or f"exit status {job and job.returncode}")
                 part.problem = f"nbgrader could not grade {notebook}: {reason}"
                 continue
-            cells = _executed_cells(executed)
+            cells, record = _executed(executed)
+            why = evidence.unproven(record, proofs.get("autograde") if proofs is not None else None)
+            if why is not None:
+                part.problem = f"{notebook} was not graded: {why}"
+                continue
             order = _grade_ids(course / "source" / name / notebook)
             for grade in sorted(graded.grades, key=lambda g: order.index(g.name) if g.name in order else len(order)):
                 if grade.cell.cell_type != "code":
                     continue  # written answers: graded by hand
-                score = grade.auto_score or 0
-                summary = ("passed" if score == grade.max_score else cells.get(grade.name) or (
+                ran = record["tests"].get(grade.name)
+                passed = ran == evidence.PASSED and grade.auto_score == grade.max_score  # the executor and nbgrader agree
+                summary = ("passed" if passed else cells.get(grade.name) or (
+                    str(ran) if isinstance(ran, str) and ran.startswith(evidence.NOT_RUN) else
                     "failed" if grade.name in cells else "the cell is missing from the notebook; nbgrader scores it 0"))
-                part.cases.append(CaseResult(grade.name, score, grade.max_score, summary))
+                part.cases.append(CaseResult(grade.name, grade.max_score if passed else 0, grade.max_score, summary))
             part.score = sum(case.score for case in part.cases)  # nothing manual: only what nbgrader just ran
     if job and job.killed:
         notes.append(f"grading the notebooks was stopped at the {job.wall_s:g} s time limit")
@@ -215,19 +229,23 @@ def _nbgrader_job(warm, student_id: str, args: list[str], course: Path, log_dir:
                          uid=uid, env=env or {}, spawner=spawner)
 
 
-def _feedback_job(warm, course: Path, student_id: str, name: str, limits) -> processes.Job:
-    """``nbgrader generate_feedback`` for one student's graded notebooks (it renders them, runs none of their code)."""
+def _feedback_job(warm, course: Path, student_id: str, name: str, limits, proof: str) -> processes.Job:
+    """``nbgrader generate_feedback`` for one student's graded notebooks (it renders them, runs none of their code);
+    ``proof`` goes in its environment (``evidence.FEEDBACK_PROOF_ENV``) for the course's exporter to put in each page."""
     args = ["generate_feedback", name, f"--student={student_id}", "--force", f"--CourseDirectory.root={course}",
             "--log-level=WARN"]
-    return _nbgrader_job(warm, student_id, args, course, course / "feedback-logs", FEEDBACK_S, limits, network=False)
+    return _nbgrader_job(warm, student_id, args, course, course / "feedback-logs", FEEDBACK_S, limits, network=False,
+                         env={evidence.FEEDBACK_PROOF_ENV: proof})
 
 
-def _attach_pages(course: Path, student_id: str, name: str, parts, job: processes.Job) -> list[str]:
+def _attach_pages(course: Path, student_id: str, name: str, parts, job: processes.Job, proof: str) -> list[str]:
     """Put each graded notebook's feedback page on its part, rebuilt safe to open (``feedback.safe_page``: nh3
     over the body, a restrictive Content-Security-Policy); return notes on the pages that could not be had.
 
     What a page shows cannot hold a hidden test by construction (``autograder.notebook_checks``,
-    ``autograder.feedback``), so no page is withheld for what it seems to contain.
+    ``autograder.feedback``), so no page is withheld for what it seems to contain; but a page without the
+    feedback job's ``proof`` was not made by the course's filters (its configuration was not in force): that
+    notebook is not graded, and its page is not shown.
     """
     from autograder import feedback
 
@@ -244,6 +262,11 @@ def _attach_pages(course: Path, student_id: str, name: str, parts, job: processe
             data = file.read(MAX_PAGE_BYTES + 1)
         if len(data) > MAX_PAGE_BYTES:
             notes.append(f"the feedback page of {part.file} is larger than {MAX_PAGE_BYTES >> 20} MiB; it is not shown")
+            continue
+        if feedback.page_proof(data.decode("utf-8", errors="replace")) != proof:
+            part.score, part.cases = 0, []
+            part.problem = (f"{part.file} was not graded: its feedback page was not written by the course's feedback "
+                            "filters (autograder.feedback: the course's nbgrader_config.py was not in force)")
             continue
         part.feedback_html = feedback.safe_page(data.decode("utf-8", errors="replace"))
     return notes
@@ -298,7 +321,7 @@ def grade(name: str, found, student_files, template: Path, work: Path, course_ro
     confine = limits.confine and isolation.supported()
     base = base_course(name, course_root, work, kernel_confined=confine)
     (work / "jail").mkdir(exist_ok=True)
-    courses, graded, jobs = {}, {}, []
+    courses, graded, jobs, proofs = {}, {}, [], {}
     for submission in found:
         courses[submission.student_id] = _student_course(base, submission, name, student_files, template, names)
     warm = _warm_nbgrader(work) if any(len(missing) < len(names) for _, missing in courses.values()) else None
@@ -308,8 +331,10 @@ def grade(name: str, found, student_files, template: Path, work: Path, course_ro
         args = ["autograde", name, f"--student={student_id}", "--force", *AUTOGRADE_OPTIONS,
                 f"--CourseDirectory.root={course}", "--log-level=WARN"]
         uid, env = _kernel_jail(course, student_id, name, work, limits) if confine else (None, {})
+        proofs[student_id] = {"autograde": evidence.new_proof(), "feedback": evidence.new_proof()}
         jobs.append(_nbgrader_job(warm, student_id, args, course, course / "logs", limits.notebook_s, limits,
-                                  network=confine, uid=uid, env=env))
+                                  network=confine, uid=uid,
+                                  env={**env, evidence.GRADING_PROOF_ENV: proofs[student_id]["autograde"]}))
     with contextlib.ExitStack() as stack, \
             tqdm(total=len(courses), unit="submission", desc="notebooks", disable=not progress) as bar:
         if warm is not None:
@@ -319,13 +344,13 @@ def grade(name: str, found, student_files, template: Path, work: Path, course_ro
             course, missing = courses[job.key]
             if job.key in graded:
                 parts, notes, seconds = graded[job.key]
-                graded[job.key] = (parts, notes + _attach_pages(course, job.key, name, parts, job),
-                                   seconds + job.elapsed)
+                pages = _attach_pages(course, job.key, name, parts, job, proofs[job.key]["feedback"])
+                graded[job.key] = (parts, notes + pages, seconds + job.elapsed)
             else:
-                parts, notes = _parts(course, job.key, name, names, missing, job)
+                parts, notes = _parts(course, job.key, name, names, missing, job, proofs[job.key])
                 graded[job.key] = (parts, notes, job.elapsed)
                 if any(part.problem is None for part in parts):
-                    return _feedback_job(warm, course, job.key, name, limits)
+                    return _feedback_job(warm, course, job.key, name, limits, proofs[job.key]["feedback"])
             bar.update(1)
             return None
 

@@ -105,6 +105,9 @@ def environment(home: Path) -> dict:
         "HOME": str(home), "TMPDIR": str(home), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
         "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
         "MPLBACKEND": "Agg",
+        # A course configuration that fails to load stops nbgrader (traitlets would only log it and grade with
+        # stock settings: no executor apart, no feedback filters).
+        "TRAITLETS_APPLICATION_RAISE_CONFIG_FILE_ERROR": "1",
     }
 
 

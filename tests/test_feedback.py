@@ -11,7 +11,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 from traitlets.config import Config
 
-from autograder import autograde, config, feedback, notebook_checks, report
+from autograder import autograde, config, evidence, feedback, notebook_checks, report
 from autograder.grading import CaseResult
 from autograder.notebooks import NotebookPart
 from autograder.samples import samples_for, write_sample
@@ -44,12 +44,13 @@ def _notebook():
     return new_notebook(cells=[hidden_cell, quoting_cell, plain_cell])
 
 
-APART = {"nbgrader": {"assignment": "a"}}  # resources of a notebook whose test cells ran in the grader's process
-
-
-def _cleared(nb, resources=APART, **settings):
-    settings = {"kernel_confined": True, "apart_assignments": ["a"], **settings}
-    return feedback.ClearHiddenTestsFromFeedback(**settings).preprocess(nb, resources)[0]
+def _cleared(nb, apart=True, **settings):
+    """The notebook as the feedback page shows it; ``apart``: the executor's record says its test cells ran in
+    the grader's process (``evidence.RECORD``), else the notebook has no such record."""
+    if apart:
+        nb.metadata[evidence.RECORD] = {"executor": "apart", "proof": "", "tests": {}}
+    settings = {"kernel_confined": True, **settings}
+    return feedback.ClearHiddenTestsFromFeedback(**settings).preprocess(nb, {})[0]
 
 
 def test_regions_their_outputs_and_quoting_tracebacks_are_removed():
@@ -92,7 +93,7 @@ def test_without_the_jail_no_output_of_student_code_is_shown():
 
 def test_in_a_kernel_that_ran_hidden_tests_later_outputs_are_not_shown():
     early = new_code_cell("print(1)", outputs=[new_output("stream", name="stdout", text="before any hidden test\n")])
-    nb = _cleared(new_notebook(cells=[early, *_notebook().cells]), resources={"nbgrader": {"assignment": "other"}})
+    nb = _cleared(new_notebook(cells=[early, *_notebook().cells]), apart=False)
     assert nb.cells[0].outputs[0].text == "before any hidden test\n"
     assert all(cell.outputs[0].text in (feedback.AFTER_HIDDEN_NOTE, feedback.HIDDEN_NOTE) for cell in nb.cells[1:])
     assert "g ran" not in nbformat.writes(nb)

@@ -24,7 +24,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder import config
+from autograder import config, evidence
 from autograder import notebook_checks as nc
 
 REPO = Path(__file__).resolve().parents[1]
@@ -82,7 +82,23 @@ def test_a_failure_after_a_hidden_line_shows_no_details():
     outputs = nc.run_test_cell("t", source, namespace, nc.hidden_line_numbers(source, "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"))
     text = json.dumps(outputs)
     assert "visible" in text and "42" not in text and "secret" not in text
-    assert outputs[-1]["ename"] == "AssertionError" and outputs[-1]["evalue"] == nc.HIDDEN_FAILURE
+    assert outputs[-1]["ename"] == nc.HIDDEN_ENAME and outputs[-1]["evalue"] == nc.HIDDEN_FAILURE
+
+
+def test_which_exception_a_hidden_test_raised_is_not_shown():
+    """A function that picks the exception it raises from a hidden input (a KeyError naming it, a class named after
+    it) learns nothing from the verdict: every hidden failure has one name and one message."""
+    source = "assert f(1) == 1\n### BEGIN HIDDEN TESTS\nassert f(42) == 0\n### END HIDDEN TESTS\n"
+    hidden = nc.hidden_line_numbers(source, "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+
+    def leaky(value):
+        if value == 1:
+            return 1
+        raise type(f"Input{value}", (KeyError,), {})(f"input {value}")
+
+    outputs = nc.run_test_cell("t", source, {"f": leaky}, hidden)
+    assert "42" not in json.dumps(outputs) and "KeyError" not in json.dumps(outputs)
+    assert (outputs[-1]["ename"], outputs[-1]["evalue"]) == (nc.HIDDEN_ENAME, nc.HIDDEN_FAILURE)
 
 
 def test_helper_cells_never_hand_the_reference_package_to_a_test():
@@ -196,7 +212,8 @@ def _wrong_answers(nb):
 
 @pytest.mark.slow
 def test_honest_notebook_scores_every_notebook_point(course):
-    grades, _ = _submit(course, "honest")
+    grades, executed = _submit(course, "honest")
+    assert set(executed.metadata[evidence.RECORD]["tests"].values()) == {evidence.PASSED}
     assert {name: score for name, (score, _) in grades.items()} == {
         "test_output_size": 4, "test_output_size_table": 3, "test_receptive_field": 4, "test_counting": 3,
         "test_lenet_counts": 3, "test_compose_convs": 4, "test_fc_to_conv": 3}
@@ -215,6 +232,24 @@ def test_added_cells_cannot_change_a_verdict(course):
     scores = {name: score for name, (score, _) in grades.items()}
     assert scores["test_fc_to_conv"] == 0 and scores["test_compose_convs"] == 0, scores
     assert sum(scores.values()) == 24 - 3 - 4
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("ending", ["import os\nos._exit(0)", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"],
+                         ids=["exit", "kill"])
+def test_a_test_cell_the_kernel_never_reached_fails_saying_so(course, ending):
+    """The reference's answers, and a cell right after the setup cell that ends the kernel: no test cell ran in
+    the grader, so none passes (nbgrader alone would score a test cell with no error output full marks)."""
+    def edit(nb):
+        nb.cells.insert(nb.cells.index(_cell(nb, "setup")) + 1, nbformat.v4.new_code_cell(ending))
+
+    grades, executed = _submit(course, f"dies-{ending[-4:].strip()}", edit)
+    assert {name: score for name, (score, _) in grades.items()} == dict.fromkeys(grades, 0)
+    record = executed.metadata[evidence.RECORD]
+    assert record["executor"] == "apart" and set(record["tests"]) == set(grades)
+    died = f"the kernel died at cell {[c.metadata.get('nbgrader', {}).get('grade_id') for c in executed.cells].index('setup') + 2}"
+    assert all(verdict == f"{evidence.NOT_RUN}: {died}" for verdict in record["tests"].values()), record
+    assert all(outputs[0]["evalue"] == f"not run: {died}" for _, outputs in grades.values())
 
 
 @pytest.mark.slow

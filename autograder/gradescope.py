@@ -51,7 +51,6 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-import shutil
 import sys
 import tempfile
 import traceback
@@ -59,6 +58,7 @@ import zipfile
 from pathlib import Path
 
 from autograder import autograde, config, report
+from autograder import submissions as submission_files
 from cs7150.atomic import atomic_write
 
 STUDENT_ID = "student"  # the one submission a Gradescope run grades
@@ -207,13 +207,19 @@ def grade_submission(name: str, root: Path, notebooks_too: bool = False) -> int:
     with tempfile.TemporaryDirectory(prefix="cs7150-gradescope-") as tmp:
         submissions, out = Path(tmp) / "submissions", Path(tmp) / "out"
         try:
-            shutil.copytree(root / "submission", submissions / STUDENT_ID, symlinks=True)
+            submissions.mkdir()
+            skipped = submission_files.private_copy(root / "submission", submissions / STUDENT_ID)
+            if skipped:
+                print(f"not graded (links or special files): {', '.join(skipped)}", flush=True)
             autograde.autograde(name, submissions, out, student=STUDENT_ID, progress=False,
                                 notebooks_too=notebooks_too)
             folder = report.student_folder(out, STUDENT_ID)
             results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
             results.update(output_format="text", test_output_format="text", stdout_visibility="hidden")
             print((folder / "feedback.txt").read_text(encoding="utf-8"), flush=True)
+        except submission_files.UnsafeArchive as error:  # the upload itself: too many files or bytes
+            results = failure_results(f"Your upload could not be graded: it has {error}. Upload only the files of "
+                                      "the assignment.")
         except Exception:  # the grader's own failure: the student must still get an answer
             traceback.print_exc(file=sys.stdout)
             results = failure_results("The autograder could not grade this submission because of an error in "

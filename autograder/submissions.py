@@ -8,6 +8,9 @@ A submissions folder holds one entry per student, named by the student id:
 - ``<id>.zip``: the same as a zip archive; only this top-level archive is
   opened (zips inside it are ignored).
 
+Either way what is graded is a private copy under the extraction folder, made of
+regular files only: no link is followed at any depth (``private_copy``).
+
 Anything else is skipped with a note (``Skipped``): other files are ignored;
 ids with unsafe characters, a zip whose id also has a folder, ids that
 differ only in case or trailing dots (one folder on macOS and Windows) and
@@ -19,6 +22,7 @@ bytes actually written.
 """
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import stat
@@ -111,6 +115,48 @@ def safe_extract(archive: Path, dest: Path, max_entries: int = MAX_ZIP_ENTRIES, 
                     out.write(chunk)
 
 
+def private_copy(folder: Path, dest: Path, max_entries: int = MAX_ZIP_ENTRIES, max_bytes: int = MAX_ZIP_BYTES) -> list[str]:
+    """Copy ``folder``'s regular files and real folders into ``dest``, at any depth, never through a link.
+
+    What is graded is this copy: a symbolic link (to a file or a folder, anywhere in the submission), a FIFO, a
+    socket or a device is left out, and its relative path is returned so that the student can be told. Each file
+    is opened without following links and checked to be a regular file on the opened descriptor. Raises
+    UnsafeArchive past ``max_entries`` entries or ``max_bytes`` bytes (the limits of a zip).
+    """
+    skipped, entries, written = [], 0, 0
+    dest.mkdir(parents=True, exist_ok=True)
+    pending = [(folder, dest, "")]
+    while pending:
+        source, target, rel = pending.pop()
+        with os.scandir(source) as listing:
+            children = sorted(listing, key=lambda child: child.name)
+        for child in children:
+            entries += 1
+            if entries > max_entries:
+                raise UnsafeArchive(f"more than {max_entries} entries")
+            name = f"{rel}{child.name}"
+            if child.is_dir(follow_symlinks=False):
+                (target / child.name).mkdir()
+                pending.append((Path(child.path), target / child.name, name + "/"))
+                continue
+            try:
+                descriptor = os.open(child.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            except OSError:  # a link (ELOOP), or gone
+                skipped.append(name)
+                continue
+            with os.fdopen(descriptor, "rb") as file:
+                if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+                    skipped.append(name)
+                    continue
+                with open(target / child.name, "xb") as out:
+                    while chunk := file.read(1 << 16):
+                        written += len(chunk)
+                        if written > max_bytes:
+                            raise UnsafeArchive(f"more than {max_bytes} bytes")
+                        out.write(chunk)
+    return sorted(skipped)
+
+
 def _find_root(folder: Path, assignment: str, package: str) -> Path:
     """The folder holding ``<package>/`` (or the files), allowing one wrapping folder."""
     if (folder / package).is_dir():
@@ -175,15 +221,21 @@ def discover(path: Path, assignment: str, extract_to: Path, package: str = "cs71
 
 def _open(submission: Submission, entry: Path, is_zip: bool, assignment: str, package: str,
           extract_to: Path) -> Submission:
-    """``submission`` with its root found (a zip extracted first), or with a note saying why it has none."""
-    folder = extract_to / submission.student_id if is_zip else entry
+    """``submission`` with its root found in a private copy of regular files (a zip extracted, a folder copied
+    without its links), or with a note saying why it has none."""
+    folder = extract_to / submission.student_id
     try:
         if is_zip:
             safe_extract(entry, folder)
+        else:
+            skipped = private_copy(entry, folder)
+            if skipped:
+                shown = ", ".join(skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+                submission.notes.append(f"not graded, as they are links or special files (only regular files are "
+                                        f"read): {shown}")
         submission.root = _find_root(folder, assignment, package)
     except (UnsafeArchive, zipfile.BadZipFile, OSError, RuntimeError, ValueError) as error:
-        if is_zip:
-            shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)
         submission.root = None
         submission.notes.append(f"{entry.name} could not be opened safely: {error}")
     return submission

@@ -6,6 +6,7 @@ about a second) feeds most tests; the unit tests below it need no child.
 import argparse
 import csv
 import json
+import os
 import shutil
 import stat
 import subprocess
@@ -274,6 +275,49 @@ def test_wrapped_zip_and_nbgrader_layout_are_found(tmp_path):
     found, skipped = submissions.discover(subs, "assignment1", tmp_path / "x")
     assert [s.student_id for s in found] == ["s1", "s2"] and not skipped
     assert [s.student_file("cs7150/conv.py").read_text() for s in found] == ["# s1\n", "# s2\n"]
+
+
+@pytest.mark.parametrize("layout", ["the assignment folder", "the package folder", "a package file",
+                                    "a folder deep inside", "a FIFO"])
+def test_what_is_graded_is_a_private_copy_of_regular_files(tmp_path, layout):
+    """A link where the submission should be (to the instructor's checkout, a classmate's files, the sources),
+    at any depth, is never followed: the private copy holds only the student's regular files."""
+    solved = tmp_path / "instructor" / "assignment1"
+    (solved / "cs7150" / "inner").mkdir(parents=True)
+    (solved / "cs7150" / "conv.py").write_text("# the reference\n")
+    (solved / "cs7150" / "inner" / "x.py").write_text("# the reference\n")
+    student = tmp_path / "subs" / "mallory"
+    student.mkdir(parents=True)
+    if layout == "the assignment folder":
+        (student / "assignment1").symlink_to(solved)
+    elif layout == "the package folder":
+        (student / "cs7150").symlink_to(solved / "cs7150")
+    elif layout == "a package file":
+        (student / "cs7150").mkdir()
+        (student / "cs7150" / "conv.py").symlink_to(solved / "cs7150" / "conv.py")
+    elif layout == "a folder deep inside":
+        (student / "cs7150").mkdir()
+        (student / "cs7150" / "inner").symlink_to(solved / "cs7150" / "inner")
+    else:
+        (student / "cs7150").mkdir()
+        os.mkfifo(student / "cs7150" / "conv.py")
+    (submission,), _ = submissions.discover(tmp_path / "subs", "assignment1", tmp_path / "x")
+    copied = [p for p in (tmp_path / "x").rglob("*")]
+    assert not any(p.is_symlink() for p in copied) and submission.root.is_relative_to(tmp_path / "x")
+    assert not any("reference" in p.read_text() for p in copied if p.is_file())
+    assert submission.student_file("cs7150/conv.py") is None and submission.student_file("cs7150/inner/x.py") is None
+    assert "links or special files" in " ".join(submission.notes)
+
+
+def test_a_private_copy_keeps_to_the_limits_of_a_zip(tmp_path):
+    (tmp_path / "big").mkdir()
+    (tmp_path / "big" / "a.bin").write_bytes(b"0" * 5000)
+    with pytest.raises(submissions.UnsafeArchive, match="bytes"):
+        submissions.private_copy(tmp_path / "big", tmp_path / "copy", max_bytes=4096)
+    for i in range(30):
+        (tmp_path / "many" / f"d{i}").mkdir(parents=True)
+    with pytest.raises(submissions.UnsafeArchive, match="entries"):
+        submissions.private_copy(tmp_path / "many", tmp_path / "copy2", max_entries=20)
 
 
 def test_forged_output_archives_are_refused_before_loading(tmp_path):

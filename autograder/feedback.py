@@ -164,7 +164,7 @@ class ClearHiddenTestsFromFeedback(ClearHiddenTests):
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
         except RuntimeError:  # a region without its end (a student's cell quoting a delimiter): cut from its start
-            cell.source = source.split(self.begin_test_delimeter, 1)[0].rsplit("\n", 1)[0]
+            cell.source = source.split(self.begin_test_delimeter, 1)[0].rpartition("\n")[0]
         if cell.cell_type == "markdown":
             cell.source = safe_markdown(cell.source)
         outputs = cell.get("outputs", [])

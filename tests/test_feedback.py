@@ -290,3 +290,26 @@ def test_feedback_page_is_sanitised_and_has_a_restrictive_policy():
     assert 'src="data:image/png;base64,iVBORw0KGgo="' in cleaned and "text/html" not in cleaned
     text = report.feedback_text(result)
     assert "\x1b" not in text and "<script>" in text  # plain text: nothing to run, kept readable
+
+
+def test_a_student_cell_quoting_a_delimiter_still_gets_its_page():
+    """A student's cell that holds the hidden-test delimiter's text without its end (nbgrader's own preprocessor
+    raises on that) is shown cut at the delimiter; the page is still written."""
+    quoting = new_code_cell("print('look: ### BEGIN HIDDEN TESTS')\nsecret_guess = 1\n")
+    nb = _cleared(new_notebook(cells=[new_code_cell("a = 1"), quoting]))
+    assert nb.cells[0].source == "a = 1" and nb.cells[1].source == ""
+    quoting.source = "b = 2\n# ### BEGIN HIDDEN TESTS\nsecret_guess = 1\n"
+    assert _cleared(new_notebook(cells=[quoting])).cells[0].source == "b = 2"
+
+
+def test_only_a_page_the_course_filters_made_carries_the_jobs_proof(monkeypatch):
+    nb = new_notebook(cells=[new_code_cell("x = 1")])
+    monkeypatch.setenv(evidence.FEEDBACK_PROOF_ENV, "00ff")
+    exporter = feedback.SafeFeedbackExporter()
+    unfiltered, _ = exporter.from_notebook_node(nb, {})
+    assert feedback.page_proof(unfiltered) == ""
+    filtered, _ = exporter.from_notebook_node(nb, {feedback.FILTERED: True})
+    assert feedback.page_proof(filtered) == "00ff"
+    assert feedback.page_proof(feedback.safe_page(filtered)) == ""  # the page handed out no longer carries it
+    body = '<body><meta name="cs7150-feedback-proof" content="00ff"></body>'
+    assert feedback.page_proof(body) == ""  # a student's markup in the body proves nothing

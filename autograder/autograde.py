@@ -435,22 +435,17 @@ def confinement_mode(limits: Limits, notebooks_too: bool, repo_root: Path, log, 
     In the uid mode it also logs what of the grader's a throwaway uid could read (``exposed_in_uid_mode``;
     ``folders``: more (what, path) to try, such as the submissions and the output folder).
 
-    Raises JailUnavailable when it cannot be confined at all (or, with notebooks, not in the whole jail,
-    which their kernels need) and ``limits.unconfined`` does not allow that.
+    Raises JailUnavailable when it cannot be confined at all and ``limits.unconfined`` does not allow that.
     """
     mode = isolation.probe() if limits.confine else isolation.Mode(None, "confinement was turned off")
-    if notebooks_too and mode.kind == "uid":
-        if not limits.unconfined:
-            raise JailUnavailable(f"notebook kernels are confined only in the whole jail, and {mode.reason}; grade "
-                                  "with --unconfined to run them unconfined (docs/security.md)")
-        log(f"notebook kernels run unconfined: they are confined only in the whole jail, and {mode.reason}")
     if mode.kind is None:
         if limits.confine and not limits.unconfined:
             raise JailUnavailable(f"student code cannot be confined here: {mode.reason}; grade with --unconfined "
                                   "to run it anyway (docs/security.md says what that leaves open)")
         log(f"student code runs unconfined: {mode.reason}; see docs/security.md")
     elif mode.kind == "uid":
-        log(f"student code runs as a throwaway uid without namespaces: {mode.reason}")
+        log(f"student code{' and notebook kernels' if notebooks_too else ''} run as a throwaway uid without "
+            f"namespaces: {mode.reason}")
         for what, path in exposed_in_uid_mode(repo_root, folders):
             log(f"{what} ({path}) can be read by a throwaway uid, so student code can read it in this mode: "
                 "make a folder above it private (chmod 700; docs/security.md)")

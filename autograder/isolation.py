@@ -93,12 +93,16 @@ class Confinement:
     python: bool = True  # show the grader's Python installation (False: the command brings its own in read_only,
     # and the system's program folders are mounted noexec: no other program can be started)
     stdin: str | None = None  # a file opened as root as the command's standard input (the uid cannot open it)
+    groups: list[int] = field(default_factory=list)  # supplementary groups (a kernel's: ``python_access``)
+    share_cwd: bool = False  # make the command's folder readable by the uid's group first (a notebook's folder)
+    handoff_dir: str | None = None  # without namespaces: a folder of the uid's where a handed-over file goes
 
     def spec(self) -> dict:
         return {
             "uid": self.uid, "mount_point": str(self.mount_point), "cwd": self.cwd, "processes": self.processes,
             "tmp_mb": self.tmp_mb, "network": self.network, "links": system_links(),
             "env": self.env, "handoff": self.handoff, "namespaces": self.namespaces, "stdin": self.stdin,
+            "groups": list(self.groups), "share_cwd": self.share_cwd, "handoff_dir": self.handoff_dir,
             "read_only": sorted(set(system_folders() + (python_folders() if self.python else [])
                                     + [str(p) for p in self.read_only])),
             "noexec": [] if self.python else [f for f in PROGRAM_FOLDERS if os.path.isdir(f) and not os.path.islink(f)],
@@ -166,10 +170,10 @@ def _probe_jail(namespaces: bool) -> str:
     with tempfile.TemporaryDirectory(prefix="cs7150-jail-probe-") as tmp:
         os.chmod(tmp, 0o755)
         confinement = Confinement(new_uid(), Path(tmp), cwd="/", namespaces=namespaces)  # not the caller's folder
-        # In the jail the grader's Python is shown; without namespaces it may lie in a private folder
-        # (student code gets its own installation, autograder.sandbox_python), so a system program stands in.
-        command = [sys.executable, "-I", "-S", "-c", "pass"] if namespaces or not os.path.exists("/bin/sh") \
-            else ["/bin/sh", "-c", "exit 0"]
+        # The grader's Python may lie in a private folder (Gradescope's root-only venv: student code gets its own
+        # installation, autograder.sandbox_python, and kernels a group, python_access), so the probe tests the
+        # jail itself with a system program; the grader's Python only where there is none.
+        command = ["/bin/sh", "-c", "exit 0"] if os.path.exists("/bin/sh") else [sys.executable, "-I", "-S", "-c", "pass"]
         probe = subprocess.run(confinement.command(command), capture_output=True, timeout=60)
         if probe.returncode == 0:
             return ""
@@ -230,12 +234,75 @@ def readable_by(uid: int, path) -> bool:
     return os.waitstatus_to_exitcode(wait_status) == 0
 
 
-SHARED_FOLDERS = ("/tmp", "/var/tmp", "/dev/shm")  # writable by every uid outside a mount namespace
+SKIPPED_TREES = ("/proc", "/sys")
+_shared_folders: list[str] = []
 
 
-def remove_user_files(uid: int, folders=SHARED_FOLDERS) -> None:
-    """Remove what ``uid`` left in the world-writable folders (entries it owns; the others it cannot create)."""
-    for folder in folders:
+def shared_folders() -> list[str]:
+    """Every folder that any uid may reach and write in (world-writable, found once per process by walking the
+    file system below folders others may enter, ``/proc`` and ``/sys`` left out): where a throwaway uid without
+    a mount namespace can leave files."""
+    if not _shared_folders:
+        found, stack = [], ["/"]
+        while stack:
+            folder = stack.pop()
+            try:
+                mode = os.stat(folder, follow_symlinks=False).st_mode
+                if not mode & 0o001:  # others cannot enter it: nothing below is theirs to write
+                    continue
+                if mode & 0o002:
+                    found.append(folder)
+                with os.scandir(folder) as listing:
+                    children = [entry.path for entry in listing if entry.is_dir(follow_symlinks=False)]
+            except OSError:
+                continue
+            stack += [path for path in children if path not in SKIPPED_TREES]
+        _shared_folders.extend(sorted(found) or ["/tmp"])
+    return _shared_folders
+
+
+def python_access(folders=None):
+    """A context that lets a group of its own read the Python installation's folders that a throwaway uid
+    cannot (a root-only venv, as Gradescope's run_autograder makes it), and enter (not list) the private folders
+    above them: it yields that gid (None where every folder is readable already), for a notebook kernel's
+    ``Confinement.groups``; package runs, with no groups, still cannot reach it. Each changed folder's group and
+    mode are restored on exit. Needs root."""
+    return _PythonAccess(python_folders() if folders is None else folders)
+
+
+class _PythonAccess:
+    def __init__(self, folders):
+        self.folders, self.changed, self.gid = list(folders), [], None
+
+    def __enter__(self):
+        private = [f for f in self.folders if os.geteuid() == 0 and not readable_by(new_uid(), f)]
+        if private:
+            self.gid = new_uid()  # a number no group, account or process uses
+            grants = {}  # path -> the group bits it needs: read and enter the folder, enter the folders above it
+            for folder in private:
+                grants[folder] = 0o050
+                for above in Path(folder).parents:
+                    if not os.stat(above).st_mode & 0o001:
+                        grants.setdefault(str(above), 0o010)
+            for path, bits in sorted(grants.items()):
+                info = os.stat(path)
+                self.changed.append((path, info.st_gid, info.st_mode & 0o7777))
+                os.chown(path, -1, self.gid)
+                os.chmod(path, (info.st_mode & 0o7777 & ~0o070) | bits)
+        return self.gid
+
+    def __exit__(self, *exc):
+        for folder, gid, mode in self.changed:
+            os.chown(folder, -1, gid)
+            os.chmod(folder, mode)
+
+
+def remove_user_files(uid: int, folders=None) -> None:
+    """Remove what ``uid`` left in every world-writable folder (``shared_folders``: entries it owns; the others
+    it cannot create) and the System V IPC objects it owns or created (shared memory, message queues,
+    semaphores): nothing of one submission's run is left for the next."""
+    remove_user_ipc(uid)
+    for folder in shared_folders() if folders is None else folders:
         try:
             entries = list(os.scandir(folder))
         except OSError:
@@ -250,6 +317,36 @@ def remove_user_files(uid: int, folders=SHARED_FOLDERS) -> None:
                     os.unlink(entry.path)
             except OSError:
                 pass
+
+
+IPC_TABLES = {"shm": "shmctl", "msg": "msgctl", "sem": "semctl"}  # /proc/sysvipc/<table> -> libc's remover
+IPC_RMID = 0
+
+
+def user_ipc(uid: int) -> list[tuple[str, int]]:
+    """(table, id) of the System V IPC objects that ``uid`` owns or created (``/proc/sysvipc``)."""
+    found = []
+    for table in IPC_TABLES:
+        try:
+            header, *rows = Path("/proc/sysvipc", table).read_text().splitlines()
+        except OSError:
+            continue
+        columns = header.split()
+        for row in rows:
+            values = dict(zip(columns, row.split()))
+            if str(uid) in (values.get("uid"), values.get("cuid")):
+                found.append((table, int(row.split()[1])))
+    return found
+
+
+def remove_user_ipc(uid: int) -> None:
+    """Remove every System V IPC object ``uid`` owns or created (as root)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for table, ident in user_ipc(uid):
+        remover = getattr(libc, IPC_TABLES[table])
+        remover(ident, 0, IPC_RMID) if table == "sem" else remover(ident, IPC_RMID, None)
 
 
 def memory_bytes(processes: list[psutil.Process]) -> int:

@@ -27,7 +27,11 @@ itself with ``COMMAND``, it
 With ``"namespaces": false`` (a container without CAP_SYS_ADMIN, where
 ``unshare`` is not allowed) steps 1 and 2's new root are left out: the
 command still gets ``RLIMIT_NPROC``, the uid and gid, no supplementary groups
-and no capabilities, in ``"cwd"``. In both modes ``"stdin"`` names a file
+(but ``"groups"``: a notebook kernel's access to a private Python) and no
+capabilities, in ``"cwd"``; a handed-over file goes into ``"handoff_dir"``.
+With ``"share_cwd"`` the command's folder (a kernel's notebook folder, the
+grader's) becomes readable, not writable, by the uid's own group first. In
+both modes the command runs with umask 077. In both modes ``"stdin"`` names a file
 opened here, as root, as the command's standard input (its plan, which the
 uid cannot open itself), and ``no_new_privs`` is set, so no setuid program
 can give the uid its privileges back.
@@ -122,7 +126,7 @@ def _build_root(spec):
 def _drop_privileges(spec):
     uid, processes = spec["uid"], spec["processes"]
     resource.setrlimit(resource.RLIMIT_NPROC, (processes, processes))
-    os.setgroups([])
+    os.setgroups(spec.get("groups", []))
     os.setresgid(uid, uid, uid)
     os.setresuid(uid, uid, uid)
     if os.geteuid() == 0 or os.getegid() == 0:
@@ -131,17 +135,38 @@ def _drop_privileges(spec):
 
 def _hand_over(spec, command):
     """Copy the file after the ``"handoff"`` flag of ``command`` (a kernel's connection file, readable by root
-    only) into the jail's /tmp for the uid, and point the command at the copy."""
+    only) for the uid, and point the command at the copy: into the jail's /tmp (with namespaces), or into
+    ``"handoff_dir"`` (a folder of the uid's own) without them."""
     flag = spec.get("handoff")
     if not flag or flag not in command[:-1]:
         return command
     index = command.index(flag) + 1
     with open(command[index]) as file:
-        spec.setdefault("files", {})["/tmp/handoff-" + os.path.basename(command[index])] = file.read()
-    return command[:index] + ["/tmp/handoff-" + os.path.basename(command[index])] + command[index + 1:]
+        text = file.read()
+    name = "handoff-" + os.path.basename(command[index])
+    if spec.get("namespaces", True):
+        spec.setdefault("files", {})["/tmp/" + name] = text
+        return command[:index] + ["/tmp/" + name] + command[index + 1:]
+    target = os.path.join(spec["handoff_dir"], name)
+    descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(text)
+    os.chown(target, spec["uid"], spec["uid"])
+    return command[:index] + [target] + command[index + 1:]
+
+
+def _share(folder, gid):
+    """Let group ``gid`` (the uid's own) read ``folder`` and what is in it, no link followed; it stays root's."""
+    for path in [folder] + [os.path.join(root, name) for root, dirs, files in os.walk(folder) for name in dirs + files]:
+        info = os.lstat(path)
+        if os.path.islink(path):
+            continue
+        os.chown(path, -1, gid, follow_symlinks=False)
+        os.chmod(path, (info.st_mode & 0o7777 & ~0o020) | (0o050 if os.path.isdir(path) else 0o040))
 
 
 def main(argv):
+    os.umask(0o022)  # what the jail builds is the uid's to enter (the starter may have a stricter umask)
     spec, command = json.loads(argv[1]), argv[2:]
     cwd = spec.get("cwd") or os.getcwd()
     if spec.get("stdin"):
@@ -154,12 +179,15 @@ def main(argv):
         if spec.get("network") == "loopback":
             _loopback_up()
     if spec.get("uid") is not None:
+        if spec.get("share_cwd"):
+            _share(cwd, spec["uid"])
+        command = _hand_over(spec, command)
         if spec.get("namespaces", True):
-            command = _hand_over(spec, command)
             _build_root(spec)
         os.chdir(cwd)
         _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
         _drop_privileges(spec)
+        os.umask(0o077)  # what it writes, anywhere, is its own: no other uid reads it
     os.execve(command[0], command, {**os.environ, **spec.get("env", {})})
 
 

@@ -275,27 +275,66 @@ def _attach_pages(course: Path, student_id: str, name: str, parts, job: processe
 KERNEL_NAME = "python3"  # the name the source notebooks use; nbgrader writes it back into every submission
 
 
-def _kernel_jail(course: Path, student_id: str, name: str, work: Path, limits) -> tuple[int, dict]:
-    """Make this course's ``python3`` kernel start in the jail; return its uid and the job's environment.
+def _kernel_jail(course: Path, student_id: str, name: str, work: Path, limits, mode: isolation.Mode,
+                 python_group: int | None) -> tuple[int, dict]:
+    """Make this course's ``python3`` kernel start confined; return its uid and the job's environment.
 
     The kernelspec lies in ``<course>/jupyter`` (first on ``JUPYTER_PATH``).
-    The kernel sees the Python installation and, read-only, the notebook's
-    folder ``autograded/<id>/<assignment>/`` (the student's notebooks and
-    package): not the gradebook, the source notebooks, the hidden tests or
-    other students. nbgrader itself runs outside the jail, in a network
-    namespace of its own that the kernel shares (they talk over its loopback).
+    The kernel runs as a uid of its own (with ``python_group``, where the
+    Python installation is private: ``isolation.python_access``) and reads,
+    not writes, the notebook's folder ``autograded/<id>/<assignment>/`` (the
+    student's notebooks and package). In the whole jail it sees nothing else
+    of the grader's: not the gradebook, the source notebooks, the hidden tests
+    or other students; nbgrader itself runs outside it, in a network namespace
+    of its own that the kernel shares (they talk over its loopback). In the
+    uid mode (no namespaces) it shares the file system, where everything of
+    the course but the path to its notebook's folder is private to root
+    (``_private_course``), and works in a home folder of its own.
     """
     uid = isolation.new_uid()
-    confinement = isolation.Confinement(
-        uid, work / "jail", read_only=[str(course / "autograded" / student_id / name)],
-        processes=limits.processes, tmp_mb=limits.file_mb, network=None, handoff="-f",
-        env={"HOME": "/tmp", "TMPDIR": "/tmp", "MPLCONFIGDIR": "/tmp", "IPYTHONDIR": "/tmp/.ipython"})
+    groups = [python_group] if python_group is not None else []
+    if mode.kind == "namespaces":
+        confinement = isolation.Confinement(
+            uid, work / "jail", read_only=[str(course / "autograded" / student_id / name)],
+            processes=limits.processes, tmp_mb=limits.file_mb, network=None, handoff="-f", groups=groups,
+            share_cwd=True, env={"HOME": "/tmp", "TMPDIR": "/tmp", "MPLCONFIGDIR": "/tmp", "IPYTHONDIR": "/tmp/.ipython"})
+    else:
+        home = work / "kernels" / student_id
+        confinement = isolation.Confinement(
+            uid, work / "jail", given=[str(home)], processes=limits.processes, network=None, handoff="-f",
+            namespaces=False, groups=groups, share_cwd=True, handoff_dir=str(home),
+            env={"HOME": str(home), "TMPDIR": str(home), "MPLCONFIGDIR": str(home), "IPYTHONDIR": str(home / ".ipython")})
+        confinement.give()
     kernel = course / "jupyter" / "kernels" / KERNEL_NAME
     kernel.mkdir(parents=True)
     argv = confinement.command([sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"])
     spec = {"argv": argv, "display_name": "Python 3 (cs7150 grading jail)", "language": "python"}
     (kernel / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
     return uid, {"JUPYTER_PATH": str(course / "jupyter")}
+
+
+def _sources_out_of_reach(mode: isolation.Mode, course_root: Path, name: str) -> bool:
+    """Whether a confined kernel cannot read the assignment's source notebooks (with their hidden tests): in the
+    whole jail never; as a throwaway uid only where the instructor's tree is private (tried as such a uid)."""
+    if mode.kind == "namespaces":
+        return True
+    sources = list((Path(course_root) / "source" / name).glob("*.ipynb"))
+    return mode.kind == "uid" and not any(isolation.readable_by(isolation.new_uid(), path) for path in sources)
+
+
+def _private_course(course: Path, student_id: str) -> None:
+    """Make the student's course private to root but for the path to its notebook's folder, which the kernel
+    enters (its folders can be entered, not listed; nbgrader makes the notebook's folder, and the jail lets the
+    kernel's group read it)."""
+    for root, dirs, files in os.walk(course):
+        for entry in [root, *(os.path.join(root, n) for n in dirs + files)]:
+            if not os.path.islink(entry):
+                os.chmod(entry, os.stat(entry).st_mode & 0o700)
+    folder = course
+    for part in ("", "autograded", student_id):
+        folder = folder / part if part else folder
+        folder.mkdir(exist_ok=True)
+        folder.chmod(0o711)
 
 
 def _warm_nbgrader(work: Path):
@@ -315,30 +354,42 @@ def grade(name: str, found, student_files, template: Path, work: Path, course_ro
     """student id -> (notebook parts, notes, seconds) for every submission in ``found``.
 
     Where the grader can confine code (``autograder.isolation``), each
-    student's kernel runs in the jail as a uid of its own and nbgrader in a
-    network namespace of its own; otherwise both run as the grader.
+    student's kernel runs as a uid of its own: in the jail, with nbgrader in a
+    network namespace of its own, or, without namespaces, as a throwaway uid
+    in a course private to root (``_kernel_jail``); otherwise both run as the
+    grader.
     """
-    confine = limits.confine and isolation.supported()
-    base = base_course(name, course_root, work, kernel_confined=confine)
+    mode = isolation.probe() if limits.confine else isolation.Mode(None, "confinement was turned off")
+    confine = mode.kind is not None
+    base = base_course(name, course_root, work, kernel_confined=_sources_out_of_reach(mode, course_root, name))
+    base.chmod(0o700)
     (work / "jail").mkdir(exist_ok=True)
+    (work / "kernels").mkdir(mode=0o711, exist_ok=True)
     courses, graded, jobs, proofs = {}, {}, [], {}
     for submission in found:
         courses[submission.student_id] = _student_course(base, submission, name, student_files, template, names)
-    warm = _warm_nbgrader(work) if any(len(missing) < len(names) for _, missing in courses.values()) else None
-    for student_id, (course, missing) in courses.items():
-        if len(missing) == len(names):
-            continue
-        args = ["autograde", name, f"--student={student_id}", "--force", *AUTOGRADE_OPTIONS,
-                f"--CourseDirectory.root={course}", "--log-level=WARN"]
-        uid, env = _kernel_jail(course, student_id, name, work, limits) if confine else (None, {})
-        proofs[student_id] = {"autograde": evidence.new_proof(), "feedback": evidence.new_proof()}
-        jobs.append(_nbgrader_job(warm, student_id, args, course, course / "logs", limits.notebook_s, limits,
-                                  network=confine, uid=uid,
-                                  env={**env, evidence.GRADING_PROOF_ENV: proofs[student_id]["autograde"]}))
+        if confine:
+            _private_course(courses[submission.student_id][0], submission.student_id)
+    if courses and confine:
+        (work / "nbgrader").chmod(0o711)
     with contextlib.ExitStack() as stack, \
             tqdm(total=len(courses), unit="submission", desc="notebooks", disable=not progress) as bar:
+        python_group = stack.enter_context(isolation.python_access()) if confine else None
+        warm = _warm_nbgrader(work) if any(len(missing) < len(names) for _, missing in courses.values()) else None
         if warm is not None:
             stack.callback(warm.close)
+        for student_id, (course, missing) in courses.items():
+            if len(missing) == len(names):
+                continue
+            args = ["autograde", name, f"--student={student_id}", "--force", *AUTOGRADE_OPTIONS,
+                    f"--CourseDirectory.root={course}", "--log-level=WARN"]
+            uid, env = (_kernel_jail(course, student_id, name, work, limits, mode, python_group) if confine
+                        else (None, {}))
+            proofs[student_id] = {"autograde": evidence.new_proof(), "feedback": evidence.new_proof()}
+            jobs.append(_nbgrader_job(warm, student_id, args, course, course / "logs", limits.notebook_s, limits,
+                                      network=mode.kind == "namespaces", uid=uid,
+                                      env={**env, evidence.GRADING_PROOF_ENV: proofs[student_id]["autograde"]}))
+
         def done(job):
             """After autograde: the parts, then the feedback job (run next); after that job: the pages."""
             course, missing = courses[job.key]

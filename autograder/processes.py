@@ -88,6 +88,7 @@ def limit_resources(memory_mb: int, file_mb: int, allow_processes: bool):
     memory, size = memory_mb << 20, file_mb << 20
 
     def apply():
+        os.umask(0o077)  # what a job writes (nbgrader's gradebook, logs, graded notebooks) is private to its uid
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -122,7 +123,9 @@ def _start(job: Job) -> tuple:
         files = ()
         job.process = job.spawner(job, env, job.log_dir / "stdout.txt", job.log_dir / "stderr.txt")
     else:
-        files = (open(job.log_dir / "stdout.txt", "ab"), open(job.log_dir / "stderr.txt", "ab"))
+        files = tuple(os.fdopen(os.open(job.log_dir / name, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW,
+                                        0o600), "ab")  # what a student's code printed is private to the grader
+                      for name in ("stdout.txt", "stderr.txt"))
         try:
             job.process = subprocess.Popen(
                 job.command, cwd=job.cwd, env=env, stdin=subprocess.DEVNULL,

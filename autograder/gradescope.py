@@ -109,7 +109,8 @@ ROOT="${{GRADESCOPE_ROOT:-/autograder}}"
 SOURCE="${{GRADESCOPE_SOURCE:-$ROOT/source}}"
 PYTHON="${{GRADESCOPE_PYTHON:-$ROOT/venv/bin/python}}"
 # Student code runs as a throwaway uid; without namespaces (no CAP_SYS_ADMIN) it shares this file
-# system, so the reference solution and the grader's Python installation are made private to root.
+# system, so the reference solution and the grader's Python installation are made private to root
+# (package runs get a Python of their own; notebook kernels a group that may read the venv while they run).
 chmod 700 "$SOURCE"
 if [ -d "$ROOT/venv" ]; then chmod 700 "$ROOT/venv"; fi
 # From "/": the grader's jail probe starts in the current folder, and "/" is there in every jail.

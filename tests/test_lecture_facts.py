@@ -159,3 +159,18 @@ def test_1x1_conv_is_a_per_pixel_fc_layer():
     pixels = x.transpose(0, 2, 3, 1).reshape(N * H * W, C)  # one row per pixel
     fc_out, _ = affine_forward(pixels, w[:, :, 0, 0].T, b)  # (N*H*W, F)
     assert rel_error(conv_out, fc_out.reshape(N, H, W, F).transpose(0, 3, 1, 2)) < 1e-10
+
+
+# --- statements of the demos and the assignment-1 notebook -----------------------------------------
+
+
+@pytest.mark.parametrize("k", [2, 3, 8])
+def test_average_pooling_keeps_the_mean_of_the_pixels_its_windows_cover(k):
+    """The pooling demo: the pooled mean is the covered pixels' mean, the whole map's only when k divides both sides."""
+    from cs7150.layers import avg_pool_forward_fast
+
+    x = np.random.default_rng(k).random((1, 1, 20, 18))
+    out, _ = avg_pool_forward_fast(x, {"pool_height": k, "pool_width": k, "stride": k})
+    covered = x[..., :20 // k * k, :18 // k * k]
+    assert rel_error(out.mean(), covered.mean()) < 1e-12
+    assert (rel_error(out.mean(), x.mean()) < 1e-12) == (20 % k == 0 and 18 % k == 0)

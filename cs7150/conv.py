@@ -18,6 +18,8 @@ naming it; ``cs7150._windows`` checks them):
     'groups':   int >= 1 dividing C and F (optional, default 1)
 The output size along each axis is
 ``floor((H + pad_top + pad_bottom - dil_h*(HH - 1) - 1) / stride_h) + 1``, as PyTorch.
+With equal padding P and no dilation that is ``floor((H - HH + 2P) / S) + 1``, the
+same number as the slide's ``ceil((H - HH + 1 + 2P) / S)`` (notebook section 1).
 """
 from __future__ import annotations
 

@@ -11,7 +11,8 @@ grader all use:
   on the dtype, naming the worst element when it fails (and, in a notebook,
   showing a wrong feature map beside the expected one: ``show_wrong_map``);
 - ``check_conv`` / ``check_pool``: a forward (and backward) pass compared
-  with PyTorch's;
+  with PyTorch's; a failure names the likely mistake when ``cs7150.mistakes``
+  (the grader's diagnoses) recognizes it;
 - ``tie_free``: inputs whose values are all different, so that every max-pooling
   window has one maximum; ``random_conv_case``: a random convolution whose
   kernel fits its padded input.
@@ -25,6 +26,7 @@ import warnings
 
 import numpy as np
 
+from cs7150 import mistakes
 from cs7150.gradcheck import worst_element
 
 TOLERANCE = {np.dtype(np.float64): 1e-10, np.dtype(np.float32): 1e-5}
@@ -138,17 +140,54 @@ def _name(function) -> str:
     return getattr(function, "__name__", repr(function))
 
 
+def _torch_conv_forward(x, w, b, conv_param):
+    """PyTorch's convolution as a layer forward pass, ``(out, cache)``; ValueError when the kernel does not fit."""
+    try:
+        return torch_conv(x, w, b, conv_param), (x, w, b, conv_param)
+    except RuntimeError as error:
+        raise ValueError(str(error)) from None
+
+
+def _torch_conv_backward(dout, cache):
+    """``(dx, dw, db)`` from PyTorch's autograd for a cache of ``_torch_conv_forward``."""
+    return tuple(torch_conv(*cache, dout)[1:])
+
+
+def _torch_pool_forward(kind: str):
+    """PyTorch's ``kind`` pooling as a layer forward pass, ``(out, cache)``; ValueError when the window does not fit."""
+    def forward(x, pool_param):
+        try:
+            return torch_pool(kind, x, pool_param), (x, pool_param)
+        except RuntimeError as error:
+            raise ValueError(str(error)) from None
+    return forward
+
+
+def _named(compare, case: mistakes.LayerCase, student: dict) -> None:
+    """Run ``compare()``; if it fails, add the likely mistake ``cs7150.mistakes`` recognizes in ``student``."""
+    try:
+        compare()
+    except AssertionError as error:
+        diagnosis = mistakes.diagnose(case, {name: np.asarray(array) for name, array in student.items()})
+        if diagnosis is None:
+            raise
+        raise AssertionError(f"{error}\nlikely mistake: {diagnosis}") from None
+
+
 def check_conv(forward, backward, x, w, b, conv_param: dict, tol: float | None = None, dout=None) -> None:
     """Compare a convolution's forward pass (and, unless ``backward`` is None, its backward pass) with PyTorch's.
 
     ``forward(x, w, b, conv_param) -> (out, cache)``, ``backward(dout, cache) -> (dx, dw, db)``;
     ``out`` must have dtype ``np.result_type(x, w)``. ``dout`` defaults to a
-    fixed random array shaped like ``out``. Raises AssertionError naming the case.
+    fixed random array shaped like ``out``. Raises AssertionError naming the case (and the
+    likely mistake, when ``cs7150.mistakes`` recognizes one).
     """
     case = f"{_name(forward)}(x {np.shape(x)}, w {np.shape(w)}, {conv_param})"
     out, cache = forward(x, w, b, conv_param)
     expected = torch_conv(x, w, b, conv_param)
-    assert_close(f"{case}: out", out, expected, tol)
+    inputs = {"x": np.asarray(x), "w": np.asarray(w), "b": np.asarray(b)}
+    _named(lambda: assert_close(f"{case}: out", out, expected, tol),
+           mistakes.LayerCase("conv_forward", inputs, conv_param, {"out": expected}, _torch_conv_forward), {"out": out})
     assert out.dtype == np.result_type(x, w), f"{case}: out has dtype {out.dtype}, expected {np.result_type(x, w)}"
     if backward is None:
         return
@@ -157,8 +196,15 @@ def check_conv(forward, backward, x, w, b, conv_param: dict, tol: float | None =
     _, *references = torch_conv(x, w, b, conv_param, dout)
     grads = backward(dout, cache)
     assert isinstance(grads, tuple) and len(grads) == 3, f"{_name(backward)} must return (dx, dw, db), got {type(grads).__name__}"
-    for name, yours, reference in zip(("dx", "dw", "db"), grads, references):
-        assert_close(f"{case} backward: {name}", yours, reference, tol)
+    names = ("dx", "dw", "db")
+    diagnosable = mistakes.LayerCase("conv_backward", {**inputs, "dout": dout}, conv_param, dict(zip(names, references)),
+                                     _torch_conv_forward, _torch_conv_backward, fast=_name(forward).endswith("_fast"))
+
+    def compare():
+        for name, yours, reference in zip(names, grads, references):
+            assert_close(f"{case} backward: {name}", yours, reference, tol)
+
+    _named(compare, diagnosable, dict(zip(names, grads)))
 
 
 def check_pool(kind: str, forward, backward, x, pool_param: dict, tol: float | None = None, dout=None) -> None:
@@ -166,19 +212,26 @@ def check_pool(kind: str, forward, backward, x, pool_param: dict, tol: float | N
 
     ``kind`` is ``"max"`` or ``"avg"``; ``forward(x, pool_param) -> (out, cache)``,
     ``backward(dout, cache) -> dx``; ``out`` must have ``x``'s dtype. Use
-    ``tie_free`` inputs for max pooling. Raises AssertionError naming the case.
+    ``tie_free`` inputs for max pooling. Raises AssertionError naming the case (and the
+    likely mistake, when ``cs7150.mistakes`` recognizes one).
     """
     case = f"{_name(forward)}(x {np.shape(x)}, {pool_param})"
     out, cache = forward(x, pool_param)
     expected = torch_pool(kind, x, pool_param)
-    assert_close(f"{case}: out", out, expected, tol)
+    reference = _torch_pool_forward(kind)
+    _named(lambda: assert_close(f"{case}: out", out, expected, tol),
+           mistakes.LayerCase(f"{kind}_pool_forward", {"x": np.asarray(x)}, pool_param, {"out": expected}, reference),
+           {"out": out})
     assert out.dtype == np.asarray(x).dtype, f"{case}: out has dtype {out.dtype}, expected {np.asarray(x).dtype}"
     if backward is None:
         return
     if dout is None:
         dout = np.random.default_rng(0).standard_normal(expected.shape).astype(out.dtype)
     _, dx_reference = torch_pool(kind, x, pool_param, dout)
-    assert_close(f"{case} backward: dx", backward(dout, cache), dx_reference, tol)
+    dx = backward(dout, cache)
+    _named(lambda: assert_close(f"{case} backward: dx", dx, dx_reference, tol),
+           mistakes.LayerCase(f"{kind}_pool_backward", {"x": np.asarray(x), "dout": dout}, pool_param,
+                              {"dx": dx_reference}, reference), {"dx": dx})
 
 
 def tie_free(rng: np.random.Generator, shape, dtype=np.float64) -> np.ndarray:

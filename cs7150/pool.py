@@ -23,6 +23,11 @@ The output size along each axis is ``floor((H + 2*pad_h - PH) / stride_h) + 1``
 (ceil instead of floor in ceil mode, less a last window that would start in
 the padding after the input, as PyTorch). Without 'pad' and 'ceil_mode' this
 is ``floor((H - PH) / stride_h) + 1``: every window lies inside the input.
+
+Assignment 1 checks and grades windows inside the input only (no 'pad',
+'ceil_mode' off: ``pad_h = pad_w = 0``); 'pad', 'ceil_mode' and
+'count_include_pad' are an optional extension (the lecture pads pooling too),
+worth no points (notebook section 5).
 """
 from __future__ import annotations
 

@@ -24,7 +24,9 @@ Padding and ceil mode: ``_padded`` puts x into a larger array filled with
 it may reach past the padding); the backward passes spread over that array
 and cut x's part out of it. Average pooling divides each window's sum by its
 divisor, the product of a row count and a column count (``_window_counts``).
-Without padding or ceil mode x is pooled as it is, without a copy.
+Without padding or ceil mode x is pooled as it is, without a copy. As for the
+naive versions, assignment 1 checks and grades windows inside the input only;
+padding and ceil mode are an optional extension worth no points.
 
 The results equal ``cs7150.pool``'s naive loops (sums up to rounding: they
 add in another order). ``pool_param`` (the same keys; any other is a

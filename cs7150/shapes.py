@@ -30,7 +30,9 @@ def conv_output_size(size: int, kernel: int, pad: int = 0, stride: int = 1, dila
     """Output length of a convolution along one axis, exactly as PyTorch computes it.
 
     ``floor((size + 2*pad - dilation*(kernel - 1) - 1) / stride) + 1``; with
-    ``dilation=1`` this is the lecture's ``floor((W - K + 2P) / S) + 1``.
+    ``dilation=1`` this is ``floor((W - K + 2P) / S) + 1``, equal for integers to
+    the slide's ``ceil((W - K + 1 + 2P) / S)`` (``ceil((a + 1) / S) = floor(a / S) + 1``
+    for every integer ``a >= 0``: both count the window starts 0, S, 2S, ... <= a).
 
     Raises ValueError when the (dilated) kernel does not fit in the padded
     input, i.e. when the output would be empty.

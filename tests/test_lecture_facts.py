@@ -159,3 +159,42 @@ def test_1x1_conv_is_a_per_pixel_fc_layer():
     pixels = x.transpose(0, 2, 3, 1).reshape(N * H * W, C)  # one row per pixel
     fc_out, _ = affine_forward(pixels, w[:, :, 0, 0].T, b)  # (N*H*W, F)
     assert rel_error(conv_out, fc_out.reshape(N, H, W, F).transpose(0, 3, 1, 2)) < 1e-10
+
+
+# --- statements of the demos and the assignment-1 notebook -----------------------------------------
+
+
+@pytest.mark.parametrize("k", [2, 3, 8])
+def test_average_pooling_keeps_the_mean_of_the_pixels_its_windows_cover(k):
+    """The pooling demo: the pooled mean is the covered pixels' mean, the whole map's only when k divides both sides."""
+    from cs7150.layers import avg_pool_forward_fast
+
+    x = np.random.default_rng(k).random((1, 1, 20, 18))
+    out, _ = avg_pool_forward_fast(x, {"pool_height": k, "pool_width": k, "stride": k})
+    covered = x[..., :20 // k * k, :18 // k * k]
+    assert rel_error(out.mean(), covered.mean()) < 1e-12
+    assert (rel_error(out.mean(), x.mean()) < 1e-12) == (20 % k == 0 and 18 % k == 0)
+
+
+@pytest.mark.parametrize("stride", [1, 2, 3, 4])
+@pytest.mark.parametrize("pad", [0, 1, 2])
+@pytest.mark.parametrize("kernel", [1, 2, 3, 5])
+def test_the_slides_ceil_form_is_the_floor_form(kernel, pad, stride):
+    """Section 1: ceil((W - K + 1 + 2P) / S) == floor((W - K + 2P) / S) + 1 for every integer size the kernel fits."""
+    for size in range(max(1, kernel - 2 * pad), 40):
+        assert -(-(size - kernel + 1 + 2 * pad) // stride) == conv_output_size(size, kernel, pad, stride)
+
+
+def test_lenet5_volumes_of_the_slide():
+    """Section 7c: the activations' volumes behind "spatial size decreases, channels increase"."""
+    rows = summarize(LENET5, (1, 28, 28), file=io.StringIO())
+    volumes = [int(np.prod([int(n) for n in r["output_size"].split(" x ")])) for r in rows[:-1]
+               if r["layer"].startswith(("Input", "Conv", "MaxPool"))]
+    assert volumes == [784, 15_680, 3_920, 9_800, 2_450]
+
+
+@pytest.mark.parametrize("kernel, pad, stride, side", [(3, 1, 1, 32), (5, 2, 1, 32), (1, 0, 1, 32), (3, 1, 2, 16)])
+def test_common_settings_of_the_summary_slide(kernel, pad, stride, side):
+    """Section 7d: 'same' padding keeps the size, stride 2 halves it."""
+    assert conv_output_size(32, kernel, pad, stride) == side
+    assert conv_out_shape(32, kernel, pad, stride) == (1, side, side)

@@ -4,7 +4,7 @@ Points per function are in ``autograder/assignments/assignment1.json``:
 conv naive 15 + 15, max pool naive 8 + 10, avg pool naive 4 + 5, conv fast
 10 + 10, conv1d 3 + 3, conv3d 3 + 3, max pool fast 3 + 4, avg pool fast 2 + 2.
 """
-from autograder import diagnoses
+from cs7150 import mistakes
 from autograder.samples import Body, Edit, Sample
 
 FORGER = '''
@@ -54,23 +54,23 @@ SAMPLES = [
     Sample("reference", 100),
     Sample("blank", 0, blank=True),
     Sample("bias_missing", 85, (Edit("conv_forward_naive", " + b[f]", ""),), layout="zip",
-           diagnoses={"conv_forward_naive": diagnoses.BIAS}),
+           diagnoses={"conv_forward_naive": mistakes.BIAS}),
     Sample("flipped_kernel", 85, (Edit("conv_forward_naive", "patch * w[f]", "patch * w[f, :, ::-1, ::-1]"),),
-           diagnoses={"conv_forward_naive": diagnoses.FLIPPED}),
+           diagnoses={"conv_forward_naive": mistakes.FLIPPED}),
     Sample("one_sided_padding", 85,
            (Edit("conv_forward_naive", "(0, 0), (0, 0), *pad)", "(0, 0), (0, 0), *((2 * top, 0) for top, _ in pad))"),),
-           diagnoses={"conv_forward_naive": diagnoses.ONE_SIDED}),
+           diagnoses={"conv_forward_naive": mistakes.ONE_SIDED}),
     Sample("stride_ignored", 94,  # the stride-1 cases pass: 3 + 2 + 2 + 2 of 15
            (Edit("conv_forward_naive", "i * stride_h", "i", 2), Edit("conv_forward_naive", "j * stride_w", "j", 2)),
-           layout="nbgrader", diagnoses={"conv_forward_naive": diagnoses.STRIDE}),
+           layout="nbgrader", diagnoses={"conv_forward_naive": mistakes.STRIDE}),
     Sample("dx_assigned", 85,  # every backward case has overlapping windows
            (Edit("conv_backward_naive", "dx_padded[n, channels, h_window, w_window] +=",
                  "dx_padded[n, channels, h_window, w_window] ="),),
-           diagnoses={"conv_backward_naive": diagnoses.DX_ASSIGNED}),
+           diagnoses={"conv_backward_naive": mistakes.DX_ASSIGNED}),
     Sample("dw_first_chunk", 94,  # the fast backward passes' cases of several batch chunks fail: 2 + 2 + 2
            (Edit("conv_nd_backward", "dw += np.matmul", "dw = np.matmul"),),
-           diagnoses={"conv_backward_fast": diagnoses.DW_ONE_CHUNK, "conv1d_backward_fast": diagnoses.DW_ONE_CHUNK,
-                      "conv3d_backward_fast": diagnoses.DW_ONE_CHUNK}),
+           diagnoses={"conv_backward_fast": mistakes.DW_ONE_CHUNK, "conv1d_backward_fast": mistakes.DW_ONE_CHUNK,
+                      "conv3d_backward_fast": mistakes.DW_ONE_CHUNK}),
     Sample("wrong_output_size", 92,
            (Edit("max_pool_forward_naive", "(N, C, H_out, W_out)", "(N, C, H_out - 1, W_out - 1)"),
             Edit("max_pool_forward_naive", "range(H_out)", "range(H_out - 1)"),
@@ -79,7 +79,7 @@ SAMPLES = [
     Sample("max_pool_ties", 97,  # only the 3-point tie case fails
            (Edit("max_pool_backward_naive", "dx_padded[n, c, h0 + r, w0 + s] += dout[n, c, i, j]",
                  "dx_padded[n, c, h0:h0 + PH, w0:w0 + PW] += (window == window.max()) * dout[n, c, i, j]"),),
-           diagnoses={"max_pool_backward_naive": diagnoses.TIES}),
+           diagnoses={"max_pool_backward_naive": mistakes.TIES}),
     Sample("naive_torch", 85, (Body("conv_forward_naive", TORCH_CONV),),
            diagnoses={"conv_forward_naive": "naive conv used PyTorch"}),
     Sample("forger", 70, (Body("conv_forward_naive", FORGER), Body("conv_backward_naive", "import sys\nsys.exit(0)"))),

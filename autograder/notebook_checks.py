@@ -622,6 +622,9 @@ class ExecuteApart(Execute):
             except DeadKernelError:  # the student's kernel died: the test cells after it did not run
                 stopped = f"the kernel died at cell {index + 1}"
                 self.log.warning("%s; the remaining cells were not run", stopped)
+            except Exception as error:  # noqa: BLE001 - nbclient's own failure on a cell: the rest did not run
+                stopped = f"cell {index + 1} could not be run ({type(error).__name__})"
+                self.log.warning("%s; the remaining cells were not run", stopped)
             self._run_tests()
         verdicts = {self._grade_id(cell): verdict(cell.outputs) for cell in self._pending}
         for cell in self.nb.cells:
@@ -687,6 +690,9 @@ class ExecuteApart(Execute):
             self._snapshots[grade_id] = (key, self._bridge.ask(f"_cs7150_snapshot({key!r}, {names!r})"))
         except (KernelError, SyntaxError) as error:
             self._snapshots[grade_id] = (key, error)
+        except Exception as error:  # the kernel went away mid-answer, or anything else: this test fails
+            self._snapshots[grade_id] = (key, KernelError(f"the notebook's kernel did not answer "
+                                                          f"({type(error).__name__})"))
         self._pending.append(cell)
         return cell, resources
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -151,14 +152,21 @@ def _executed(notebook: Path) -> tuple[dict[str, str | None], dict]:
     return cells, record if isinstance(record, dict) else {}
 
 
+EXCEPTION_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt))(: .*)?$")
+
+
 def _nbgrader_complaints(job: processes.Job | None, limit: int = 500) -> str:
-    """nbgrader's own warnings and errors about a submission (its log lines, without their prefix)."""
+    """nbgrader's own errors about a submission: the class of the exception that stopped it (the last line of a
+    traceback in its log; its message could quote anything), its error lines, then its warnings (without their
+    prefix): a warning such as a changed checksum is never given alone when something else failed."""
     if job is None:
         return ""
-    lines = [line.split("]", 1)[1].strip() for line in job.stderr_tail(20000).splitlines()
-             if line.startswith(("[AutogradeApp | WARNING]", "[AutogradeApp | ERROR]"))
-             and "Removing failed assignment" not in line]
-    text = "; ".join(dict.fromkeys(lines))
+    log = job.stderr_tail(20000).splitlines()
+    raised = [f"nbgrader stopped on a {match.group(1)}" for match in map(EXCEPTION_LINE.match, log) if match]
+    errors = [line.split("]", 1)[1].strip() for line in log if line.startswith("[AutogradeApp | ERROR]")
+              and "Removing failed assignment" not in line and "Traceback" not in line]
+    warnings = [line.split("]", 1)[1].strip() for line in log if line.startswith("[AutogradeApp | WARNING]")]
+    text = "; ".join(dict.fromkeys([*raised[-1:], *errors, *warnings]))
     return text if len(text) <= limit else text[:limit] + "..."
 
 

@@ -208,7 +208,7 @@ def test_feedback_pages_show_the_score_and_no_hidden_test(tmp_path):
         assert 'href="feedback/conv_pool.html"' in (out / "students" / student / "feedback.html").read_text()
     assert results["reference"].parts[-1].score == results["reference"].parts[-1].max_score
     failed = next(c for c in results["hidden_failure"].parts[-1].cases if c.name == "test_output_size")
-    assert failed.score == 0 and "AssertionError: " + notebook_checks.HIDDEN_FAILURE in failed.summary
+    assert failed.score == 0 and f"{notebook_checks.HIDDEN_ENAME}: {notebook_checks.HIDDEN_FAILURE}" in failed.summary
     failure_page = (out / "students" / "hidden_failure" / "feedback" / "conv_pool.html").read_text()
     assert notebook_checks.HIDDEN_FAILURE in html.unescape(failure_page)  # that it failed, not the hidden input
     assert "output_size(W=" not in html.unescape(failure_page)

@@ -444,3 +444,16 @@ def test_assignment2_added_cells_cannot_change_a_verdict_and_see_no_hidden_test(
     assert "must be an nn.Sequential" in json.dumps(_cell(executed, "test_lenet5").outputs)
     printed = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
     assert "hidden tests found in the kernel: False" in printed
+
+
+def test_nbgrader_failing_names_the_exception_before_its_warnings(tmp_path):
+    from autograder import notebooks, processes
+
+    job = processes.Job(key="s", command=["true"], cwd=tmp_path, log_dir=tmp_path, wall_s=1, memory_mb=64, file_mb=1)
+    (tmp_path / "stderr.txt").write_text(
+        "[AutogradeApp | WARNING] Checksum for grade cell test_counting has changed!\n"
+        "[AutogradeApp | ERROR] There was an error processing assignment: x\n"
+        "Traceback (most recent call last):\n  File \"x.py\", line 1, in f\n"
+        "KeyError: 'hidden input 42'\n")
+    text = notebooks._nbgrader_complaints(job)
+    assert text.startswith("nbgrader stopped on a KeyError") and "42" not in text and "Checksum" in text

@@ -457,3 +457,18 @@ def test_nbgrader_failing_names_the_exception_before_its_warnings(tmp_path):
         "KeyError: 'hidden input 42'\n")
     text = notebooks._nbgrader_complaints(job)
     assert text.startswith("nbgrader stopped on a KeyError") and "42" not in text and "Checksum" in text
+
+
+def test_every_assignment_runs_its_test_cells_apart_unless_it_opts_out_explicitly():
+    """A new assignment (say one copied from the first) gets the strict executor without a word of configuration:
+    the course names no assignment list, only the opt-outs, and there are none."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import nbtools
+
+    settings = nbtools.course_config()
+    assert settings.ExecuteApart.in_kernel == [] and "assignments" not in settings.ExecuteApart
+    preprocessors = settings.Autograde.autograde_preprocessors
+    assert nc.ExecuteApart in preprocessors and not any(p.__name__ == "Execute" for p in preprocessors)
+    assert nc.ExecuteApart().in_kernel == []  # the executor's own default: apart

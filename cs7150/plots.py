@@ -1,5 +1,8 @@
 """Figures of a training run (loss/accuracy curves, first-layer filters, a confusion matrix) and of a wrong map.
 
+``filter_correlations`` measures how far training moved each first-layer filter from its initial value;
+``plot_filter_change`` shows the filters before, after and after minus before, side by side.
+
 ``plot_map_difference`` shows an expected feature map, a student's and their difference (the grader embeds it
 in its feedback with ``png_data_uri``; the notebooks' checks show it beside a failing comparison).
 
@@ -80,6 +83,82 @@ def plot_filters(weight: np.ndarray, path=None, title: str = "first-layer filter
             ax.imshow(weight[i, 0], cmap="gray", interpolation="nearest")
             ax.set_title(str(i), fontsize=8)
     fig.suptitle(title)
+    return _save(fig, path)
+
+
+DRIFT_LINE = "conv1 filters vs their initialisation: median correlation {:.2f}"
+
+
+def _filter_pair(before, after) -> tuple[np.ndarray, np.ndarray]:
+    before, after = np.asarray(before, dtype=np.float64), np.asarray(after, dtype=np.float64)
+    if before.ndim != 4 or before.shape != after.shape:
+        raise ValueError(f"before and after must be filters of one shape (F, C, HH, WW), got {before.shape} "
+                         f"and {after.shape}")
+    return before, after
+
+
+def filter_correlations(before, after) -> np.ndarray:
+    """Pearson correlation of each filter after training with its own initial value.
+
+    Args:
+        before, after: float arrays (F, C, HH, WW), e.g. conv1.weight at initialisation and after training.
+
+    Returns:
+        float64 ndarray (F,): for filter f, the correlation over its C * HH * WW weights (1: training only
+        rescaled it or left it alone; near 0: it is no longer its random start).
+
+    Raises:
+        ValueError: the shapes differ or are not 4-dimensional, or a filter is constant (no correlation).
+    """
+    before, after = _filter_pair(before, after)
+    a = before.reshape(len(before), -1)
+    b = after.reshape(len(after), -1)
+    a, b = a - a.mean(axis=1, keepdims=True), b - b.mean(axis=1, keepdims=True)
+    norms = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))  # (F,)
+    if not np.all(norms > 0):
+        raise ValueError(f"filters {np.flatnonzero(~(norms > 0)).tolist()} are constant before or after: "
+                         "they have no correlation")
+    return (a * b).sum(axis=1) / norms
+
+
+def filter_drift_line(before, after) -> str:
+    """The line ``conv1 filters vs their initialisation: median correlation X.XX`` for (F, C, HH, WW) filters."""
+    return DRIFT_LINE.format(float(np.median(filter_correlations(before, after))))
+
+
+def plot_filter_change(before, after, path=None, title: str = "conv1") -> Figure:
+    """Three grids side by side: the filters before training, after, and after minus before.
+
+    Every tile has its own grey scale (input channel 0); each tile of the "after" grid is titled with the
+    filter's correlation with its initial value (``filter_correlations``), each panel with its weights' range.
+
+    Args:
+        before, after: float arrays (F, C, HH, WW), e.g. conv1.weight at initialisation and after training.
+        path: where to save the PNG, or None.
+        title: figure title.
+
+    Returns:
+        The ``Figure``.
+
+    Raises:
+        ValueError: as ``filter_correlations``.
+    """
+    before, after = _filter_pair(before, after)
+    correlations = filter_correlations(before, after)
+    n_filters = len(before)
+    cols = min(n_filters, 5)
+    rows = math.ceil(n_filters / cols)
+    fig = Figure(figsize=(3 * (1.05 * cols + 0.3), 1.15 * rows + 0.9))
+    panels = (("before", before, None), ("after", after, correlations), ("after - before", after - before, None))
+    for subfig, (name, weights, labels) in zip(fig.subfigures(1, 3), panels):
+        axes = subfig.subplots(rows, cols, squeeze=False).ravel()
+        for i, ax in enumerate(axes):
+            ax.set_axis_off()
+            if i < n_filters:
+                ax.imshow(weights[i, 0], cmap="gray", interpolation="nearest")
+                ax.set_title(f"{i}" if labels is None else f"{i}: r={labels[i]:.2f}", fontsize=7)
+        subfig.suptitle(f"{name}\n|w| up to {np.abs(weights).max():.3g}", fontsize=9)
+    fig.suptitle(f"{title}: median correlation with the initial filter {np.median(correlations):.2f}", y=1.04)
     return _save(fig, path)
 
 

@@ -5,11 +5,13 @@ adding up to the header's total, a clean run in grading mode (no error, no stder
 cell), ``nbgrader generate_assignment`` and the student release. Here, what is
 particular to this notebook: every autograded test cell passes its tests with the reference solutions in both modes, and the cells print what
 the assignment promises (the lecture's table with 1,256,080 parameters, one results table with the baselines
-and every variant, a timing table whose GPU row says "no GPU" without one, the figures).
+and every variant, conv1 filters that left their random start (as Q4's reference answer says), a timing table whose GPU row says "no GPU" without one, the figures).
 
 The notebook runs once per session: ``execute`` is memoized, so this file and ``tests/test_notebooks.py`` share one run.
 """
 from __future__ import annotations
+
+import re
 
 import pytest
 import torch
@@ -83,3 +85,17 @@ def test_draws_the_figures(executed):
     nb = executed
     figures = sum("image/png" in o.get("data", {}) for cell in nb.cells for o in cell.get("outputs", []))
     assert figures >= MIN_FIGURES, f"{figures} figures, expected at least {MIN_FIGURES}"
+
+
+SMALL_START = re.compile(r"^conv1 filters vs their initialisation: median correlation (-?\d+\.\d\d)$", re.M)
+DEFAULT_START = re.compile(r"^section 2's LeNet-5 \(PyTorch's initial scale\): median correlation (-?\d+\.\d\d)$", re.M)
+
+
+@pytest.mark.slow
+def test_small_start_filters_leave_their_initialisation(executed):
+    """Q4's reference answer: section 2's conv1 stays above 0.95 of its start, the small-start one ends below 0.5."""
+    printed = "".join(stdout_of(cell) for cell in executed.cells)
+    small, default = SMALL_START.findall(printed), DEFAULT_START.findall(printed)
+    assert len(small) == 1 and len(default) == 1, f"expected one line of each, found {small} and {default}"
+    assert float(small[0]) < 0.5, f"the small-start filters still correlate {small[0]} with their start"
+    assert float(default[0]) > 0.95, f"section 2's filters correlate {default[0]} with their start (Q4 says above 0.95)"

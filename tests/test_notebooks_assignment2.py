@@ -65,12 +65,16 @@ def test_prints_the_lecture_table_the_results_and_the_timings(executed):
     for text in ("Conv (C_out=20, K=5, P=2, S=1)", "50 x 7 x 7", "Linear (2450 -> 500)", "1,256,080"):
         assert text in summary, f"summarize's table lacks {text!r}:\n{summary}"
 
-    results = stdout_of(cell_with_id(nb, "train_all"))
+    results = stdout_of(cell_with_id(nb, "results_table"))
     rows = {line.split()[0] for line in results.splitlines() if line.strip()}
     missing = [name for name in MODELS_IN_TABLE if name not in rows]
     assert not missing, f"the results table lacks {missing}:\n{results}"
     order = [line.split()[0] for line in results.splitlines() if line.split() and line.split()[0] in MODELS_IN_TABLE]
     assert order[:2] == ["chance", "linear"], f"baselines first, got {order}"
+    spreads = [line for line in results.splitlines() if line.split() and line.split()[0] in MODELS_IN_TABLE]
+    assert all(len(re.findall(r"\d+\.\d\d \+- \d+\.\d\d%", line)) == 1 for line in spreads), \
+        f"every row needs its held-out mean +- standard deviation over the seeds:\n{results}"
+    assert all(len(line.split("%")[-1].split()) >= 3 for line in spreads), f"fewer than three seeds per row:\n{results}"
 
     timings = stdout_of(cell_with_id(nb, "timing"))
     assert "NumPy twin" in timings and "PyTorch" in timings, timings

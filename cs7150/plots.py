@@ -29,7 +29,7 @@ def _save(fig: Figure, path) -> Figure:
 
 
 def plot_history(history: list[dict], path=None, title: str = "") -> Figure:
-    """Loss and accuracy per epoch, training (running mean) and held-out.
+    """Loss and accuracy per epoch, training (running mean) and held-out; for one epoch, two labelled bars each.
 
     Args:
         history: the list of dicts returned by ``cs7150.train.fit``.
@@ -42,6 +42,8 @@ def plot_history(history: list[dict], path=None, title: str = "") -> Figure:
     epochs = [row["epoch"] for row in history]
     fig = Figure(figsize=(9, 3.5))
     ax_loss, ax_acc = fig.subplots(1, 2)
+    if len(history) == 1:  # one epoch: two labelled bars per panel, not two dots under a legend
+        return _save(_plot_one_epoch(fig, ax_loss, ax_acc, history[0], title), path)
     for key, label in (("train", "train (running)"), ("test", "held-out")):
         ax_loss.plot(epochs, [row[f"{key}_loss"] for row in history], "o-", label=label)
         ax_acc.plot(epochs, [100 * row[f"{key}_acc"] for row in history], "o-", label=label)
@@ -53,6 +55,21 @@ def plot_history(history: list[dict], path=None, title: str = "") -> Figure:
         ax.legend()
     fig.suptitle(title)
     return _save(fig, path)
+
+
+def _plot_one_epoch(fig: Figure, ax_loss, ax_acc, row: dict, title: str) -> Figure:
+    """Bars of the training (running mean over the epoch) and held-out loss and accuracy of a one-epoch run."""
+    names = ["train\n(running mean)", "held-out\n(end of epoch)"]
+    for ax, key, scale, unit, name in ((ax_loss, "loss", 1, "", "cross-entropy"),
+                                       (ax_acc, "acc", 100, "%", "accuracy (%)")):
+        values = [scale * row[f"train_{key}"], scale * row[f"test_{key}"]]
+        bars = ax.bar(names, values, color=["C0", "C1"], width=0.5)
+        ax.bar_label(bars, [f"{v:.3f}" if unit == "" else f"{v:.2f}%" for v in values], fontsize=8)
+        ax.set(ylabel=name, title=f"{'loss' if key == 'loss' else 'accuracy'} after epoch {row['epoch']}")
+        ax.set_ylim(0, max(values) * 1.15)
+        ax.grid(alpha=0.3, axis="y")
+    fig.suptitle(title)
+    return fig
 
 
 def plot_filters(weight: np.ndarray, path=None, title: str = "first-layer filters") -> Figure:

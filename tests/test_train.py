@@ -9,7 +9,7 @@ from coursetools import compare_cli, train_cli
 from cs7150.data import load_mnist
 from cs7150.models import build_model, small_conv1_init
 from cs7150.plots import (DRIFT_LINE, confusion_matrix, filter_correlations, filter_drift_line,
-                          plot_filter_change)
+                          plot_filter_change, plot_history)
 from cs7150.train import TrainConfig, choose_device, evaluate, fit, load_checkpoint, save_checkpoint
 
 QUICK = dict(batch_size=32, progress=False)
@@ -163,6 +163,15 @@ def test_confusion_matrix_counts_true_rows_and_predicted_columns():
     assert counts.tolist() == [[1, 1, 0], [0, 1, 0], [1, 0, 1]]
     with pytest.raises(ValueError, match="predictions must lie in"):
         confusion_matrix([0, 1], [0, 3], num_classes=3)
+
+
+def test_a_one_epoch_history_is_drawn_as_labelled_bars_and_longer_ones_as_curves():
+    row = {"epoch": 1, "train_loss": 0.5, "train_acc": 0.85, "test_loss": 0.2, "test_acc": 0.95}
+    one = plot_history([row])
+    assert [len(ax.patches) for ax in one.axes] == [2, 2] and not any(ax.get_legend() for ax in one.axes)
+    assert "95.00%" in [text.get_text() for text in one.axes[1].texts]
+    two = plot_history([row, {**row, "epoch": 2}])
+    assert [len(ax.lines) for ax in two.axes] == [2, 2] and all(ax.get_legend() for ax in two.axes)
 
 
 def test_filter_correlations_are_one_for_a_rescaled_filter_and_zero_for_an_orthogonal_one():

@@ -103,3 +103,22 @@ def test_small_start_filters_leave_their_initialisation(executed):
     assert len(small) == 1 and len(default) == 1, f"expected one line of each, found {small} and {default}"
     assert float(small[0]) < 0.5, f"the small-start filters still correlate {small[0]} with their start"
     assert float(default[0]) > 0.95, f"section 2's filters correlate {default[0]} with their start (Q4 says above 0.95)"
+
+
+ANSWER_NUMBER = re.compile(r"\b(chance|linear|lenet5(?:-\w+)?)\s+(\d+\.\d\d) \+- (\d+\.\d\d)%")
+TABLE_ROW = re.compile(r"^(\S+) .* (\d+\.\d\d) \+- (\d+\.\d\d)%", re.M)
+
+
+@pytest.mark.slow
+def test_reference_answers_quote_the_student_budget_table(executed):
+    """Q1's and Q2's reference numbers are the student-budget table's: means within 0.3 points, spreads within 0.3
+    (other thread counts sum in another order, so the last digits may differ from the reference run's)."""
+    if not any("(your budget)" in stdout_of(cell) for cell in executed.cells):
+        pytest.skip("the reference answers quote the student budget's run")
+    table = {name: (float(mean), float(std)) for name, mean, std in TABLE_ROW.findall(stdout_of(cell_with_id(executed, "results_table")))}
+    quoted = [match for grade_id in ("q1_baselines", "q2_variants")
+              for match in ANSWER_NUMBER.findall(cell_with_id(executed, grade_id).source)]
+    assert {name for name, *_ in quoted} >= set(MODELS_IN_TABLE), f"Q2's answer must quote every row: {quoted}"
+    far = [(name, mean, std, table[name]) for name, mean, std in quoted
+           if abs(float(mean) - table[name][0]) > 0.3 or abs(float(std) - table[name][1]) > 0.3]
+    assert not far, f"reference answers quote numbers this run does not reproduce (answer, then run): {far}"

@@ -71,7 +71,9 @@ def test_prints_the_lecture_table_the_results_and_the_timings(executed):
     assert not missing, f"the results table lacks {missing}:\n{results}"
     order = [line.split()[0] for line in results.splitlines() if line.split() and line.split()[0] in MODELS_IN_TABLE]
     assert order[:2] == ["chance", "linear"], f"baselines first, got {order}"
-    spreads = [line for line in results.splitlines() if line.split() and line.split()[0] in MODELS_IN_TABLE]
+    table = results.split("difference from LeNet-5")[0]  # the table, without the lines of differences under it
+    spreads = [line for line in table.splitlines() if line.split() and line.split()[0] in MODELS_IN_TABLE]
+    assert len(spreads) == len(MODELS_IN_TABLE), f"one row per model expected:\n{results}"
     assert all(len(re.findall(r"\d+\.\d\d \+- \d+\.\d\d%", line)) == 1 for line in spreads), \
         f"every row needs its held-out mean +- standard deviation over the seeds:\n{results}"
     assert all(len(line.split("%")[-1].split()) >= 3 for line in spreads), f"fewer than three seeds per row:\n{results}"

@@ -25,7 +25,8 @@ about ``CHUNK_BYTES`` of columns each). A chunk's columns are used while they
 are still in the processor's cache, and the backward pass builds them again
 instead of keeping the whole batch's from the forward pass: for LeNet-5's
 conv2 at batch 128 those are 50 MB in float32, and writing and reading them
-back from memory cost more than the copies (docs/benchmarks.md).
+back from memory cost more than the copies (measured in docs/benchmarks.md of the
+course repository; a student release does not include it).
 
 Results equal ``cs7150.conv.conv_forward_naive`` / ``conv_backward_naive`` up
 to floating-point rounding. ``conv_param`` takes the same keys, one int per
@@ -197,7 +198,7 @@ def conv_nd_backward(dout, x, w, stride, pad, dilation, groups):
         cols_by_group = cols.reshape(groups, C_g * K, -1)  # (groups, C_g*K, P*n)
         dout_batch_last = np.ascontiguousarray(np.moveaxis(dout[batch], 0, -1), dtype=dtype)  # (F, *out_size, n)
         dout_by_group = dout_batch_last.reshape(groups, F // groups, -1)  # (groups, F_g, P*n)
-        # dw += dout @ cols.T, computed as (cols @ dout.T).T: OpenBLAS is faster this way round (docs/benchmarks.md)
+        # dw += dout @ cols.T, computed as (cols @ dout.T).T: OpenBLAS is faster this way round (measured by the course)
         dw += np.matmul(cols_by_group, dout_by_group.swapaxes(1, 2)).swapaxes(1, 2)
         dcols = np.matmul(w_by_group.swapaxes(1, 2), dout_by_group).reshape(cols.shape)
         dx_padded = col2im(dcols, padded_size, stride, dilation)  # (C, *padded_size, n)

@@ -15,6 +15,9 @@ reference ``cs7150.lenet5.LeNet5``, which student releases leave out), one
 variant per lecture question (average pooling, no ReLU, 3x3 kernels, no
 padding, batch normalization), a linear classifier on pixels, a chance
 baseline, and the NumPy twin of LeNet-5 (``cs7150.numpy_lenet``).
+``small_conv1_init`` starts a network's first convolution small, so that its
+trained filters show what training put there (the assignment-2 notebook's
+section 5 and the ``lenet5_filters`` demo).
 """
 from __future__ import annotations
 
@@ -123,6 +126,42 @@ def build_model(name: str, seed: int = 0, **kwargs):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return builder(**options)
+
+
+SMALL_CONV1_SCALE = 0.01  # conv1's initial weights at 1/100 of PyTorch's default: the trained filters are learned
+
+
+def small_conv1_init(model, scale: float = SMALL_CONV1_SCALE):
+    """Shrink the initial weights of ``model.conv1`` by ``scale`` and zero its bias, in place; return ``model``.
+
+    PyTorch draws a 5x5 single-channel filter uniformly from [-0.2, 0.2]. One epoch of Adam on a few thousand
+    digits moves conv1's weights by a few hundredths, so after it every filter still correlates about 0.98 with
+    its random start. Started at ``scale`` times that draw (the same random directions, 1/100 of the size, no
+    bias) the filters become what training put there. The zero bias keeps every filter's ReLU alive at the
+    start (a bias of -0.1 against weights of 0.002 would keep a response negative, and the filter untrained).
+
+    Args:
+        model: an ``nn.Module`` with an ``nn.Conv2d`` child ``conv1`` (LeNet-5 and its variants).
+        scale: float in (0, 1], the factor applied to ``conv1.weight`` (F, C, K, K).
+
+    Returns:
+        ``model``, changed in place.
+
+    Raises:
+        TypeError: ``model`` has no ``nn.Conv2d`` named ``conv1``.
+        ValueError: ``scale`` is not in (0, 1].
+    """
+    conv1 = getattr(model, "conv1", None)
+    if not isinstance(conv1, nn.Conv2d):
+        raise TypeError(f"small_conv1_init needs a model with an nn.Conv2d named conv1, got {type(model).__name__} "
+                        f"whose conv1 is {type(conv1).__name__}")
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale <= 1:
+        raise ValueError(f"scale must be a number in (0, 1], got {scale!r}")
+    with torch.no_grad():
+        conv1.weight.mul_(scale)
+        if conv1.bias is not None:
+            conv1.bias.zero_()
+    return model
 
 
 def count_parameters(model) -> int:

@@ -1,5 +1,8 @@
 """Figures of a training run (loss/accuracy curves, first-layer filters, a confusion matrix) and of a wrong map.
 
+``filter_correlations`` measures how far training moved each first-layer filter from its initial value;
+``plot_filter_change`` shows the filters before, after and after minus before, side by side.
+
 ``plot_map_difference`` shows an expected feature map, a student's and their difference (the grader embeds it
 in its feedback with ``png_data_uri``; the notebooks' checks show it beside a failing comparison).
 
@@ -26,7 +29,7 @@ def _save(fig: Figure, path) -> Figure:
 
 
 def plot_history(history: list[dict], path=None, title: str = "") -> Figure:
-    """Loss and accuracy per epoch, training (running mean) and held-out.
+    """Loss and accuracy per epoch, training (running mean) and held-out; for one epoch, two labelled bars each.
 
     Args:
         history: the list of dicts returned by ``cs7150.train.fit``.
@@ -39,6 +42,8 @@ def plot_history(history: list[dict], path=None, title: str = "") -> Figure:
     epochs = [row["epoch"] for row in history]
     fig = Figure(figsize=(9, 3.5))
     ax_loss, ax_acc = fig.subplots(1, 2)
+    if len(history) == 1:  # one epoch: two labelled bars per panel, not two dots under a legend
+        return _save(_plot_one_epoch(fig, ax_loss, ax_acc, history[0], title), path)
     for key, label in (("train", "train (running)"), ("test", "held-out")):
         ax_loss.plot(epochs, [row[f"{key}_loss"] for row in history], "o-", label=label)
         ax_acc.plot(epochs, [100 * row[f"{key}_acc"] for row in history], "o-", label=label)
@@ -50,6 +55,21 @@ def plot_history(history: list[dict], path=None, title: str = "") -> Figure:
         ax.legend()
     fig.suptitle(title)
     return _save(fig, path)
+
+
+def _plot_one_epoch(fig: Figure, ax_loss, ax_acc, row: dict, title: str) -> Figure:
+    """Bars of the training (running mean over the epoch) and held-out loss and accuracy of a one-epoch run."""
+    names = ["train\n(running mean)", "held-out\n(end of epoch)"]
+    for ax, key, scale, unit, name in ((ax_loss, "loss", 1, "", "cross-entropy"),
+                                       (ax_acc, "acc", 100, "%", "accuracy (%)")):
+        values = [scale * row[f"train_{key}"], scale * row[f"test_{key}"]]
+        bars = ax.bar(names, values, color=["C0", "C1"], width=0.5)
+        ax.bar_label(bars, [f"{v:.3f}" if unit == "" else f"{v:.2f}%" for v in values], fontsize=8)
+        ax.set(ylabel=name, title=f"{'loss' if key == 'loss' else 'accuracy'} after epoch {row['epoch']}")
+        ax.set_ylim(0, max(values) * 1.15)
+        ax.grid(alpha=0.3, axis="y")
+    fig.suptitle(title)
+    return fig
 
 
 def plot_filters(weight: np.ndarray, path=None, title: str = "first-layer filters") -> Figure:
@@ -80,6 +100,82 @@ def plot_filters(weight: np.ndarray, path=None, title: str = "first-layer filter
             ax.imshow(weight[i, 0], cmap="gray", interpolation="nearest")
             ax.set_title(str(i), fontsize=8)
     fig.suptitle(title)
+    return _save(fig, path)
+
+
+DRIFT_LINE = "conv1 filters vs their initialisation: median correlation {:.2f}"
+
+
+def _filter_pair(before, after) -> tuple[np.ndarray, np.ndarray]:
+    before, after = np.asarray(before, dtype=np.float64), np.asarray(after, dtype=np.float64)
+    if before.ndim != 4 or before.shape != after.shape:
+        raise ValueError(f"before and after must be filters of one shape (F, C, HH, WW), got {before.shape} "
+                         f"and {after.shape}")
+    return before, after
+
+
+def filter_correlations(before, after) -> np.ndarray:
+    """Pearson correlation of each filter after training with its own initial value.
+
+    Args:
+        before, after: float arrays (F, C, HH, WW), e.g. conv1.weight at initialisation and after training.
+
+    Returns:
+        float64 ndarray (F,): for filter f, the correlation over its C * HH * WW weights (1: training only
+        rescaled it or left it alone; near 0: it is no longer its random start).
+
+    Raises:
+        ValueError: the shapes differ or are not 4-dimensional, or a filter is constant (no correlation).
+    """
+    before, after = _filter_pair(before, after)
+    a = before.reshape(len(before), -1)
+    b = after.reshape(len(after), -1)
+    a, b = a - a.mean(axis=1, keepdims=True), b - b.mean(axis=1, keepdims=True)
+    norms = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))  # (F,)
+    if not np.all(norms > 0):
+        raise ValueError(f"filters {np.flatnonzero(~(norms > 0)).tolist()} are constant before or after: "
+                         "they have no correlation")
+    return (a * b).sum(axis=1) / norms
+
+
+def filter_drift_line(before, after) -> str:
+    """The line ``conv1 filters vs their initialisation: median correlation X.XX`` for (F, C, HH, WW) filters."""
+    return DRIFT_LINE.format(float(np.median(filter_correlations(before, after))))
+
+
+def plot_filter_change(before, after, path=None, title: str = "conv1") -> Figure:
+    """Three grids side by side: the filters before training, after, and after minus before.
+
+    Every tile has its own grey scale (input channel 0); each tile of the "after" grid is titled with the
+    filter's correlation with its initial value (``filter_correlations``), each panel with its weights' range.
+
+    Args:
+        before, after: float arrays (F, C, HH, WW), e.g. conv1.weight at initialisation and after training.
+        path: where to save the PNG, or None.
+        title: figure title.
+
+    Returns:
+        The ``Figure``.
+
+    Raises:
+        ValueError: as ``filter_correlations``.
+    """
+    before, after = _filter_pair(before, after)
+    correlations = filter_correlations(before, after)
+    n_filters = len(before)
+    cols = min(n_filters, 5)
+    rows = math.ceil(n_filters / cols)
+    fig = Figure(figsize=(3 * (1.05 * cols + 0.3), 1.15 * rows + 0.9))
+    panels = (("before", before, None), ("after", after, correlations), ("after - before", after - before, None))
+    for subfig, (name, weights, labels) in zip(fig.subfigures(1, 3), panels):
+        axes = subfig.subplots(rows, cols, squeeze=False).ravel()
+        for i, ax in enumerate(axes):
+            ax.set_axis_off()
+            if i < n_filters:
+                ax.imshow(weights[i, 0], cmap="gray", interpolation="nearest")
+                ax.set_title(f"{i}" if labels is None else f"{i}: r={labels[i]:.2f}", fontsize=7)
+        subfig.suptitle(f"{name}\n|w| up to {np.abs(weights).max():.3g}", fontsize=9)
+    fig.suptitle(f"{title}: median correlation with the initial filter {np.median(correlations):.2f}", y=1.04)
     return _save(fig, path)
 
 

@@ -3,9 +3,13 @@
 Each demo is executed top to bottom in its folder (as ``jupyter nbconvert --execute`` would) with
 ``CS7150_DEMO_FIGURES`` and ``CS7150_RUNS`` pointing into a temporary folder, so the PNGs it exports for slides
 are checked and whatever it trains is not read from, or left in, the repository's ``runs/``. The kernel setup and
-the runner are the notebook tests' (``tests/conftest.py``, ``tests/nbtools.py``). Marked ``slow``: about a minute for all five.
+the runner are the notebook tests' (``tests/conftest.py``, ``tests/nbtools.py``). The ``lenet5_filters`` demo must
+also print that its trained conv1 filters left their random start (median correlation below 0.5). Marked ``slow``:
+about a minute for all five.
 """
 from __future__ import annotations
+
+import re
 
 import pytest
 
@@ -42,3 +46,15 @@ def test_demo_runs_headless(path, demo_env):
     assert data_outputs(nb, WIDGET), "no interactive widgets"
     exported = sorted(p.name for p in demo_env.glob("*.png"))
     assert exported, f"no figure exported to $CS7150_DEMO_FIGURES ({demo_env})"
+    if path.stem == "lenet5_filters":
+        assert_filters_left_their_start(nb)
+
+
+DRIFT = re.compile(r"conv1 filters vs their initialisation: median correlation (-?\d+\.\d\d)")
+
+
+def assert_filters_left_their_start(nb) -> None:
+    """The trained filters the demo shows are learned: it prints their median correlation with their start, below 0.5."""
+    printed = [float(m) for cell in nb.cells for o in outputs(cell, "stream", "stdout") for m in DRIFT.findall(o.text)]
+    assert len(printed) == 1, f"expected one line matching {DRIFT.pattern!r}, found {printed}"
+    assert printed[0] < 0.5, f"conv1's filters still correlate {printed[0]} with their random start"

@@ -5,11 +5,13 @@ adding up to the header's total, a clean run in grading mode (no error, no stder
 cell), ``nbgrader generate_assignment`` and the student release. Here, what is
 particular to this notebook: every autograded test cell passes its tests with the reference solutions in both modes, and the cells print what
 the assignment promises (the lecture's table with 1,256,080 parameters, one results table with the baselines
-and every variant, a timing table whose GPU row says "no GPU" without one, the figures).
+and every variant, conv1 filters that left their random start (as Q4's reference answer says), a timing table whose GPU row says "no GPU" without one, the figures).
 
 The notebook runs once per session: ``execute`` is memoized, so this file and ``tests/test_notebooks.py`` share one run.
 """
 from __future__ import annotations
+
+import re
 
 import pytest
 import torch
@@ -63,12 +65,18 @@ def test_prints_the_lecture_table_the_results_and_the_timings(executed):
     for text in ("Conv (C_out=20, K=5, P=2, S=1)", "50 x 7 x 7", "Linear (2450 -> 500)", "1,256,080"):
         assert text in summary, f"summarize's table lacks {text!r}:\n{summary}"
 
-    results = stdout_of(cell_with_id(nb, "train_all"))
+    results = stdout_of(cell_with_id(nb, "results_table"))
     rows = {line.split()[0] for line in results.splitlines() if line.strip()}
     missing = [name for name in MODELS_IN_TABLE if name not in rows]
     assert not missing, f"the results table lacks {missing}:\n{results}"
     order = [line.split()[0] for line in results.splitlines() if line.split() and line.split()[0] in MODELS_IN_TABLE]
     assert order[:2] == ["chance", "linear"], f"baselines first, got {order}"
+    table = results.split("difference from LeNet-5")[0]  # the table, without the lines of differences under it
+    spreads = [line for line in table.splitlines() if line.split() and line.split()[0] in MODELS_IN_TABLE]
+    assert len(spreads) == len(MODELS_IN_TABLE), f"one row per model expected:\n{results}"
+    assert all(len(re.findall(r"\d+\.\d\d \+- \d+\.\d\d%", line)) == 1 for line in spreads), \
+        f"every row needs its held-out mean +- standard deviation over the seeds:\n{results}"
+    assert all(len(line.split("%")[-1].split()) >= 3 for line in spreads), f"fewer than three seeds per row:\n{results}"
 
     timings = stdout_of(cell_with_id(nb, "timing"))
     assert "NumPy twin" in timings and "PyTorch" in timings, timings
@@ -83,3 +91,36 @@ def test_draws_the_figures(executed):
     nb = executed
     figures = sum("image/png" in o.get("data", {}) for cell in nb.cells for o in cell.get("outputs", []))
     assert figures >= MIN_FIGURES, f"{figures} figures, expected at least {MIN_FIGURES}"
+
+
+SMALL_START = re.compile(r"^conv1 filters vs their initialisation: median correlation (-?\d+\.\d\d)$", re.M)
+DEFAULT_START = re.compile(r"^section 2's LeNet-5 \(PyTorch's initial scale\): median correlation (-?\d+\.\d\d)$", re.M)
+
+
+@pytest.mark.slow
+def test_small_start_filters_leave_their_initialisation(executed):
+    """Q4's reference answer: section 2's conv1 stays above 0.95 of its start, the small-start one ends below 0.5."""
+    printed = "".join(stdout_of(cell) for cell in executed.cells)
+    small, default = SMALL_START.findall(printed), DEFAULT_START.findall(printed)
+    assert len(small) == 1 and len(default) == 1, f"expected one line of each, found {small} and {default}"
+    assert float(small[0]) < 0.5, f"the small-start filters still correlate {small[0]} with their start"
+    assert float(default[0]) > 0.95, f"section 2's filters correlate {default[0]} with their start (Q4 says above 0.95)"
+
+
+ANSWER_NUMBER = re.compile(r"\b(chance|linear|lenet5(?:-\w+)?)\s+(\d+\.\d\d) \+- (\d+\.\d\d)%")
+TABLE_ROW = re.compile(r"^(\S+) .* (\d+\.\d\d) \+- (\d+\.\d\d)%", re.M)
+
+
+@pytest.mark.slow
+def test_reference_answers_quote_the_student_budget_table(executed):
+    """Q1's and Q2's reference numbers are the student-budget table's: means within 0.3 points, spreads within 0.3
+    (other thread counts sum in another order, so the last digits may differ from the reference run's)."""
+    if not any("(your budget)" in stdout_of(cell) for cell in executed.cells):
+        pytest.skip("the reference answers quote the student budget's run")
+    table = {name: (float(mean), float(std)) for name, mean, std in TABLE_ROW.findall(stdout_of(cell_with_id(executed, "results_table")))}
+    quoted = [match for grade_id in ("q1_baselines", "q2_variants")
+              for match in ANSWER_NUMBER.findall(cell_with_id(executed, grade_id).source)]
+    assert {name for name, *_ in quoted} >= set(MODELS_IN_TABLE), f"Q2's answer must quote every row: {quoted}"
+    far = [(name, mean, std, table[name]) for name, mean, std in quoted
+           if abs(float(mean) - table[name][0]) > 0.3 or abs(float(std) - table[name][1]) > 0.3]
+    assert not far, f"reference answers quote numbers this run does not reproduce (answer, then run): {far}"

@@ -7,8 +7,9 @@ import torch
 
 from coursetools import compare_cli, train_cli
 from cs7150.data import load_mnist
-from cs7150.models import build_model
-from cs7150.plots import confusion_matrix
+from cs7150.models import build_model, small_conv1_init
+from cs7150.plots import (DRIFT_LINE, confusion_matrix, filter_correlations, filter_drift_line,
+                          plot_filter_change, plot_history)
 from cs7150.train import TrainConfig, choose_device, evaluate, fit, load_checkpoint, save_checkpoint
 
 QUICK = dict(batch_size=32, progress=False)
@@ -162,6 +163,61 @@ def test_confusion_matrix_counts_true_rows_and_predicted_columns():
     assert counts.tolist() == [[1, 1, 0], [0, 1, 0], [1, 0, 1]]
     with pytest.raises(ValueError, match="predictions must lie in"):
         confusion_matrix([0, 1], [0, 3], num_classes=3)
+
+
+def test_a_one_epoch_history_is_drawn_as_labelled_bars_and_longer_ones_as_curves():
+    row = {"epoch": 1, "train_loss": 0.5, "train_acc": 0.85, "test_loss": 0.2, "test_acc": 0.95}
+    one = plot_history([row])
+    assert [len(ax.patches) for ax in one.axes] == [2, 2] and not any(ax.get_legend() for ax in one.axes)
+    assert "95.00%" in [text.get_text() for text in one.axes[1].texts]
+    two = plot_history([row, {**row, "epoch": 2}])
+    assert [len(ax.lines) for ax in two.axes] == [2, 2] and all(ax.get_legend() for ax in two.axes)
+
+
+def test_filter_correlations_are_one_for_a_rescaled_filter_and_zero_for_an_orthogonal_one():
+    before = np.zeros((3, 1, 2, 2))
+    before[:, 0] = [[1.0, -1.0], [0.0, 0.0]]                    # every filter: +1, -1, 0, 0 (zero mean)
+    after = before.copy()
+    after[0] *= 5.0                                             # rescaled: correlation 1
+    after[1, 0] = [[0.0, 0.0], [1.0, -1.0]]                     # orthogonal after centring: 0
+    after[2] *= -2.0                                            # flipped: -1
+    assert np.allclose(filter_correlations(before, after), [1.0, 0.0, -1.0])
+    assert filter_drift_line(before, after) == DRIFT_LINE.format(0.0)
+    assert filter_drift_line(before, after) == "conv1 filters vs their initialisation: median correlation 0.00"
+
+
+@pytest.mark.parametrize("before, after, message", [
+    (np.ones((2, 1, 3, 3)), np.ones((2, 1, 3, 3)), "constant"),
+    (np.zeros((2, 1, 3, 3)), np.zeros((2, 1, 5, 5)), "one shape"),
+    (np.zeros((2, 9)), np.zeros((2, 9)), "one shape"),
+])
+def test_filter_correlations_reject_constant_filters_and_bad_shapes(before, after, message):
+    with pytest.raises(ValueError, match=message):
+        filter_correlations(before, after)
+
+
+def test_small_conv1_init_shrinks_the_same_draw_and_zeroes_the_bias():
+    default, small = build_model("lenet5", seed=3), small_conv1_init(build_model("lenet5", seed=3), scale=0.01)
+    assert torch.allclose(small.conv1.weight, 0.01 * default.conv1.weight)
+    assert torch.count_nonzero(small.conv1.bias) == 0
+    assert torch.equal(small.conv2.weight, default.conv2.weight)  # only conv1 changes
+    assert np.allclose(filter_correlations(default.conv1.weight.detach().numpy(), small.conv1.weight.detach().numpy()), 1)
+    with pytest.raises(ValueError, match="scale must be a number in"):
+        small_conv1_init(build_model("lenet5"), scale=0)
+    with pytest.raises(TypeError, match="conv1"):
+        small_conv1_init(build_model("linear"))
+
+
+def test_a_small_conv1_start_moves_the_filters_away_from_it(digits):
+    """A few steps from the small start already move the filters more than PyTorch's default start moves."""
+    medians = {}
+    for name, model in (("default", build_model("lenet5")), ("small", small_conv1_init(build_model("lenet5")))):
+        start = model.conv1.weight.detach().numpy().copy()
+        fit(model, *digits, TrainConfig(epochs=1, **QUICK), device="cpu")
+        medians[name] = np.median(filter_correlations(start, model.conv1.weight.detach().numpy()))
+    assert medians["default"] > 0.95 and medians["small"] < medians["default"] - 0.1, medians
+    fig = plot_filter_change(np.random.default_rng(0).standard_normal((20, 1, 5, 5)), np.ones((20, 1, 5, 5)) * np.eye(5))
+    assert len(fig.subfigs) == 3 and "median correlation" in fig._suptitle.get_text()
 
 
 # command line

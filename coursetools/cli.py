@@ -3,12 +3,20 @@
 Each entry of ``COMMANDS`` names a module that defines
 ``configure(parser: argparse.ArgumentParser)`` and ``run(args) -> int``.
 Modules are imported only when their subcommand (or ``--help``) needs them.
+
+Exit statuses, the same for every subcommand: 0 done; 1 a configuration, path or input error (the reason on
+stderr); 2 a usage error (unknown option, missing argument: argparse's own status); ``cs7150 autograde``
+alone also exits 3 (``autograder.autograde_cli.PROBLEMS``) when the class was graded but some submissions had
+problems, so a batch engine can tell a graded shard from a mistyped command.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
 import sys
+from importlib import metadata
+
+USAGE_ERROR = 2  # argparse's status for a usage error; also a missing subcommand
 
 COMMANDS = {
     "demo": ("coursetools.demo", "print the lecture's worked numbers and a naive/fast/PyTorch timing table"),
@@ -34,6 +42,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     if command is not None and command not in COMMANDS:
         raise ValueError(f"unknown command {command!r}; expected one of {', '.join(COMMANDS)}")
     parser = argparse.ArgumentParser(prog="cs7150", description="CS7150 CNN course tools.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         sub_parser = sub.add_parser(name, help=help_text, description=help_text)
@@ -44,6 +53,14 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def version() -> str:
+    """The installed distribution's version (pyproject.toml's), or ``"unknown (not installed)"``."""
+    try:
+        return metadata.version("cs7150")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     command = next((arg for arg in argv if not arg.startswith("-")), None)
@@ -51,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
-        return 2
+        return USAGE_ERROR
     return int(args._run(args) or 0)
 
 

@@ -181,7 +181,7 @@ def test_cli_full_rerun_writes_identical_files(tmp_path, capsys):
     parser = argparse.ArgumentParser()
     autograde_cli.configure(parser)
     args = parser.parse_args(["assignment1", "--submissions", str(subs), "--out", str(tmp_path / "out"),
-                              "--jobs", "1", "--quiet", "--unconfined"])
+                              "--jobs", "1", "--no-progress", "--unconfined"])
     outputs = []
     for _ in range(2):
         assert autograde_cli.run(args) == 0
@@ -209,7 +209,7 @@ def test_a_grader_failure_for_one_submission_is_its_own_and_the_exit_status_says
     monkeypatch.setattr(grading, "grade_part", failing)
     parser = argparse.ArgumentParser()
     autograde_cli.configure(parser)
-    args = parser.parse_args(["assignment1", "--submissions", str(subs), "--out", str(tmp_path / "out"), "--quiet",
+    args = parser.parse_args(["assignment1", "--submissions", str(subs), "--out", str(tmp_path / "out"), "--no-progress",
                               "--time-limit", "10", "--case-time-limit", "4", "--unconfined"])
     assert autograde_cli.run(args) == autograde_cli.PROBLEMS
     captured = capsys.readouterr()

@@ -36,8 +36,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from autograder import (cases, config, grading, isolation, notebooks, processes, release, report, sandbox_python,
-                        sanitise, shards, submissions)
+from autograder import (cases, config, grading, isolation, notebooks, points, processes, release, report,
+                        sandbox_python, sanitise, shards, submissions)
 
 CHILD = Path(__file__).resolve().parent / "child.py"
 MAX_RUNS = 6  # children per phase of a submission (naive functions, then the others): the first and restarts
@@ -364,12 +364,14 @@ def autograde(name: str, submissions_path: Path, out: Path | None = None, jobs: 
     submissions folder and per submission the grader had trouble with.
 
     Returns the results in student-id order. Raises ConfigError for a bad
-    configuration, FileNotFoundError for a missing submissions folder or an
-    unknown ``student``.
+    configuration (``points.PointsMismatch``: the notebook header states other
+    points), FileNotFoundError for a missing submissions folder or an unknown
+    ``student``.
     """
     repo_root = Path(repo_root)
     course_root = repo_root / "assignments"
     assignment = config.load(name, config_dir, repo_root)
+    points.check(assignment, course_root / "source" / name, config_dir)
     out = Path(out) if out else default_out(name, course_root)
     parallel = max(1, jobs or os.cpu_count() or 1)
     prepared = cases.prepare(assignment)

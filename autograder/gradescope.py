@@ -58,7 +58,7 @@ import traceback
 import zipfile
 from pathlib import Path
 
-from autograder import autograde, config, report
+from autograder import autograde, config, points, report
 from cs7150.atomic import atomic_write
 
 STUDENT_ID = "student"  # the one submission a Gradescope run grades
@@ -146,11 +146,13 @@ def contents(name: str, repo_root: Path = config.REPO_ROOT,
         name: the assignment (``autograder/assignments/<name>.json``).
         repo_root: the instructor's repository.
         notebooks_too: also grade the assignment's notebooks on Gradescope.
-    Raises ConfigError for a missing or inconsistent assignment configuration,
+    Raises ConfigError for a missing or inconsistent assignment configuration (``points.PointsMismatch``:
+    the notebook header states other points),
     FileNotFoundError for a missing requirements.txt, notebook folder or data path.
     """
     repo_root = Path(repo_root)
     assignment = config.load(name, repo_root / "autograder" / "assignments", repo_root)
+    points.check(assignment, repo_root / "assignments" / "source" / name, repo_root / "autograder" / "assignments")
     files = _package_files(repo_root, "autograder") + _package_files(repo_root, config.PACKAGE_NAME)
     files += sorted((repo_root / "autograder" / "assignments").glob("*.json"))
     arguments = shlex.quote(name)

@@ -40,7 +40,7 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
-from autograder import config, markers, student_readme
+from autograder import config, markers, points, student_readme
 
 IGNORED_NAMES = {"__pycache__", ".ipynb_checkpoints", ".DS_Store"}
 IGNORED = shutil.ignore_patterns(*IGNORED_NAMES, "*.pyc", "*.egg-info")
@@ -419,12 +419,14 @@ def release(name: str, out: Path | None = None, repo_root: Path = config.REPO_RO
     ``out`` defaults to ``<course_root>/release/<name>``; ``course_root``
     defaults to ``<repo_root>/assignments``. ``with_reference`` ships the
     instructor's reference of the files the assignment builds on (``builds_on``)
-    instead of leaving them for the students to bring. Raises ConfigError,
-    MarkerError or ReleaseError without touching ``out``.
+    instead of leaving them for the students to bring. Raises ConfigError
+    (``points.PointsMismatch`` when the notebook header's points differ from
+    the configuration), MarkerError or ReleaseError without touching ``out``.
     """
     repo_root = Path(repo_root)
     course_root = Path(course_root) if course_root else repo_root / "assignments"
     assignment = config.load(name, config_dir, repo_root)
+    points.check(assignment, course_root / "source" / name, config_dir)
     out = Path(out) if out else course_root / "release" / name
     check_destination(out, name)
     out.parent.mkdir(parents=True, exist_ok=True)

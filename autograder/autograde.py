@@ -366,7 +366,9 @@ def autograde(name: str, submissions_path: Path, out: Path | None = None, jobs: 
     Returns the results in student-id order. Raises ConfigError for a bad
     configuration (``points.PointsMismatch``: the notebook header states other
     points), FileNotFoundError for a missing submissions folder or an unknown
-    ``student``.
+    ``student``, report.ColumnsDiffer (nothing graded or written) when
+    ``student`` is regraded into a grades.csv with other columns (the class
+    graded with notebooks, this regrade without, or the other way round).
     """
     repo_root = Path(repo_root)
     course_root = repo_root / "assignments"
@@ -376,6 +378,9 @@ def autograde(name: str, submissions_path: Path, out: Path | None = None, jobs: 
     parallel = max(1, jobs or os.cpu_count() or 1)
     prepared = cases.prepare(assignment)
     notebook_names = notebooks.notebook_names(name, course_root) if notebooks_too else []
+    if student is not None:
+        report.check_columns(out / "grades.csv", grade_columns(assignment, notebook_names),
+                             "regrade with the options of the class's run (--notebooks or not), or into another --out")
     problems = [] if problems is None else problems
     log = _clean_log(log)
     results: dict[str, report.StudentResult] = {}

@@ -108,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
                                       limits=limits, progress=not args.no_progress, notebooks_too=args.notebooks,
                                       log=lambda message: print(message, file=sys.stderr), problems=problems,
                                       shard=shard)
-    except (config.ConfigError, FileNotFoundError, autograde.JailUnavailable) as error:
+    except (config.ConfigError, FileNotFoundError, autograde.JailUnavailable, report.ColumnsDiffer) as error:
         print(f"cs7150 autograde: {error}", file=sys.stderr)
         return 1
     for result in results:

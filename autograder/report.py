@@ -196,6 +196,32 @@ def read_grades(path: Path) -> list[dict]:
         return list(csv.DictReader(file))
 
 
+class ColumnsDiffer(ValueError):
+    """A regrade would write grades.csv with other columns than the class's rows have."""
+
+
+def check_columns(path: Path, columns: list[str], fix: str) -> None:
+    """Refuse (``ColumnsDiffer``) to update ``path`` (grades.csv) with rows of ``columns`` when it has others:
+    the other students' rows would keep a part (say a notebook's points) this student's row has not.
+
+    Args:
+        path: the class's grades.csv; nothing to check when it does not exist.
+        columns: the columns the update would write.
+        fix: what to do instead, for the message.
+    """
+    if not Path(path).is_file():
+        return
+    with open(path, newline="", encoding="utf-8") as file:
+        header = next(csv.reader(file), [])
+    if header and header != list(columns):
+        missing = [c for c in header if c not in columns]
+        extra = [c for c in columns if c not in header]
+        raise ColumnsDiffer(f"{path} was written with the columns {', '.join(header)}; this regrade gives "
+                            f"{', '.join(columns)}" + (f" (without {', '.join(missing)})" if missing else "")
+                            + (f" (with {', '.join(extra)} besides)" if extra else "")
+                            + f", so one student's total would count other parts than the class's: {fix}")
+
+
 def update_grades(path: Path, new_rows: list[dict], columns: list[str]) -> None:
     """Replace (or add) the rows of these students in grades.csv, keeping every other row."""
     replaced = {row["student_id"] for row in new_rows}

@@ -168,6 +168,27 @@ def test_student_regrade_updates_one_row_in_place_and_is_idempotent(graded):
     assert results_after == results_before
 
 
+@pytest.mark.parametrize("class_notebooks, regrade_notebooks", [(True, False), (False, True)])
+def test_a_regrade_with_other_columns_than_the_class_file_is_refused(tmp_path, capsys, class_notebooks,
+                                                                      regrade_notebooks):
+    """The class graded with --notebooks and one student regraded without (or the other way round) would leave
+    that student's total counting other parts than everyone else's: refused, nothing graded or written."""
+    subs, out, assignment = tmp_path / "subs", tmp_path / "out", config.load("assignment1")
+    write_sample(SAMPLES["reference"], assignment, subs)
+    columns = autograde.grade_columns(assignment, ["conv_pool.ipynb"] if class_notebooks else [])
+    out.mkdir()
+    (out / "grades.csv").write_text(",".join(columns) + "\n")  # the header the class's run wrote
+    before = (out / "grades.csv").read_bytes()
+    parser = argparse.ArgumentParser()
+    autograde_cli.configure(parser)
+    args = parser.parse_args(["assignment1", "--submissions", str(subs), "--out", str(out), "--student", "reference",
+                              "--unconfined", "--no-progress"] + (["--notebooks"] if regrade_notebooks else []))
+    assert autograde_cli.run(args) == 1
+    err = capsys.readouterr().err
+    assert "conv_pool.ipynb" in err and "regrade with the options of the class's run (--notebooks or not)" in err
+    assert (out / "grades.csv").read_bytes() == before and sorted(p.name for p in out.iterdir()) == ["grades.csv"]
+
+
 def test_unknown_student_is_an_error(graded):
     with pytest.raises(FileNotFoundError, match="no submission for student 'nobody'"):
         autograde.autograde("assignment1", graded["subs"], graded["root"] / "other", student="nobody", progress=False)

@@ -373,7 +373,7 @@ def autograde(name: str, submissions_path: Path, out: Path | None = None, jobs: 
     repo_root = Path(repo_root)
     course_root = repo_root / "assignments"
     assignment = config.load(name, config_dir, repo_root)
-    points.check(assignment, course_root / "source" / name, config_dir)
+    configured = points.check(assignment, course_root / "source" / name, config_dir)
     out = Path(out) if out else default_out(name, course_root)
     parallel = max(1, jobs or os.cpu_count() or 1)
     prepared = cases.prepare(assignment)
@@ -428,6 +428,9 @@ def autograde(name: str, submissions_path: Path, out: Path | None = None, jobs: 
                 if submission.student_id not in results:
                     results[submission.student_id] = failed_result(
                         submission.student_id, assignment, "grading: the grader stopped before grading it")
+            for result in results.values():  # what the pages state beside the autograded score
+                result.pending = configured.written if configured else 0.0
+                result.not_run = configured.autograded if configured and not notebook_names else 0.0
             _write_outputs(out, name, results, assignment, notebook_names, student, trouble)
             if shard is not None and student is None:
                 shards.write_record(out, name, shard, class_ids, results, grade_columns(assignment, notebook_names))

@@ -101,7 +101,7 @@ def stated(path: Path) -> tuple[float, Points] | None:
 
 def check(assignment: config.Assignment, source: Path, config_dir: Path = config.ASSIGNMENTS_DIR) -> Points | None:
     """Refuse (``PointsMismatch``, every difference named) a header in ``source``'s notebooks whose stated
-    points differ from those configured; return the configured points (None: no notebook states a total).
+    points differ from those configured; return the configured points (None: the assignment has no notebooks).
 
     Args:
         assignment: the loaded configuration (``config.load``).
@@ -110,9 +110,9 @@ def check(assignment: config.Assignment, source: Path, config_dir: Path = config
     """
     source = Path(source)
     headers = {path: stated(path) for path in sorted(source.glob("*.ipynb"))} if source.is_dir() else {}
-    headers = {path: header for path, header in headers.items() if header is not None}
     if not headers:
         return None
+    headers = {path: header for path, header in headers.items() if header is not None}
     points = configured(assignment, source)
     where = config.config_path(assignment.name, config_dir)
     for path, (total, kinds) in headers.items():

@@ -41,6 +41,8 @@ class StudentResult:
     notes: list[str] = field(default_factory=list)  # about the submission or its run, shown to the student
     execution_time: float = 0.0
     grader_errors: list[str] = field(default_factory=list)  # what the grader itself failed to do for it
+    pending: float = 0.0  # points graded by hand (written answers), not graded yet
+    not_run: float = 0.0  # the notebooks' autograded points when this run did not grade the notebooks
 
     @property
     def score(self) -> float:
@@ -49,6 +51,28 @@ class StudentResult:
     @property
     def max_score(self) -> float:
         return sum(part.max_score for part in self.parts)
+
+    @property
+    def statement(self) -> str:
+        """The score as every page states it (``total_statement``)."""
+        return total_statement(self.score, self.max_score, self.pending, self.not_run)
+
+
+def total_statement(score: float, max_score: float, pending: float = 0.0, not_run: float = 0.0) -> str:
+    """``"103 of 103 autograded; 20 written points to be graded (total 123)"``: the one way every page (feedback,
+    results.json, the final grades) states a total; written points still to be graded are pending, never 0.
+
+    Args:
+        score, max_score: the autograded points earned and possible (package and graded notebooks).
+        pending: the points graded by hand that are not graded yet.
+        not_run: the notebooks' autograded points when they were not graded in this run.
+    """
+    text = f"{number(score)} of {number(max_score)} autograded"
+    if not_run:
+        text += f"; {number(not_run)} notebook points not graded in this run"
+    if pending:
+        text += f"; {number(pending)} written points to be graded"
+    return f"{text} (total {number(max_score + not_run + pending)})"
 
 
 def number(value: float):
@@ -92,7 +116,7 @@ def feedback_pages(result: StudentResult) -> dict[str, str]:
 
 def feedback_text(result: StudentResult) -> str:
     lines = [result.title, f"Student: {result.student_id}",
-             f"Score: {number(result.score)} / {number(result.max_score)}", ""]
+             f"Score: {result.statement}", ""]
     lines += [f"Note: {note}" for note in result.notes]
     lines += [""] if result.notes else []
     for part in result.parts:
@@ -121,7 +145,7 @@ def feedback_html(result: StudentResult) -> str:
     )
     notes = "".join(f"<p class=\"note\">{escape(note)}</p>\n" for note in result.notes)
     body = f"""<h1>{escape(result.title)}</h1>
-<p>Student: {escape(result.student_id)}<br>Score: <b>{number(result.score)} / {number(result.max_score)}</b></p>
+<p>Student: {escape(result.student_id)}<br>Score: <b>{escape(result.statement)}</b></p>
 {notes}<table><tr><th>part</th><th>file</th><th>score</th></tr>
 {rows}
 </table>
@@ -131,7 +155,7 @@ def feedback_html(result: StudentResult) -> str:
 
 def results_json(result: StudentResult, assignment: str) -> dict:
     """The Gradescope ``results.json`` object."""
-    output = [f"{result.title}: {number(result.score)} / {number(result.max_score)}"] + result.notes
+    output = [f"{result.title}: {result.statement}"] + result.notes
     return {
         "score": number(result.score),
         "execution_time": int(round(result.execution_time)),
@@ -148,7 +172,9 @@ def results_json(result: StudentResult, assignment: str) -> dict:
             for part in result.parts
         ],
         "extra_data": {"assignment": assignment, "student_id": result.student_id,
-                       "max_score": number(result.max_score)},
+                       "max_score": number(result.max_score), "written_pending": number(result.pending),
+                       "notebook_points_not_graded": number(result.not_run),
+                       "total": number(result.max_score + result.not_run + result.pending)},
     }
 
 

@@ -154,6 +154,19 @@ def test_grades_csv_has_every_part_total_and_max(graded):
         assert sum(float(rows[student][p.name]) for p in result.parts) == result.score
 
 
+def test_every_page_states_the_total_one_way_with_the_notebook_and_written_points_pending(graded):
+    """Package only (no --notebooks): 100 of 100 autograded, and the header's 24 notebook and 12 written points
+    named as not graded yet, never as 0 of them."""
+    statement = ("100 of 100 autograded; 24 notebook points not graded in this run; 12 written points to be graded "
+                 "(total 136)")
+    folder = graded["out"] / "students" / "reference"
+    assert f"Score: {statement}\n" in (folder / "feedback.txt").read_text()
+    assert f"Score: <b>{statement}</b>" in (folder / "feedback.html").read_text()
+    results = json.loads((folder / "results.json").read_text())
+    assert results["output"].splitlines()[0].endswith(f": {statement}") and results["score"] == 100
+    assert (results["extra_data"]["written_pending"], results["extra_data"]["total"]) == (12, 136)
+
+
 def test_student_regrade_updates_one_row_in_place_and_is_idempotent(graded):
     out, grades = graded["out"], graded["out"] / "grades.csv"
     before = grades.read_text()

@@ -52,7 +52,9 @@ def test_header_grades_results_gradebook_and_feedback_agree(tmp_path, name):
     notebook_part = next(p for p in result.parts if p.name == path.name)
     assert notebook_part.max_score == autograded_max and notebook_part.score == autograded_max
     feedback = (out / "students" / reference.name / "feedback.txt").read_text()
-    assert f"Score: {graded_max:g} / {graded_max:g}" in feedback
+    statement = f"{graded_max:g} of {graded_max:g} autograded; {written:g} written points to be graded (total {total:g})"
+    assert f"Score: {statement}" in feedback and results["output"].startswith(f"{assignment.title}: {statement}")
+    assert results["extra_data"]["written_pending"] == written and results["extra_data"]["total"] == total
     page = (out / "students" / reference.name / "feedback" / f"{path.stem}.html").read_text()
     assert "Content-Security-Policy" in page and path.stem in feedback  # the notebook's page is handed out
 
@@ -112,4 +114,5 @@ def test_a_notebook_cell_worth_other_points_is_refused_and_an_unreadable_header_
         points.check(config.load("assignment2"), source)
     notebook.cells[0].source = "# no total stated"
     nbformat.write(notebook, source / "lenet5.ipynb")
-    assert points.check(config.load("assignment2"), source) is None
+    assert points.check(config.load("assignment2"), source) == points.Points(47, 56, 21)  # nothing stated to differ
+    assert points.check(config.load("assignment2"), tmp_path / "none") is None

@@ -1,0 +1,83 @@
+"""The JupyterHub route, with nbgrader's own commands on a local exchange folder: ``cs7150 release`` records the
+assignment in the course gradebook and leaves the full release in ``release/<assignment>/``; nbgrader's
+``release_assignment`` publishes it, a student's ``fetch_assignment`` receives the notebook *and* the
+``cs7150/`` package and README, ``submit`` and ``collect`` bring it back, and ``cs7150 autograde`` grades the
+collected folder. A later ``nbgrader generate_assignment`` leaves the release alone, and a failed release
+deletes nothing.
+"""
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from autograder import autograde, config, release
+
+NAME = "assignment1"
+COURSE_ID = "cs7150-cnn"
+
+
+def _nbgrader(*args, cwd, exchange):
+    result = subprocess.run([sys.executable, "-m", "nbgrader", *args, f"--Exchange.root={exchange}",
+                             f"--CourseDirectory.course_id={COURSE_ID}"], cwd=cwd, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hub")
+    course = root / "course"
+    shutil.copytree(config.COURSE_ROOT / "source" / NAME, course / "source" / NAME)
+    shutil.copy2(config.COURSE_ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
+    exchange = root / "exchange"
+    exchange.mkdir()
+    exchange.chmod(0o777)
+    release.release(NAME, course / "release" / NAME, course_root=course, gradebook=course / "gradebook.db")
+    return {"root": root, "course": course, "exchange": exchange, "at": f"--CourseDirectory.root={course}"}
+
+
+def test_release_records_the_assignment_in_the_gradebook_beside_the_full_release(course):
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course['course'] / 'gradebook.db'}") as gradebook:
+        notebook = gradebook.find_notebook("conv_pool", NAME)
+        assert (notebook.max_code_score, notebook.max_written_score) == (24, 12)
+    released = course["course"] / "release" / NAME
+    assert {"conv_pool.ipynb", "README.md", "release.json"} <= {p.name for p in released.iterdir()}
+    assert (released / "cs7150" / "conv.py").is_file()
+    said = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", NAME, course["at"]],
+                          cwd=course["course"], capture_output=True, text=True)
+    assert "Skipping existing assignment" in said.stdout + said.stderr  # nbgrader leaves the release alone
+    assert (released / "cs7150" / "conv.py").is_file() and (released / "README.md").is_file()
+
+
+def test_exchange_route_gives_students_the_package_and_collects_it_for_the_grader(course, tmp_path):
+    c, exchange = course["course"], course["exchange"]
+    _nbgrader("release_assignment", NAME, course["at"], cwd=c, exchange=exchange)
+    home = tmp_path / "student"
+    home.mkdir()
+    _nbgrader("fetch_assignment", NAME, cwd=home, exchange=exchange)
+    fetched = home / NAME
+    assert (fetched / "conv_pool.ipynb").is_file() and (fetched / "README.md").is_file()
+    assert "raise NotImplementedError" in (fetched / "cs7150" / "conv.py").read_text()
+    for rel in config.load(NAME).student_files:  # the student does the work: the reference stands in
+        shutil.copyfile(config.REPO_ROOT / rel, fetched / rel)
+    _nbgrader("submit", NAME, cwd=home, exchange=exchange)
+    _nbgrader("collect", NAME, course["at"], cwd=c, exchange=exchange)
+    [student] = [p for p in (c / "submitted").iterdir()]
+    collected = student / NAME
+    assert (collected / "timestamp.txt").is_file() and (collected / "cs7150" / "conv.py").is_file()
+    [result] = autograde.autograde(NAME, c / "submitted", tmp_path / "graded", jobs=1, progress=False,
+                                   limits=autograde.Limits(unconfined=True), log=lambda m: None)
+    assert (result.student_id, result.score, result.max_score) == (student.name, 100, 100)
+
+
+def test_a_failed_release_deletes_nothing(course, tmp_path):
+    released = course["course"] / "release" / NAME
+    before = sorted(p.relative_to(released).as_posix() for p in released.rglob("*"))
+    broken = tmp_path / "gradebook-is-a-folder"
+    broken.mkdir()
+    with pytest.raises(release.ReleaseError, match="generate_assignment"):
+        release.release(NAME, released, course_root=course["course"], gradebook=broken)
+    assert sorted(p.relative_to(released).as_posix() for p in released.rglob("*")) == before

@@ -556,7 +556,7 @@ def _write_outputs(out: Path, name: str, results: dict, assignment, notebook_nam
     """Each student's folder (one failing write is that student's only), then grades.csv for everyone."""
     for key in sorted(results):
         try:
-            report.write_student(out, results[key], name)
+            report.write_student(out, results[key], name, assignment.visibility)
         except Exception as error:
             results[key].grader_errors.append(trouble(key, "writing its feedback", error))
     rows, columns = [report.grade_row(results[key]) for key in sorted(results)], grade_columns(assignment, notebook_names)

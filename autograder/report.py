@@ -157,8 +157,11 @@ def feedback_html(result: StudentResult) -> str:
     return sanitise.html_page(f"{result.title}: {result.student_id}", body)
 
 
-def results_json(result: StudentResult, assignment: str) -> dict:
-    """The Gradescope ``results.json`` object."""
+def results_json(result: StudentResult, assignment: str, visibility: dict | None = None) -> dict:
+    """The Gradescope ``results.json`` object: one test per part, numbered in the parts' order (``number``
+    "1", "2", ...), each with the visibility ``visibility`` gives its part's name (a function or a notebook's file
+    name; the assignment configuration's ``"visibility"``), else "visible"."""
+    visibility = visibility or {}
     output = [f"{result.title}: {result.statement}"] + result.notes
     return {
         "score": number(result.score),
@@ -171,9 +174,10 @@ def results_json(result: StudentResult, assignment: str) -> dict:
                 "max_score": number(part.max_score),
                 "status": "passed" if part.score == part.max_score else "failed",
                 "output": sanitise.clean_text(part_text(part)),
-                "visibility": "visible",
+                "number": str(index),
+                "visibility": visibility.get(part.name, "visible"),
             }
-            for part in result.parts
+            for index, part in enumerate(result.parts, start=1)
         ],
         "extra_data": {"assignment": assignment, "student_id": result.student_id,
                        "max_score": number(result.max_score), "written_pending": number(result.pending),
@@ -187,11 +191,12 @@ def student_folder(out_dir: Path, student_id: str) -> Path:
     return Path(out_dir) / STUDENTS / student_id
 
 
-def write_student(out_dir: Path, result: StudentResult, assignment: str) -> None:
-    """Write ``<out_dir>/students/<id>/``: results.json, feedback.txt, feedback.html and the notebooks'
-    feedback pages (removing pages of an earlier run that this result has not)."""
+def write_student(out_dir: Path, result: StudentResult, assignment: str, visibility: dict | None = None) -> None:
+    """Write ``<out_dir>/students/<id>/``: results.json (its tests' ``visibility``, see ``results_json``),
+    feedback.txt, feedback.html and the notebooks' feedback pages (removing pages of an earlier run that this
+    result has not)."""
     folder = student_folder(out_dir, result.student_id)
-    write_atomic(folder / "results.json", json.dumps(results_json(result, assignment), indent=2) + "\n")
+    write_atomic(folder / "results.json", json.dumps(results_json(result, assignment, visibility), indent=2) + "\n")
     write_atomic(folder / "feedback.txt", feedback_text(result))
     write_atomic(folder / "feedback.html", feedback_html(result))
     pages = feedback_pages(result)

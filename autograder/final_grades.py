@@ -11,13 +11,11 @@ Each kind of point is taken from one place only, so none is counted twice:
   written cell nbgrader still marks ``needs_manual_grade`` is *pending*: its
   points are listed as such, never as 0, and the student's total is not final.
 
-Lateness: a submission's time is nbgrader's (the gradebook's submission
-timestamp, else ``timestamp.txt`` in the submissions folder as ``nbgrader
-collect`` / ``zip_collect`` leave it); the due date is the one given, else the
-gradebook's (``nbgrader db assignment add --duedate``); a student's extension
-(a CSV with ``student_id`` and either ``due``, a new due date, or ``hours``
-added to the due date) moves that student's due date. The grade itself is not
-changed by lateness: the course's policy is the instructor's.
+Lateness (``autograder.lateness``): a submission's time is nbgrader's (the
+gradebook's submission timestamp, else ``timestamp.txt`` in the submissions
+folder as ``nbgrader collect`` leaves it); the due date is the one given, else
+the gradebook's (``nbgrader db assignment add --duedate``), moved by a
+student's extension. The grade itself is not changed by lateness.
 
 ``canvas_rows`` turns the final grades into Canvas's gradebook-import CSV.
 """
@@ -29,7 +27,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder import config, notebooks, points, report, sanitise
+from autograder import config, lateness, notebooks, points, report, sanitise
 
 COLUMNS = ["student_id", "package", "notebooks", "written", "written_pending", "total", "max", "status",
            "submitted_at", "due", "late_hours"]
@@ -37,7 +35,7 @@ CANVAS_IDS = ("ID", "SIS User ID", "SIS Login ID")  # the columns of Canvas's gr
 CANVAS_LEADING = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 
 
-class FinalGradesError(ValueError):
+class FinalGradesError(lateness.LatenessError):
     """The inputs do not give final grades (a missing file, column or assignment): the reason."""
 
 
@@ -50,67 +48,6 @@ class Written:
     pending: float = 0.0
     timestamp: dt.datetime | None = None
     note: str = ""
-
-
-def parse_time(text: str, what: str) -> dt.datetime:
-    """A naive UTC datetime from ``text`` (ISO 8601, or nbgrader's ``2026-10-01 23:59:00 America/New_York``).
-
-    Raises:
-        FinalGradesError: ``text`` is not a date and time (naming ``what`` it was).
-    """
-    from nbgrader.utils import parse_utc
-
-    try:
-        return parse_utc(str(text).strip())
-    except (ValueError, OverflowError) as error:
-        raise FinalGradesError(f"{what}: {text!r} is not a date and time ({error})") from None
-
-
-def read_extensions(path: Path | None) -> dict[str, tuple[str, str]]:
-    """student id -> ("due", text) or ("hours", text) from the extensions CSV (``student_id`` and ``due`` or
-    ``hours``; one of them per row). Raises FinalGradesError for a row with neither, both, or a student twice."""
-    if path is None:
-        return {}
-    with open(path, newline="", encoding="utf-8") as file:
-        rows = list(csv.DictReader(file))
-    found = {}
-    for number, row in enumerate(rows, start=2):
-        student, due, hours = ((row.get(key) or "").strip() for key in ("student_id", "due", "hours"))
-        if not student or bool(due) == bool(hours):
-            raise FinalGradesError(f"{path}:{number}: an extension names a student_id and either a due date (due) "
-                                   f"or extra hours (hours), got {dict(row)}")
-        if student in found:
-            raise FinalGradesError(f"{path}:{number}: a second extension for {student!r}")
-        found[student] = ("due", due) if due else ("hours", hours)
-    return found
-
-
-def student_due(due: dt.datetime | None, extension: tuple[str, str] | None, student: str) -> dt.datetime | None:
-    """The due date of ``student``: ``due`` moved by their extension, if any."""
-    if extension is None:
-        return due
-    kind, text = extension
-    if kind == "due":
-        return parse_time(text, f"the extension of {student}")
-    try:
-        hours = float(text)
-    except ValueError:
-        raise FinalGradesError(f"the extension of {student}: hours must be a number, got {text!r}") from None
-    if due is None:
-        raise FinalGradesError(f"the extension of {student} adds {text} hours, but there is no due date: give --due "
-                               "or set the assignment's duedate in the gradebook")
-    return due + dt.timedelta(hours=hours)
-
-
-def submission_time(submissions: Path | None, name: str, student: str) -> dt.datetime | None:
-    """nbgrader's ``timestamp.txt`` of ``student`` in ``submissions`` (``<id>/timestamp.txt`` or
-    ``<id>/<assignment>/timestamp.txt``), or None."""
-    if submissions is None:
-        return None
-    for path in (Path(submissions) / student / "timestamp.txt", Path(submissions) / student / name / "timestamp.txt"):
-        if path.is_file() and not path.is_symlink():
-            return parse_time(path.read_text(encoding="utf-8")[:100], str(path))
-    return None
 
 
 def written_points(gradebook_path: Path, name: str, students, written_max: float) -> tuple[dict, dt.datetime | None]:
@@ -193,8 +130,8 @@ def final_grades(name: str, graded: Path, gradebook: Path | None = None, submiss
         written, book_due = written_points(gradebook or course_root / "gradebook.db", name, students, written_max)
     else:
         written, book_due = {student: Written() for student in students}, None
-    due_date = parse_time(due, "--due") if due else book_due
-    extended = read_extensions(extensions)
+    due_date = lateness.parse_time(due, "--due") if due else book_due
+    extended = lateness.read_extensions(extensions)
     unknown = sorted(set(extended) - set(students))
     if unknown:
         raise FinalGradesError(f"{extensions}: extensions for students with no grades: {', '.join(unknown)}")
@@ -203,9 +140,9 @@ def final_grades(name: str, graded: Path, gradebook: Path | None = None, submiss
         student, mine = row["student_id"], written[row["student_id"]]
         notebook_points = sum(float(row[nb]) for nb in names)
         autograded, autograded_max = float(row["total"]), float(row["max"])
-        when = mine.timestamp or submission_time(submissions, name, student)
-        deadline = student_due(due_date, extended.get(student), student)
-        late = None if when is None or deadline is None else max(0.0, (when - deadline).total_seconds() / 3600)
+        when = mine.timestamp or lateness.submission_time(submissions, name, student)
+        deadline = lateness.student_due(due_date, extended.get(student), student)
+        late = lateness.late_hours(when, deadline)
         status = "final" if not mine.pending else report.total_statement(
             autograded, autograded_max, mine.pending, written=mine.graded, written_max=mine.graded_max) \
             + (f"; {mine.note}" if mine.note else "")
@@ -215,7 +152,7 @@ def final_grades(name: str, graded: Path, gradebook: Path | None = None, submiss
             "written_pending": report.number(mine.pending), "total": report.number(autograded + mine.graded),
             "max": report.number(autograded_max + written_max), "status": status,
             "submitted_at": when.isoformat() + "Z" if when else "", "due": deadline.isoformat() + "Z" if deadline else "",
-            "late_hours": "" if late is None else report.number(round(late, 2)),
+            "late_hours": "" if late is None else report.number(late),
         })
     return final
 

@@ -58,7 +58,7 @@ import traceback
 import zipfile
 from pathlib import Path
 
-from autograder import autograde, config, points, report
+from autograder import autograde, config, lateness, points, report
 from cs7150.atomic import atomic_write
 
 STUDENT_ID = "student"  # the one submission a Gradescope run grades
@@ -195,6 +195,15 @@ def failure_results(message: str) -> dict:
     return {"score": 0, "output": message, "output_format": "text", "stdout_visibility": "hidden", "tests": []}
 
 
+def submission_times(root: Path) -> dict:
+    """When the submission came and how late (``lateness.gradescope_times``) from Gradescope's
+    ``<root>/submission_metadata.json``; {} without it."""
+    path = Path(root) / "submission_metadata.json"
+    if not path.is_file():
+        return {}
+    return lateness.gradescope_times(json.loads(path.read_text(encoding="utf-8")))
+
+
 def grade_submission(name: str, root: Path, notebooks_too: bool = False) -> int:
     """Grade ``<root>/submission`` and write ``<root>/results/results.json``; 0 if graded, 1 if the grader failed.
 
@@ -215,6 +224,7 @@ def grade_submission(name: str, root: Path, notebooks_too: bool = False) -> int:
             folder = report.student_folder(out, STUDENT_ID)
             results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
             results.update(output_format="text", test_output_format="text", stdout_visibility="hidden")
+            results["extra_data"].update(submission_times(root))
             print((folder / "feedback.txt").read_text(encoding="utf-8"), flush=True)
         except Exception:  # the grader's own failure: the student must still get an answer
             traceback.print_exc(file=sys.stdout)

@@ -10,7 +10,7 @@ import csv
 
 import pytest
 
-from autograder import autograde, config, final_grades, notebooks, report
+from autograder import autograde, config, final_grades, lateness, notebooks, report
 from coursetools import cli
 
 NAME = "assignment2"
@@ -85,9 +85,9 @@ def test_lateness_against_the_gradebook_due_date_or_the_given_one_with_extension
         NAME, course["graded"], course["book"], submissions=tmp_path / "subs", due="2026-10-02T00:00:00Z")}
     assert with_file["cy"]["late_hours"] == 1
     extensions.write_text("student_id,due,hours\nbob,2026-10-03T00:00:00Z,6\n")
-    with pytest.raises(final_grades.FinalGradesError, match="either a due date"):
+    with pytest.raises(lateness.LatenessError, match="either a due date"):
         final_grades.final_grades(NAME, course["graded"], course["book"], due="2026-10-02", extensions=extensions)
-    with pytest.raises(final_grades.FinalGradesError, match="--due: 'next week' is not a date"):
+    with pytest.raises(lateness.LatenessError, match="--due: 'next week' is not a date"):
         final_grades.final_grades(NAME, course["graded"], course["book"], due="next week")
 
 
@@ -113,3 +113,15 @@ def test_refusals_name_what_is_missing(course, tmp_path, capsys):
     assert "no course gradebook at" in capsys.readouterr().err
     assert _run([NAME, "--graded", tmp_path / "nothing"]) == 1
     assert "no grades in" in capsys.readouterr().err
+
+
+def test_gradescope_metadata_gives_the_time_the_students_own_due_date_and_lateness():
+    """``submission_metadata.json`` as Gradescope documents it: a user's own due date (an extension) wins."""
+    metadata = {"created_at": "2026-10-02T01:30:00.000000-07:00",
+                "assignment": {"due_date": "2026-10-01T23:59:00.000000-07:00"},
+                "users": [{"email": "ada@example.edu", "assignment": {"due_date": "2026-10-02T23:59:00.000000-07:00"}}]}
+    assert lateness.gradescope_times(metadata) == {"submitted_at": "2026-10-02T08:30:00Z",
+                                                   "due": "2026-10-03T06:59:00Z", "late_hours": 0}
+    metadata["users"] = [{"assignment": {}}]
+    assert lateness.gradescope_times(metadata)["late_hours"] == 1.52
+    assert lateness.gradescope_times({}) == {}

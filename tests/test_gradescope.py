@@ -92,6 +92,9 @@ def test_run_autograder_grades_a_sample_into_gradescope_results(autograder_root,
     root = autograder_root
     shutil.rmtree(root / "submission", ignore_errors=True)
     shutil.copytree(write_sample(SAMPLE, config.load("assignment1"), tmp_path), root / "submission")
+    (root / "submission_metadata.json").write_text(json.dumps({  # Gradescope's, beside submission/
+        "created_at": "2026-10-02T02:00:00.0-04:00", "assignment": {"due_date": "2026-10-01T23:59:00.0-04:00"},
+        "users": [{"assignment": {}}]}))
     run = _run_autograder(root)
     assert run.returncode == 0, run.stdout + run.stderr
     assert f"grader: {root / 'source' / 'autograder'}" in run.stdout  # the zip's grader, not this checkout's
@@ -100,6 +103,7 @@ def test_run_autograder_grades_a_sample_into_gradescope_results(autograder_root,
     assert results["score"] == SAMPLE.expected == 85 and results["stdout_visibility"] == "hidden"
     assert results["extra_data"]["student_id"] == gradescope.STUDENT_ID
     assert results["extra_data"]["max_score"] == 100 and isinstance(results["execution_time"], int)
+    assert (results["extra_data"]["submitted_at"], results["extra_data"]["late_hours"]) == ("2026-10-02T06:00:00Z", 2.02)
     assert [test["number"] for test in results["tests"]] == [str(i) for i in range(1, len(results["tests"]) + 1)]
     for test in results["tests"]:
         assert set(test) <= GRADESCOPE_TEST and test["visibility"] == "visible"

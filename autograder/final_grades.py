@@ -27,7 +27,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder import config, lateness, notebooks, points, report, sanitise
+from autograder import config, lateness, notebooks, points, report, sanitise, scores
 
 COLUMNS = ["student_id", "package", "notebooks", "written", "written_pending", "total", "max", "status",
            "submitted_at", "due", "late_hours"]
@@ -143,7 +143,7 @@ def final_grades(name: str, graded: Path, gradebook: Path | None = None, submiss
         when = mine.timestamp or lateness.submission_time(submissions, name, student)
         deadline = lateness.student_due(due_date, extended.get(student), student)
         late = lateness.late_hours(when, deadline)
-        status = "final" if not mine.pending else report.total_statement(
+        status = "final" if not mine.pending else scores.total_statement(
             autograded, autograded_max, mine.pending, written=mine.graded, written_max=mine.graded_max) \
             + (f"; {mine.note}" if mine.note else "")
         final.append({

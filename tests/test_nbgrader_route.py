@@ -1,14 +1,18 @@
 """The JupyterHub route, with nbgrader's own commands on a local exchange folder: ``cs7150 release`` records the
 assignment in the course gradebook and leaves the full release in ``release/<assignment>/``; nbgrader's
 ``release_assignment`` publishes it, a student's ``fetch_assignment`` receives the notebook *and* the
-``cs7150/`` package and README, ``submit`` and ``collect`` bring it back, and ``cs7150 autograde`` grades the
-collected folder. A later ``nbgrader generate_assignment`` leaves the release alone, and a failed release
+``cs7150/`` package and README, ``submit`` and ``collect`` bring it back, ``cs7150 autograde`` grades the
+collected folder, and nbgrader's ``autograde``, ``generate_feedback``, ``release_feedback`` and the student's
+``fetch_feedback`` return nbgrader's page (written answers pending). A later ``nbgrader generate_assignment`` leaves the release alone, and a failed release
 deletes nothing.
 """
+import html
+import re
 import shutil
 import subprocess
 import sys
 
+import nbformat
 import pytest
 
 from autograder import autograde, config, release
@@ -63,6 +67,11 @@ def test_exchange_route_gives_students_the_package_and_collects_it_for_the_grade
     assert "raise NotImplementedError" in (fetched / "cs7150" / "conv.py").read_text()
     for rel in config.load(NAME).student_files:  # the student does the work: the reference stands in
         shutil.copyfile(config.REPO_ROOT / rel, fetched / rel)
+    notebook = nbformat.read(fetched / "conv_pool.ipynb", as_version=4)
+    for cell in notebook.cells:  # and writes every answer (nbgrader scores an unchanged one 0 by itself)
+        if cell.cell_type == "markdown" and cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = "My answer, in my own words."
+    nbformat.write(notebook, fetched / "conv_pool.ipynb")
     _nbgrader("submit", NAME, cwd=home, exchange=exchange)
     _nbgrader("collect", NAME, course["at"], cwd=c, exchange=exchange)
     [student] = [p for p in (c / "submitted").iterdir()]
@@ -71,6 +80,14 @@ def test_exchange_route_gives_students_the_package_and_collects_it_for_the_grade
     [result] = autograde.autograde(NAME, c / "submitted", tmp_path / "graded", jobs=1, progress=False,
                                    limits=autograde.Limits(unconfined=True), log=lambda m: None)
     assert (result.student_id, result.score, result.max_score) == (student.name, 100, 100)
+    # nbgrader's own grading in the course, for formgrader's written answers, and its feedback through the exchange
+    _nbgrader("autograde", NAME, course["at"], cwd=c, exchange=exchange)
+    _nbgrader("generate_feedback", NAME, course["at"], cwd=c, exchange=exchange)
+    _nbgrader("release_feedback", NAME, course["at"], cwd=c, exchange=exchange)
+    _nbgrader("fetch_feedback", NAME, cwd=home, exchange=exchange)
+    [page] = list((fetched / "feedback").rglob("conv_pool.html"))
+    text = html.unescape(re.sub(r"<[^>]*>", "", page.read_text()))
+    assert re.search(r"conv_pool \([0-9.]+ of 24 autograded; 12 written points to be graded \(total 36\)\)", text), text[:2000]
 
 
 def test_a_failed_release_deletes_nothing(course, tmp_path):

@@ -24,6 +24,7 @@ from pathlib import Path
 import nbformat
 
 from autograder import config
+from autograder.scores import number
 
 TOTAL = re.compile(r"\*\*Total: (?P<total>\d+(?:\.\d+)?) points\*\*")
 KINDS = {  # how a header names each kind of points (whitespace normalised to one space)
@@ -116,18 +117,14 @@ def check(assignment: config.Assignment, source: Path, config_dir: Path = config
     points = configured(assignment, source)
     where = config.config_path(assignment.name, config_dir)
     for path, (total, kinds) in headers.items():
-        wrong = [f"{kind}: the header says {_n(getattr(kinds, kind))}, the configuration gives "
-                 f"{_n(getattr(points, kind))}" for kind in ("package", "autograded", "written")
+        wrong = [f"{kind}: the header says {number(getattr(kinds, kind))}, the configuration gives "
+                 f"{number(getattr(points, kind))}" for kind in ("package", "autograded", "written")
                  if getattr(kinds, kind) != getattr(points, kind)]
         if total != points.total:
-            wrong.append(f"total: the header says {_n(total)}, the configuration gives {_n(points.total)}")
+            wrong.append(f"total: the header says {number(total)}, the configuration gives {number(points.total)}")
         if wrong:
             raise PointsMismatch(
                 f"{path}: the points the notebook's header states differ from what is graded "
                 f"(package: {where}; notebook: its cells' nbgrader points); change one so they agree:\n  "
                 + "\n  ".join(wrong))
     return points
-
-
-def _n(value: float) -> str:
-    return f"{value:g}"

@@ -54,8 +54,8 @@ def written_points(gradebook_path: Path, name: str, students, written_max: float
     """(student id -> ``Written``, the assignment's due date in the gradebook) for ``students``.
 
     Raises:
-        FinalGradesError: no gradebook, no such assignment in it, or its written points differ from
-            ``written_max`` (the source notebooks').
+        FinalGradesError: no gradebook, no such assignment in it, its written points differ from
+            ``written_max`` (the source notebooks'), or it has a submission of a student not in ``students``.
     """
     from nbgrader.api import Gradebook, MissingEntry
 
@@ -74,6 +74,10 @@ def written_points(gradebook_path: Path, name: str, students, written_max: float
             raise FinalGradesError(f"{gradebook_path}: {name}'s written answers are worth {in_book:g} points there "
                                    f"and {written_max:g} in its source notebooks: generate the assignment again")
         due = assignment.duedate
+        ungraded = sorted({submission.student.id for submission in assignment.submissions} - set(students))
+        if ungraded:
+            raise FinalGradesError(f"{gradebook_path} has submissions of {', '.join(ungraded)} for {name}, which "
+                                   "the grades.csv given has no row for: grade them too (cs7150 autograde)")
         for student in students:
             try:
                 submission = gradebook.find_submission(name, student)

@@ -125,3 +125,14 @@ def test_gradescope_metadata_gives_the_time_the_students_own_due_date_and_latene
     metadata["users"] = [{"assignment": {}}]
     assert lateness.gradescope_times(metadata)["late_hours"] == 1.52
     assert lateness.gradescope_times({}) == {}
+
+
+def test_a_submission_in_the_gradebook_without_autograded_grades_is_refused(course, tmp_path, capsys):
+    from nbgrader.api import Gradebook
+    book = tmp_path / "gradebook.db"
+    book.write_bytes(course["book"].read_bytes())
+    with Gradebook(f"sqlite:///{book}") as gradebook:
+        gradebook.add_student("dan")
+        gradebook.add_submission(NAME, "dan")
+    assert _run([NAME, "--graded", course["graded"], "--gradebook", book]) == 1
+    assert "has submissions of dan for assignment2, which the grades.csv given has no row for" in capsys.readouterr().err

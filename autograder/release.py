@@ -429,9 +429,11 @@ def release(name: str, out: Path | None = None, repo_root: Path = config.REPO_RO
     instructor's reference of the files the assignment builds on (``builds_on``)
     instead of leaving them for the students to bring. ``gradebook`` (the
     course's ``gradebook.db``) also records the assignment in nbgrader's
-    gradebook (``generate_notebooks``), so nbgrader's own commands work on it
-    beside the full release; nbgrader refuses (a ReleaseError, ``out`` as it
-    was) to change the graded cells of an assignment with submissions in it.
+    gradebook (``generate_notebooks``), once every check of the release has
+    passed and just before it is moved into place, so nbgrader's own commands
+    work on it beside the full release; nbgrader refuses (a ReleaseError,
+    ``out`` as it was) to change the graded cells of an assignment with
+    submissions in it.
     Raises ConfigError
     (``points.PointsMismatch`` when the notebook header's points differ from
     the configuration), MarkerError or ReleaseError without touching ``out``.
@@ -445,7 +447,7 @@ def release(name: str, out: Path | None = None, repo_root: Path = config.REPO_RO
     out.parent.mkdir(parents=True, exist_ok=True)
     built = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
     try:
-        notebooks = generate_notebooks(name, course_root, built, gradebook)
+        notebooks = generate_notebooks(name, course_root, built)
         sections = config.all_sections(name, config_dir)
         reference = assignment.brought_files if with_reference else ()
         for rel in assignment.helpers:
@@ -498,6 +500,9 @@ def release(name: str, out: Path | None = None, repo_root: Path = config.REPO_RO
         if leaks:
             shown = "\n  ".join(leaks[:20])
             raise ReleaseError(f"the release would contain {len(leaks)} reference or hidden lines:\n  {shown}")
+        if gradebook is not None:  # only once every check passed: a refused release leaves the gradebook alone
+            with tempfile.TemporaryDirectory(prefix="cs7150-gradebook-") as scratch:
+                generate_notebooks(name, course_root, Path(scratch) / name, gradebook)
         os.chmod(built, 0o755)  # mkdtemp makes it private
         _swap_into_place(built, out)
     except BaseException:

@@ -98,3 +98,21 @@ def test_a_failed_release_deletes_nothing(course, tmp_path):
     with pytest.raises(release.ReleaseError, match="generate_assignment"):
         release.release(NAME, released, course_root=course["course"], gradebook=broken)
     assert sorted(p.relative_to(released).as_posix() for p in released.rglob("*")) == before
+    book = course["course"] / "gradebook.db"
+    written = book.read_bytes()
+    with pytest.raises(release.ReleaseError, match="helpers"):  # a release refused by its own checks
+        release.release(NAME, released, course_root=course["course"], gradebook=book,
+                        config_dir=_without_helper(tmp_path, "cs7150/_params.py"))
+    assert book.read_bytes() == written  # the gradebook was not touched
+    assert sorted(p.relative_to(released).as_posix() for p in released.rglob("*")) == before
+
+
+def _without_helper(tmp_path, helper):
+    """The assignment configurations with ``helper`` left out of assignment 1's helpers (its release is refused)."""
+    import json
+    folder = tmp_path / "configs"
+    shutil.copytree(config.ASSIGNMENTS_DIR, folder)
+    raw = json.loads((folder / f"{NAME}.json").read_text())
+    raw["helpers"].remove(helper)
+    (folder / f"{NAME}.json").write_text(json.dumps(raw))
+    return folder

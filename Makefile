@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench attack gpu-check release-check clean-venv
+.PHONY: demo test bench attack gpu-check release-check oldest-check clean-venv
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required (the pinned numpy, nbgrader and ipykernel need it); $(PYTHON) is " + sys.version.split()[0] + ": run make with PYTHON=python3.12 (or another 3.11+)")'
@@ -37,6 +37,14 @@ gpu-check:
 # Each release copied alone to a fresh folder, with a fresh venv from its own requirements.txt (minutes).
 release-check: $(STAMP)
 	$(PY) -m pytest -m alone tests/test_release_alone.py -q
+
+# The same, with the oldest numpy and torch the READMEs claim (Colab's, whose students do not install the pins)
+# installed over the release's pins. Where no wheel of that torch is at hand, name one that is:
+# make oldest-check TORCH_OLDEST=2.13.0 (docs: README, "Supported versions").
+NUMPY_OLDEST ?= 2.1.3
+TORCH_OLDEST ?= 2.11.0
+oldest-check: $(STAMP)
+	CS7150_OLDEST="numpy==$(NUMPY_OLDEST) torch==$(TORCH_OLDEST)" $(PY) -m pytest -m alone tests/test_release_alone.py -q
 
 clean-venv:
 	rm -rf $(VENV)

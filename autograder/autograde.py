@@ -36,8 +36,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from autograder import (cases, config, grading, isolation, notebooks, processes, release, report, sandbox_python,
-                        sanitise, shards, submissions)
+from autograder import (cases, config, grading, isolation, notebooks, points, processes, release, report,
+                        sandbox_python, sanitise, shards, submissions)
 
 CHILD = Path(__file__).resolve().parent / "child.py"
 MAX_RUNS = 6  # children per phase of a submission (naive functions, then the others): the first and restarts
@@ -364,16 +364,23 @@ def autograde(name: str, submissions_path: Path, out: Path | None = None, jobs: 
     submissions folder and per submission the grader had trouble with.
 
     Returns the results in student-id order. Raises ConfigError for a bad
-    configuration, FileNotFoundError for a missing submissions folder or an
-    unknown ``student``.
+    configuration (``points.PointsMismatch``: the notebook header states other
+    points), FileNotFoundError for a missing submissions folder or an unknown
+    ``student``, report.ColumnsDiffer (nothing graded or written) when
+    ``student`` is regraded into a grades.csv with other columns (the class
+    graded with notebooks, this regrade without, or the other way round).
     """
     repo_root = Path(repo_root)
     course_root = repo_root / "assignments"
     assignment = config.load(name, config_dir, repo_root)
+    configured = points.check(assignment, course_root / "source" / name, config_dir)
     out = Path(out) if out else default_out(name, course_root)
     parallel = max(1, jobs or os.cpu_count() or 1)
     prepared = cases.prepare(assignment)
     notebook_names = notebooks.notebook_names(name, course_root) if notebooks_too else []
+    if student is not None:
+        report.check_columns(out / "grades.csv", grade_columns(assignment, notebook_names),
+                             "regrade with the options of the class's run (--notebooks or not), or into another --out")
     problems = [] if problems is None else problems
     log = _clean_log(log)
     results: dict[str, report.StudentResult] = {}
@@ -421,6 +428,9 @@ def autograde(name: str, submissions_path: Path, out: Path | None = None, jobs: 
                 if submission.student_id not in results:
                     results[submission.student_id] = failed_result(
                         submission.student_id, assignment, "grading: the grader stopped before grading it")
+            for result in results.values():  # what the pages state beside the autograded score
+                result.pending = configured.written if configured else 0.0
+                result.not_run = configured.autograded if configured and not notebook_names else 0.0
             _write_outputs(out, name, results, assignment, notebook_names, student, trouble)
             if shard is not None and student is None:
                 shards.write_record(out, name, shard, class_ids, results, grade_columns(assignment, notebook_names))
@@ -541,7 +551,7 @@ def _write_outputs(out: Path, name: str, results: dict, assignment, notebook_nam
     """Each student's folder (one failing write is that student's only), then grades.csv for everyone."""
     for key in sorted(results):
         try:
-            report.write_student(out, results[key], name)
+            report.write_student(out, results[key], name, assignment.visibility)
         except Exception as error:
             results[key].grader_errors.append(trouble(key, "writing its feedback", error))
     rows, columns = [report.grade_row(results[key]) for key in sorted(results)], grade_columns(assignment, notebook_names)

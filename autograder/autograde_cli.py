@@ -60,16 +60,28 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "unconfined instead of refusing (see docs/security.md for what that leaves open)")
     parser.add_argument("--notebooks", action="store_true",
                         help="also grade the notebooks with nbgrader autograde (one extra part per notebook)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+    parser.add_argument("--quiet", action=Renamed, new="--no-progress", help=argparse.SUPPRESS)
 
 
-PROBLEMS = 2  # the exit status when the class was graded but some submissions had problems
+PROBLEMS = 3  # the exit status when the class was graded but some submissions had problems (2: a usage error)
+
+
+class Renamed(argparse.Action):
+    """An option's former name: a usage error (status 2) that names the option to use instead."""
+
+    def __init__(self, option_strings, dest, new: str, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+        self.new = new
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.error(f"{option_string} was renamed {self.new} (the name `cs7150 train` and `compare` use too)")
 
 
 def run(args: argparse.Namespace) -> int:
-    """Grade; print a one-line summary per student. 0 when every submission was graded, ``PROBLEMS`` (2) when
-    some could not be (fully) graded or were refused (listed on stderr; their feedback says why), 1 on a
-    configuration or path error."""
+    """Grade; print a one-line summary per student. 0 when every submission was graded, ``PROBLEMS`` (3) when
+    some could not be (fully) graded or were refused (listed on stderr; their feedback says why; every file was
+    written), 1 on a configuration or path error; argparse's usage errors are 2."""
     if args.jobs is not None and args.jobs < 1:
         print("cs7150 autograde: --jobs must be at least 1", file=sys.stderr)
         return 1
@@ -93,10 +105,10 @@ def run(args: argparse.Namespace) -> int:
     problems = []
     try:
         results = autograde.autograde(args.assignment, args.submissions, out, jobs=args.jobs, student=args.student,
-                                      limits=limits, progress=not args.quiet, notebooks_too=args.notebooks,
+                                      limits=limits, progress=not args.no_progress, notebooks_too=args.notebooks,
                                       log=lambda message: print(message, file=sys.stderr), problems=problems,
                                       shard=shard)
-    except (config.ConfigError, FileNotFoundError, autograde.JailUnavailable) as error:
+    except (config.ConfigError, FileNotFoundError, autograde.JailUnavailable, report.ColumnsDiffer) as error:
         print(f"cs7150 autograde: {error}", file=sys.stderr)
         return 1
     for result in results:

@@ -160,6 +160,7 @@ class Assignment:
     builds_on: dict = field(default_factory=dict)  # earlier assignment -> tuple of its student files used here
     helpers: tuple[str, ...] = ()
     requirements: tuple[str, ...] = ()
+    visibility: dict = field(default_factory=dict)  # part name -> Gradescope visibility of its test (else visible)
 
     @property
     def brought_files(self) -> tuple[str, ...]:
@@ -174,6 +175,9 @@ class Assignment:
     @property
     def max_score(self) -> float:
         return sum(part.max_score for part in self.parts)
+
+
+VISIBILITIES = ("visible", "after_due_date", "after_published", "hidden")  # Gradescope's, for a test
 
 
 def config_path(name: str, config_dir: Path = ASSIGNMENTS_DIR) -> Path:
@@ -244,7 +248,8 @@ def load(name: str, config_dir: Path = ASSIGNMENTS_DIR, repo_root: Path = REPO_R
         raw = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise ConfigError(f"{path}: invalid JSON: {error}") from None
-    unknown = raw.keys() - {"title", "student_files", "data", "sections", "parts", "builds_on", "helpers", "requirements"}
+    unknown = raw.keys() - {"title", "student_files", "data", "sections", "parts", "builds_on", "helpers", "requirements",
+                            "visibility"}
     if unknown:
         raise ConfigError(f"{path}: unknown keys {sorted(unknown)}")
 
@@ -307,6 +312,11 @@ def load(name: str, config_dir: Path = ASSIGNMENTS_DIR, repo_root: Path = REPO_R
         parts.append(part)
     if len({part.function for part in parts}) != len(parts):
         raise ConfigError(f"{path}: a function is listed in two parts")
+    visibility = raw.get("visibility", {})
+    for test, shown in visibility.items() if isinstance(visibility, dict) else [(None, visibility)]:
+        if shown not in VISIBILITIES or not (test in defined or str(test).endswith(".ipynb")):
+            raise ConfigError(f"{path}: visibility maps a part (a function, or a notebook's file name) to one of "
+                              f"{', '.join(VISIBILITIES)}; got {test!r}: {shown!r}")
     return Assignment(
         name=name,
         title=raw.get("title", name),
@@ -317,6 +327,7 @@ def load(name: str, config_dir: Path = ASSIGNMENTS_DIR, repo_root: Path = REPO_R
         builds_on=builds_on,
         helpers=helpers,
         requirements=requirements,
+        visibility=dict(visibility),
     )
 
 

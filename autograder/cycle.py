@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from autograder import autograde, config, release, samples
+from autograder import autograde, config, release, report, samples
 
 SLOW_SAMPLES = ("hang_and_memory", "runaway")  # they sit out the time limits: shown by the tests, not the demo
 
@@ -54,5 +54,6 @@ def run_cycle(assignment: str, out: Path, jobs: int | None = None, notebooks_too
         want = "" if want is None or notebooks_too else f"{want:g}"
         print(f"   {result.student_id:<{width}}  {result.score:>5g}/{result.max_score:g}  {want:>8}  {said[:90]}")
     print(f"\n4. grades.csv: {grades_dir / 'grades.csv'}")
-    print(f"   feedback per student: {grades_dir}/<student>/feedback.html (and results.json for Gradescope)")
+    folder = report.student_folder(grades_dir, "<student>")
+    print(f"   feedback per student: {folder / 'feedback.html'} (and results.json for Gradescope)")
     return results

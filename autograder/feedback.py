@@ -23,6 +23,13 @@ page is rendered:
   in markdown through nh3, text without escape sequences, no JavaScript, SVG
   or widget outputs.
 
+``GetGradesPending`` (nbgrader's ``GetGrades``, which fills in each cell's
+score) also notes which answers graded by hand are not graded yet; the page then
+states its score as every page of the grader does
+(``autograder.scores.total_statement``: "56 of 56 autograded; 20 written points to
+be graded (total 76)") and each such answer as pending, not as 0 points
+(``mark_pending``).
+
 ``safe_page`` then gives the written page a restrictive Content-Security-Policy
 (the first element of its head) and runs nh3 over its whole body:
 ``SafeFeedbackExporter``, the exporter that the course's config gives
@@ -43,7 +50,7 @@ from nbformat import NotebookNode
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades
 from traitlets import Bool
 
-from autograder import sanitise
+from autograder import sanitise, scores
 from autograder.evidence import FEEDBACK_PROOF_ENV, RECORD
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")  # IPython colours every token of a traceback
@@ -57,6 +64,7 @@ BODY = re.compile(r"<body[^>]*>(.*)</body>", re.DOTALL | re.IGNORECASE)
 FILTERED = "cs7150_feedback_filtered"  # set in the resources by ClearHiddenTestsFromFeedback once it ran
 PROOF_META = "cs7150-feedback-proof"
 PROOF_TAG = re.compile(r'<meta name="' + PROOF_META + r'" content="([0-9a-f]+)">')
+SCORE = r"\(Score: -?[0-9.]+ / [0-9.]+\)"  # how nbgrader's feedback template writes a score
 
 
 def split_hidden(source: str, begin: str = ClearHiddenTests.begin_test_delimeter.default_value,
@@ -183,6 +191,54 @@ class ClearHiddenTestsFromFeedback(ClearHiddenTests):
         return cell, resources
 
 
+class GetGradesPending(GetGrades):
+    """nbgrader's ``GetGrades`` that also records, in ``resources["nbgrader"]``, the autograded score and maximum
+    (``"autograded"``: test cells) and each cell graded by hand (``"by_hand"``: grade id -> (points, score,
+    whether nbgrader still marks it ``needs_manual_grade``)), for ``mark_pending``."""
+
+    def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
+        self._autograded, self._by_hand = [0.0, 0.0], {}
+        nb, resources = super().preprocess(nb, resources)
+        resources["nbgrader"].update(autograded=tuple(self._autograded), by_hand=dict(self._by_hand))
+        return nb, resources
+
+    def _get_score(self, cell: NotebookNode, resources: dict) -> None:
+        super()._get_score(cell, resources)
+        meta = cell.metadata.nbgrader
+        if _is_test(cell):
+            self._autograded[0] += meta["score"] or 0.0
+            self._autograded[1] += meta["points"] or 0.0
+        else:
+            grade = self.gradebook.find_grade(meta["grade_id"], self.notebook_id, self.assignment_id, self.student_id)
+            self._by_hand[meta["grade_id"]] = (meta["points"] or 0.0, meta["score"] or 0.0, grade.needs_manual_grade)
+
+
+def mark_pending(page: str, grades: dict) -> str:
+    """nbgrader's rendered feedback ``page`` with its score stated as ``scores.total_statement`` states it and
+    every answer still to be graded by hand shown as pending instead of "Score: 0.0 / N".
+
+    Args:
+        page: the page nbgrader's feedback template rendered.
+        grades: ``resources["nbgrader"]`` after ``GetGradesPending``; a page without its records is returned as is.
+    """
+    if "by_hand" not in grades:
+        return page
+    waiting = {grade_id: points for grade_id, (points, _, pending) in grades["by_hand"].items() if pending}
+    done = [(points, score) for points, score, pending in grades["by_hand"].values() if not pending]
+    score, max_score = grades["autograded"]
+    statement = scores.total_statement(score, max_score, sum(waiting.values()), written=sum(s for _, s in done),
+                                       written_max=sum(p for p, _ in done))
+    page = re.sub(rf"(<h4>[^<]*?) {SCORE}(</h4>)", lambda m: f"{m.group(1)} ({html.escape(statement)}){m.group(2)}",
+                  page, count=1)
+    for grade_id, points in waiting.items():
+        note = f"pending: {scores.number(points)} points, graded by hand"
+        anchor = re.escape(grade_id)
+        page = re.sub(rf'(<a href="#{anchor}">[^<]*</a>) {SCORE}', lambda m: f"{m.group(1)} ({note})", page)
+        page = re.sub(rf'(<a name="{anchor}"></a>.*?)Score: [0-9.]+ / [0-9.]+ (<a href="#top">)',
+                      lambda m: f"{m.group(1)}{note} {m.group(2)}", page, count=1, flags=re.DOTALL)
+    return page
+
+
 def safe_page(page: str, proof: str = "") -> str:
     """nbgrader's rendered page rebuilt safe to open: its body sanitised by nh3 under a restrictive
     Content-Security-Policy (``autograder.sanitise.html_page``), with the page's own styles (the template's
@@ -207,19 +263,20 @@ def page_proof(page: str) -> str:
 
 class SafeFeedbackExporter(HTMLExporter):
     """nbconvert's ``HTMLExporter`` (configured as nbgrader configures it for feedback: its ``feedback``
-    template) whose page is rebuilt by ``safe_page``: the Content-Security-Policy first in its head, its
-    body through nh3. Set as ``GenerateFeedback.exporter_class``.
+    template) whose page states its score the grader's way (``mark_pending``) and is rebuilt by ``safe_page``:
+    the Content-Security-Policy first in its head, its body through nh3. Set as ``GenerateFeedback.exporter_class``.
 
-    Where the grader put a proof in the environment (``evidence.FEEDBACK_PROOF_ENV``) and ``ClearHiddenTestsFromFeedback`` ran on
-    the notebook, the page carries that proof in its head: ``cs7150 autograde`` hands out no page without it."""
+    Where the grader put a proof in the environment (``evidence.FEEDBACK_PROOF_ENV``) and
+    ``ClearHiddenTestsFromFeedback`` ran on the notebook, the page carries that proof in its head:
+    ``cs7150 autograde`` hands out no page without it."""
 
     def from_notebook_node(self, nb: NotebookNode, resources: dict | None = None, **kw) -> tuple[str, dict]:
         page, resources = super().from_notebook_node(nb, resources, **kw)
         proof = os.environ.get(FEEDBACK_PROOF_ENV, "") if resources.get(FILTERED) else ""
-        return safe_page(page, proof), resources
+        return safe_page(mark_pending(page, resources.get("nbgrader", {})), proof), resources
 
 
-FEEDBACK_PREPROCESSORS = [GetGrades, CSSHTMLHeaderPreprocessor, ClearHiddenTestsFromFeedback]
+FEEDBACK_PREPROCESSORS = [GetGradesPending, CSSHTMLHeaderPreprocessor, ClearHiddenTestsFromFeedback]
 
 
 def import_path_lines() -> str:

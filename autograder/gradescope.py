@@ -57,7 +57,7 @@ import traceback
 import zipfile
 from pathlib import Path
 
-from autograder import autograde, config, report
+from autograder import autograde, config, lateness, points, report
 from autograder import submissions as submission_files
 from cs7150.atomic import atomic_write
 
@@ -147,11 +147,13 @@ def contents(name: str, repo_root: Path = config.REPO_ROOT,
         name: the assignment (``autograder/assignments/<name>.json``).
         repo_root: the instructor's repository.
         notebooks_too: also grade the assignment's notebooks on Gradescope.
-    Raises ConfigError for a missing or inconsistent assignment configuration,
+    Raises ConfigError for a missing or inconsistent assignment configuration (``points.PointsMismatch``:
+    the notebook header states other points),
     FileNotFoundError for a missing requirements.txt, notebook folder or data path.
     """
     repo_root = Path(repo_root)
     assignment = config.load(name, repo_root / "autograder" / "assignments", repo_root)
+    points.check(assignment, repo_root / "assignments" / "source" / name, repo_root / "autograder" / "assignments")
     files = _package_files(repo_root, "autograder") + _package_files(repo_root, config.PACKAGE_NAME)
     files += sorted((repo_root / "autograder" / "assignments").glob("*.json"))
     arguments = shlex.quote(name)
@@ -194,6 +196,15 @@ def failure_results(message: str) -> dict:
     return {"score": 0, "output": message, "output_format": "text", "stdout_visibility": "hidden", "tests": []}
 
 
+def submission_times(root: Path) -> dict:
+    """When the submission came and how late (``lateness.gradescope_times``) from Gradescope's
+    ``<root>/submission_metadata.json``; {} without it."""
+    path = Path(root) / "submission_metadata.json"
+    if not path.is_file():
+        return {}
+    return lateness.gradescope_times(json.loads(path.read_text(encoding="utf-8")))
+
+
 def grade_submission(name: str, root: Path, notebooks_too: bool = False) -> int:
     """Grade ``<root>/submission`` and write ``<root>/results/results.json``; 0 if graded, 1 if the grader failed.
 
@@ -217,6 +228,7 @@ def grade_submission(name: str, root: Path, notebooks_too: bool = False) -> int:
             folder = report.student_folder(out, STUDENT_ID)
             results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
             results.update(output_format="text", test_output_format="text", stdout_visibility="hidden")
+            results["extra_data"].update(submission_times(root))
             print((folder / "feedback.txt").read_text(encoding="utf-8"), flush=True)
         except submission_files.UnsafeArchive as error:  # the upload itself: too many files or bytes
             results = failure_results(f"Your upload could not be graded: it has {error}. Upload only the files of "

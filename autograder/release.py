@@ -40,7 +40,7 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
-from autograder import config, markers, student_readme
+from autograder import config, markers, points, student_readme
 
 IGNORED_NAMES = {"__pycache__", ".ipynb_checkpoints", ".DS_Store"}
 IGNORED = shutil.ignore_patterns(*IGNORED_NAMES, "*.pyc", "*.egg-info")
@@ -224,16 +224,23 @@ def missing_imports(sources: dict[str, str], present: set[str], repo_root: Path)
 
 
 def _nbgrader(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    """Run an nbgrader subcommand with this interpreter; raise ReleaseError on failure."""
+    """Run an nbgrader subcommand with this interpreter, its scripts first on PATH (a new gradebook runs
+    ``alembic``, found there also when the venv is not activated); raise ReleaseError on failure."""
     command = [sys.executable, "-m", "nbgrader", *args, "--log-level=WARN"]
-    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env)
     if result.returncode != 0:
         raise ReleaseError(f"nbgrader {' '.join(args)} failed (exit {result.returncode}):\n{result.stderr[-4000:]}")
     return result
 
 
-def generate_notebooks(name: str, course_root: Path, dest: Path) -> list[str]:
+def generate_notebooks(name: str, course_root: Path, dest: Path, gradebook: Path | None = None) -> list[str]:
     """Run ``nbgrader generate_assignment`` on a temporary course copy; copy its output to ``dest``.
+
+    With ``gradebook`` (an nbgrader SQLite gradebook, the course's ``gradebook.db``) nbgrader records the
+    assignment, its notebooks and their graded cells there, as its own ``generate_assignment`` in the course
+    does, so ``nbgrader autograde``, formgrader and the exchange find it; nothing else of the course is touched
+    (its ``release/`` folder is written by ``release``, whole). Without, no gradebook is written.
 
     Returns the released files (relative paths). Does nothing when the course
     has no ``source/<name>/`` folder.
@@ -245,7 +252,8 @@ def generate_notebooks(name: str, course_root: Path, dest: Path) -> list[str]:
         course = Path(tmp)
         shutil.copytree(source, course / "source" / name, ignore=IGNORED)
         shutil.copy2(course_root / "nbgrader_config.py", course / "nbgrader_config.py")
-        _nbgrader(["generate_assignment", name, "--force", "--no-db", f"--CourseDirectory.root={course}"], cwd=course)
+        database = ["--no-db"] if gradebook is None else [f"--CourseDirectory.db_url=sqlite:///{Path(gradebook).resolve()}"]
+        _nbgrader(["generate_assignment", name, "--force", *database, f"--CourseDirectory.root={course}"], cwd=course)
         released = course / "release" / name
         shutil.copytree(released, dest, dirs_exist_ok=True, ignore=IGNORED)
         return sorted(p.relative_to(released).as_posix() for p in released.rglob("*") if p.is_file())
@@ -413,18 +421,27 @@ def _swap_into_place(built: Path, dest: Path) -> None:
 
 def release(name: str, out: Path | None = None, repo_root: Path = config.REPO_ROOT,
             course_root: Path | None = None, config_dir: Path = config.ASSIGNMENTS_DIR,
-            with_reference: bool = False) -> Path:
+            with_reference: bool = False, gradebook: Path | None = None) -> Path:
     """Build the student release of assignment ``name`` into ``out`` and return ``out``.
 
     ``out`` defaults to ``<course_root>/release/<name>``; ``course_root``
     defaults to ``<repo_root>/assignments``. ``with_reference`` ships the
     instructor's reference of the files the assignment builds on (``builds_on``)
-    instead of leaving them for the students to bring. Raises ConfigError,
-    MarkerError or ReleaseError without touching ``out``.
+    instead of leaving them for the students to bring. ``gradebook`` (the
+    course's ``gradebook.db``) also records the assignment in nbgrader's
+    gradebook (``generate_notebooks``), once every check of the release has
+    passed and just before it is moved into place, so nbgrader's own commands
+    work on it beside the full release; nbgrader refuses (a ReleaseError,
+    ``out`` as it was) to change the graded cells of an assignment with
+    submissions in it.
+    Raises ConfigError
+    (``points.PointsMismatch`` when the notebook header's points differ from
+    the configuration), MarkerError or ReleaseError without touching ``out``.
     """
     repo_root = Path(repo_root)
     course_root = Path(course_root) if course_root else repo_root / "assignments"
     assignment = config.load(name, config_dir, repo_root)
+    points.check(assignment, course_root / "source" / name, config_dir)
     out = Path(out) if out else course_root / "release" / name
     check_destination(out, name)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -483,6 +500,9 @@ def release(name: str, out: Path | None = None, repo_root: Path = config.REPO_RO
         if leaks:
             shown = "\n  ".join(leaks[:20])
             raise ReleaseError(f"the release would contain {len(leaks)} reference or hidden lines:\n  {shown}")
+        if gradebook is not None:  # only once every check passed: a refused release leaves the gradebook alone
+            with tempfile.TemporaryDirectory(prefix="cs7150-gradebook-") as scratch:
+                generate_notebooks(name, course_root, Path(scratch) / name, gradebook)
         os.chmod(built, 0o755)  # mkdtemp makes it private
         _swap_into_place(built, out)
     except BaseException:

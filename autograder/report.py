@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder import sanitise
+from autograder.scores import number, total_statement
 from autograder.grading import PartResult
 from cs7150.atomic import atomic_write
 
@@ -41,6 +42,8 @@ class StudentResult:
     notes: list[str] = field(default_factory=list)  # about the submission or its run, shown to the student
     execution_time: float = 0.0
     grader_errors: list[str] = field(default_factory=list)  # what the grader itself failed to do for it
+    pending: float = 0.0  # points graded by hand (written answers), not graded yet
+    not_run: float = 0.0  # the notebooks' autograded points when this run did not grade the notebooks
 
     @property
     def score(self) -> float:
@@ -50,10 +53,10 @@ class StudentResult:
     def max_score(self) -> float:
         return sum(part.max_score for part in self.parts)
 
-
-def number(value: float):
-    """An int when the value is whole (10, not 10.0), else rounded to 4 decimals."""
-    return int(value) if float(value).is_integer() else round(float(value), 4)
+    @property
+    def statement(self) -> str:
+        """The score as every page states it (``total_statement``)."""
+        return total_statement(self.score, self.max_score, self.pending, self.not_run)
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -92,7 +95,7 @@ def feedback_pages(result: StudentResult) -> dict[str, str]:
 
 def feedback_text(result: StudentResult) -> str:
     lines = [result.title, f"Student: {result.student_id}",
-             f"Score: {number(result.score)} / {number(result.max_score)}", ""]
+             f"Score: {result.statement}", ""]
     lines += [f"Note: {note}" for note in result.notes]
     lines += [""] if result.notes else []
     for part in result.parts:
@@ -121,7 +124,7 @@ def feedback_html(result: StudentResult) -> str:
     )
     notes = "".join(f"<p class=\"note\">{escape(note)}</p>\n" for note in result.notes)
     body = f"""<h1>{escape(result.title)}</h1>
-<p>Student: {escape(result.student_id)}<br>Score: <b>{number(result.score)} / {number(result.max_score)}</b></p>
+<p>Student: {escape(result.student_id)}<br>Score: <b>{escape(result.statement)}</b></p>
 {notes}<table><tr><th>part</th><th>file</th><th>score</th></tr>
 {rows}
 </table>
@@ -129,9 +132,12 @@ def feedback_html(result: StudentResult) -> str:
     return sanitise.html_page(f"{result.title}: {result.student_id}", body)
 
 
-def results_json(result: StudentResult, assignment: str) -> dict:
-    """The Gradescope ``results.json`` object."""
-    output = [f"{result.title}: {number(result.score)} / {number(result.max_score)}"] + result.notes
+def results_json(result: StudentResult, assignment: str, visibility: dict | None = None) -> dict:
+    """The Gradescope ``results.json`` object: one test per part, numbered in the parts' order (``number``
+    "1", "2", ...), each with the visibility ``visibility`` gives its part's name (a function or a notebook's file
+    name; the assignment configuration's ``"visibility"``), else "visible"."""
+    visibility = visibility or {}
+    output = [f"{result.title}: {result.statement}"] + result.notes
     return {
         "score": number(result.score),
         "execution_time": int(round(result.execution_time)),
@@ -143,12 +149,15 @@ def results_json(result: StudentResult, assignment: str) -> dict:
                 "max_score": number(part.max_score),
                 "status": "passed" if part.score == part.max_score else "failed",
                 "output": sanitise.clean_text(part_text(part)),
-                "visibility": "visible",
+                "number": str(index),
+                "visibility": visibility.get(part.name, "visible"),
             }
-            for part in result.parts
+            for index, part in enumerate(result.parts, start=1)
         ],
         "extra_data": {"assignment": assignment, "student_id": result.student_id,
-                       "max_score": number(result.max_score)},
+                       "max_score": number(result.max_score), "written_pending": number(result.pending),
+                       "notebook_points_not_graded": number(result.not_run),
+                       "total": number(result.max_score + result.not_run + result.pending)},
     }
 
 
@@ -157,11 +166,12 @@ def student_folder(out_dir: Path, student_id: str) -> Path:
     return Path(out_dir) / STUDENTS / student_id
 
 
-def write_student(out_dir: Path, result: StudentResult, assignment: str) -> None:
-    """Write ``<out_dir>/students/<id>/``: results.json, feedback.txt, feedback.html and the notebooks'
-    feedback pages (removing pages of an earlier run that this result has not)."""
+def write_student(out_dir: Path, result: StudentResult, assignment: str, visibility: dict | None = None) -> None:
+    """Write ``<out_dir>/students/<id>/``: results.json (its tests' ``visibility``, see ``results_json``),
+    feedback.txt, feedback.html and the notebooks' feedback pages (removing pages of an earlier run that this
+    result has not)."""
     folder = student_folder(out_dir, result.student_id)
-    write_atomic(folder / "results.json", json.dumps(results_json(result, assignment), indent=2) + "\n")
+    write_atomic(folder / "results.json", json.dumps(results_json(result, assignment, visibility), indent=2) + "\n")
     write_atomic(folder / "feedback.txt", feedback_text(result))
     write_atomic(folder / "feedback.html", feedback_html(result))
     pages = feedback_pages(result)
@@ -194,6 +204,32 @@ def read_grades(path: Path) -> list[dict]:
         return []
     with open(path, newline="", encoding="utf-8") as file:
         return list(csv.DictReader(file))
+
+
+class ColumnsDiffer(ValueError):
+    """A regrade would write grades.csv with other columns than the class's rows have."""
+
+
+def check_columns(path: Path, columns: list[str], fix: str) -> None:
+    """Refuse (``ColumnsDiffer``) to update ``path`` (grades.csv) with rows of ``columns`` when it has others:
+    the other students' rows would keep a part (say a notebook's points) this student's row has not.
+
+    Args:
+        path: the class's grades.csv; nothing to check when it does not exist.
+        columns: the columns the update would write.
+        fix: what to do instead, for the message.
+    """
+    if not Path(path).is_file():
+        return
+    with open(path, newline="", encoding="utf-8") as file:
+        header = next(csv.reader(file), [])
+    if header and header != list(columns):
+        missing = [c for c in header if c not in columns]
+        extra = [c for c in columns if c not in header]
+        raise ColumnsDiffer(f"{path} was written with the columns {', '.join(header)}; this regrade gives "
+                            f"{', '.join(columns)}" + (f" (without {', '.join(missing)})" if missing else "")
+                            + (f" (with {', '.join(extra)} besides)" if extra else "")
+                            + f", so one student's total would count other parts than the class's: {fix}")
 
 
 def update_grades(path: Path, new_rows: list[dict], columns: list[str]) -> None:

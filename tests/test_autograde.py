@@ -155,6 +155,19 @@ def test_grades_csv_has_every_part_total_and_max(graded):
         assert sum(float(rows[student][p.name]) for p in result.parts) == result.score
 
 
+def test_every_page_states_the_total_one_way_with_the_notebook_and_written_points_pending(graded):
+    """Package only (no --notebooks): 100 of 100 autograded, and the header's 24 notebook and 12 written points
+    named as not graded yet, never as 0 of them."""
+    statement = ("100 of 100 autograded; 24 notebook points not graded in this run; 12 written points to be graded "
+                 "(total 136)")
+    folder = graded["out"] / "students" / "reference"
+    assert f"Score: {statement}\n" in (folder / "feedback.txt").read_text()
+    assert f"Score: <b>{statement}</b>" in (folder / "feedback.html").read_text()
+    results = json.loads((folder / "results.json").read_text())
+    assert results["output"].splitlines()[0].endswith(f": {statement}") and results["score"] == 100
+    assert (results["extra_data"]["written_pending"], results["extra_data"]["total"]) == (12, 136)
+
+
 def test_student_regrade_updates_one_row_in_place_and_is_idempotent(graded):
     out, grades = graded["out"], graded["out"] / "grades.csv"
     before = grades.read_text()
@@ -167,6 +180,27 @@ def test_student_regrade_updates_one_row_in_place_and_is_idempotent(graded):
     results_after = json.loads((out / "students" / "reference" / "results.json").read_text())
     results_before.pop("execution_time"), results_after.pop("execution_time")
     assert results_after == results_before
+
+
+@pytest.mark.parametrize("class_notebooks, regrade_notebooks", [(True, False), (False, True)])
+def test_a_regrade_with_other_columns_than_the_class_file_is_refused(tmp_path, capsys, class_notebooks,
+                                                                      regrade_notebooks):
+    """The class graded with --notebooks and one student regraded without (or the other way round) would leave
+    that student's total counting other parts than everyone else's: refused, nothing graded or written."""
+    subs, out, assignment = tmp_path / "subs", tmp_path / "out", config.load("assignment1")
+    write_sample(SAMPLES["reference"], assignment, subs)
+    columns = autograde.grade_columns(assignment, ["conv_pool.ipynb"] if class_notebooks else [])
+    out.mkdir()
+    (out / "grades.csv").write_text(",".join(columns) + "\n")  # the header the class's run wrote
+    before = (out / "grades.csv").read_bytes()
+    parser = argparse.ArgumentParser()
+    autograde_cli.configure(parser)
+    args = parser.parse_args(["assignment1", "--submissions", str(subs), "--out", str(out), "--student", "reference",
+                              "--unconfined", "--no-progress"] + (["--notebooks"] if regrade_notebooks else []))
+    assert autograde_cli.run(args) == 1
+    err = capsys.readouterr().err
+    assert "conv_pool.ipynb" in err and "regrade with the options of the class's run (--notebooks or not)" in err
+    assert (out / "grades.csv").read_bytes() == before and sorted(p.name for p in out.iterdir()) == ["grades.csv"]
 
 
 def test_unknown_student_is_an_error(graded):
@@ -182,7 +216,7 @@ def test_cli_full_rerun_writes_identical_files(tmp_path, capsys):
     parser = argparse.ArgumentParser()
     autograde_cli.configure(parser)
     args = parser.parse_args(["assignment1", "--submissions", str(subs), "--out", str(tmp_path / "out"),
-                              "--jobs", "1", "--quiet", "--unconfined"])
+                              "--jobs", "1", "--no-progress", "--unconfined"])
     outputs = []
     for _ in range(2):
         assert autograde_cli.run(args) == 0
@@ -210,7 +244,7 @@ def test_a_grader_failure_for_one_submission_is_its_own_and_the_exit_status_says
     monkeypatch.setattr(grading, "grade_part", failing)
     parser = argparse.ArgumentParser()
     autograde_cli.configure(parser)
-    args = parser.parse_args(["assignment1", "--submissions", str(subs), "--out", str(tmp_path / "out"), "--quiet",
+    args = parser.parse_args(["assignment1", "--submissions", str(subs), "--out", str(tmp_path / "out"), "--no-progress",
                               "--time-limit", "10", "--case-time-limit", "4", "--unconfined"])
     assert autograde_cli.run(args) == autograde_cli.PROBLEMS
     captured = capsys.readouterr()

@@ -1,5 +1,6 @@
 """``cs7150 demo`` with its quickest options, and the timing helpers it uses."""
 import argparse
+from pathlib import Path
 
 import pytest
 
@@ -59,6 +60,10 @@ def test_demo_runs_the_instructor_cycle(capsys, tmp_path):
     assert (tmp_path / "grades" / "grades.csv").is_file()
     assert (tmp_path / "release" / "conv_pool.ipynb").is_file()
     assert (tmp_path / "grades" / "students" / "reference" / "results.json").is_file()
+    said = next(line for line in out.splitlines() if "feedback per student:" in line)
+    template = said.split("feedback per student: ")[1].split(" (")[0]
+    assert template == str(tmp_path / "grades" / "students" / "<student>" / "feedback.html")
+    assert Path(template.replace("<student>", "reference")).is_file()
 
 
 def test_median_time():

@@ -1,6 +1,7 @@
 """deploy/: the grading image's definition, the Kubernetes Indexed Job and the Slurm job array, run as far as
 this machine allows: the engines' own commands as local processes (the shards, then the merge), compared with
 one unsharded run; the Dockerfile checked for structure (no container daemon here); the YAML parsed."""
+import argparse
 import json
 import os
 import re
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from autograder import autograde, isolation
+from autograder import autograde, autograde_cli, isolation
 from autograder.samples import write_samples
 
 REPO = Path(__file__).resolve().parents[1]
@@ -93,9 +94,10 @@ def test_indexed_job_pods_then_the_merge_job_as_local_processes_equal_one_run(co
     assert (graded / "merged" / "grades.csv").read_bytes() == (course["whole"] / "grades.csv").read_bytes()
 
 
-@pytest.mark.parametrize("status, expected", [(0, 0), (2, 0), (1, 1), (125, 1)])
-def test_pod_and_array_task_succeed_on_status_2_only_besides_0(tmp_path, status, expected):
-    """2 is "graded, some submissions had problems": that shard is done; anything else is retried."""
+@pytest.mark.parametrize("status, expected", [(0, 0), (3, 0), (1, 1), (2, 1), (125, 1)])
+def test_pod_and_array_task_succeed_on_status_3_only_besides_0(tmp_path, status, expected):
+    """3 is "graded, some submissions had problems": that shard is done; anything else (2: a usage error)
+    fails it."""
     env = _shim(tmp_path / "bin", f'echo "$@" > {tmp_path}/argv; exit {status}')
     container = _container(_yaml("grade-job.yaml"))
     pod = subprocess.run(["/bin/sh", "-c", container["args"][0]], capture_output=True, text=True,
@@ -109,6 +111,25 @@ def test_pod_and_array_task_succeed_on_status_2_only_besides_0(tmp_path, status,
     assert task.returncode == expected, task.stderr
     argv = (tmp_path / "argv").read_text().split()
     assert argv[argv.index("--shard") + 1] == "4/4" and argv[argv.index("--out") + 1] == "/g/shard-4"
+
+
+def test_the_engines_options_parse_and_a_mistyped_one_fails_the_shard(tmp_path):
+    """The options the pod and the array task pass are the grader's own (checked by its parser, which fails
+    with a usage error, 2, on anything else), and that status fails the pod and the task."""
+    parser = argparse.ArgumentParser(exit_on_error=False)
+    autograde_cli.configure(parser)
+    for script in (_container(_yaml("grade-job.yaml"))["args"][0], (DEPLOY / "slurm" / "grade-array.sbatch").read_text()):
+        command = re.search(r"autograde (.*?)\|\|", script, re.S).group(1)
+        options = re.findall(r"(?<!\S)--[a-z-]+", command)
+        assert "--no-progress" in options and "--shard" in options
+        for option in options:
+            assert any(option in action.option_strings for action in parser._actions), option
+    real = f'exec {shlex.quote(sys.executable)} -m coursetools "$@"'
+    env = _shim(tmp_path / "bin", real.replace('"$@"', '"$@" --no-progess'))
+    container = _container(_yaml("grade-job.yaml"))
+    pod = subprocess.run(["/bin/sh", "-c", container["args"][0]], capture_output=True, text=True,
+                         env={**env, **_env(container), "JOB_COMPLETION_INDEX": "0"})
+    assert pod.returncode != 0 and "unrecognized arguments: --no-progess" in pod.stderr  # cs7150 said 2
 
 
 def test_grading_pods_have_what_the_jail_needs_and_no_network():

@@ -202,7 +202,8 @@ def test_feedback_pages_show_the_score_and_no_hidden_test(tmp_path):
         assert page_path.is_file(), result.notes
         page = page_path.read_text()
         text = html.unescape(re.sub(r"<[^>]*>", "", page))
-        assert f"(Score: {part.score:.1f} / " in text
+        assert re.search(rf"\({report.number(part.score)} of {report.number(part.max_score)} autograded; "
+                         r"[^()]*\(total 36\)\)", text), text[:1500]  # the grader's statement of the total
         assert "HIDDEN TESTS" not in page
         assert [line for line in secret if line in text or line in page] == []
         assert 'href="feedback/conv_pool.html"' in (out / "students" / student / "feedback.html").read_text()
@@ -228,18 +229,26 @@ def _nbgrader(course: Path, *arguments: str) -> None:
 @pytest.mark.slow
 def test_plain_nbgrader_generate_feedback_pages_open_with_the_policy_and_run_nothing(tmp_path):
     """The course root's config given to plain nbgrader (generate_assignment, autograde, generate_feedback): the
-    page's head starts with the Content-Security-Policy, and nothing of the template or the student runs."""
+    page's head starts with the Content-Security-Policy, and nothing of the template or the student runs. It
+    states its total the grader's way: before formgrader grades the written answer "1 of 1 autograded; 3 written
+    points to be graded (total 4)", the answer pending (not "0.0 / 3.0"); once graded, "2 of 3 written"."""
+    from nbgrader.api import Gradebook
+
     from autograder import sanitise
     course = tmp_path / "course"
     (course / "source" / "tiny").mkdir(parents=True)
     shutil.copy2(config.COURSE_ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
     test = {"grade": True, "grade_id": "test_sum", "points": 1, "locked": True, "solution": False, "schema_version": 3}
+    answer = {"grade": True, "grade_id": "why", "points": 3, "locked": False, "solution": True, "schema_version": 3}
     kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
     source = new_notebook(cells=[new_code_cell(f"assert 1 + 1 == 2\n{BEGIN}\nassert 2 + 2 == 4  # hidden-marker\n{END}",
-                                               metadata={"nbgrader": test})], metadata={"kernelspec": kernel})
+                                               metadata={"nbgrader": test}),
+                                 nbformat.v4.new_markdown_cell("YOUR ANSWER HERE", metadata={"nbgrader": answer})],
+                          metadata={"kernelspec": kernel})
     nbformat.write(source, course / "source" / "tiny" / "tiny.ipynb")
     _nbgrader(course, "generate_assignment", "tiny", "--force")
     submitted = nbformat.read(course / "release" / "tiny" / "tiny.ipynb", as_version=4)
+    submitted.cells[1].source = "Because the kernel is flipped."
     submitted.cells += [
         nbformat.v4.new_markdown_cell('My answer <script>alert("markdown")</script><img src=x onerror=alert(1)>'),
         new_code_cell('from IPython.display import HTML, Javascript, display\n'
@@ -255,6 +264,18 @@ def test_plain_nbgrader_generate_feedback_pages_open_with_the_policy_and_run_not
     assert "<script" not in page.lower() and "onerror" not in page  # MathJax's, the markdown's, the output's
     assert 'alert("markdown")' not in page and "&lt;script&gt;alert(1)" in page  # the code shown as text only
     assert "My answer" in page and "hidden-marker" not in page and "Score" in page
+    text = html.unescape(re.sub(r"<[^>]*>", "", page))
+    assert "tiny (1 of 1 autograded; 3 written points to be graded (total 4))" in text
+    assert "Written response (pending: 3 points, graded by hand)" in text and "0.0 / 3.0" not in text
+    assert text.count("pending: 3 points, graded by hand") == 2  # the contents and the answer's own heading
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:  # what formgrader does
+        grade = gradebook.find_grade("why", "tiny", "tiny", "student1")
+        grade.manual_score, grade.needs_manual_grade = 2, False
+        gradebook.db.commit()
+    _nbgrader(course, "generate_feedback", "tiny", "--force")
+    text = html.unescape(re.sub(r"<[^>]*>", "", (course / "feedback" / "student1" / "tiny" / "tiny.html").read_text()))
+    assert "tiny (1 of 1 autograded; 2 of 3 written (total 4))" in text and "pending" not in text
+    assert "Written response (Score: 2.0 / 3.0)" in text
 
 
 # ---- sanitising what the grader writes ---------------------------------------------------------

@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 
-from autograder import config, gradescope, gradescope_cli
+from autograder import autograde, config, gradescope, gradescope_cli
 from autograder.samples import samples_for, write_sample
 
 SAMPLE = next(sample for sample in samples_for("assignment1") if sample.name == "flipped_kernel")
@@ -92,6 +92,9 @@ def test_run_autograder_grades_a_sample_into_gradescope_results(autograder_root,
     root = autograder_root
     shutil.rmtree(root / "submission", ignore_errors=True)
     shutil.copytree(write_sample(SAMPLE, config.load("assignment1"), tmp_path), root / "submission")
+    (root / "submission_metadata.json").write_text(json.dumps({  # Gradescope's, beside submission/
+        "created_at": "2026-10-02T02:00:00.0-04:00", "assignment": {"due_date": "2026-10-01T23:59:00.0-04:00"},
+        "users": [{"assignment": {}}]}))
     run = _run_autograder(root)
     assert run.returncode == 0, run.stdout + run.stderr
     assert f"grader: {root / 'source' / 'autograder'}" in run.stdout  # the zip's grader, not this checkout's
@@ -100,6 +103,8 @@ def test_run_autograder_grades_a_sample_into_gradescope_results(autograder_root,
     assert results["score"] == SAMPLE.expected == 85 and results["stdout_visibility"] == "hidden"
     assert results["extra_data"]["student_id"] == gradescope.STUDENT_ID
     assert results["extra_data"]["max_score"] == 100 and isinstance(results["execution_time"], int)
+    assert (results["extra_data"]["submitted_at"], results["extra_data"]["late_hours"]) == ("2026-10-02T06:00:00Z", 2.02)
+    assert [test["number"] for test in results["tests"]] == [str(i) for i in range(1, len(results["tests"]) + 1)]
     for test in results["tests"]:
         assert set(test) <= GRADESCOPE_TEST and test["visibility"] == "visible"
         assert test["status"] == ("passed" if test["score"] == test["max_score"] else "failed")
@@ -131,3 +136,25 @@ def test_a_grader_failure_still_gives_the_student_an_answer(autograder_root):
     assert run.returncode == 1 and "Traceback" in run.stdout
     results = json.loads((root / "results" / "results.json").read_text())
     assert results["score"] == 0 and results["tests"] == [] and "course staff" in results["output"]
+
+
+def test_each_tests_visibility_comes_from_the_assignment_configuration(tmp_path):
+    """``"visibility"`` in the configuration: a part's details only after the due date, the others visible;
+    anything but Gradescope's four values, or a name that is no part, is refused."""
+    configs = tmp_path / "configs"
+    shutil.copytree(config.ASSIGNMENTS_DIR, configs)
+    raw = json.loads((configs / "assignment1.json").read_text())
+    raw["visibility"] = {"conv_backward_naive": "after_due_date", "conv_pool.ipynb": "after_published"}
+    (configs / "assignment1.json").write_text(json.dumps(raw))
+    subs = tmp_path / "subs"
+    write_sample(SAMPLE, config.load("assignment1"), subs)
+    autograde.autograde("assignment1", subs, tmp_path / "out", jobs=1, progress=False, config_dir=configs,
+                        limits=autograde.Limits(wall_s=20, case_s=4, unconfined=True), log=lambda m: None)
+    tests = json.loads((tmp_path / "out" / "students" / SAMPLE.name / "results.json").read_text())["tests"]
+    shown = {test["name"].split(" ")[0]: test["visibility"] for test in tests}
+    assert shown.pop("conv_backward_naive") == "after_due_date" and set(shown.values()) == {"visible"}
+    for bad in ({"conv_backward_naive": "later"}, {"no_such_function": "hidden"}, ["hidden"]):
+        raw["visibility"] = bad
+        (configs / "assignment1.json").write_text(json.dumps(raw))
+        with pytest.raises(config.ConfigError, match="visibility maps a part"):
+            config.load("assignment1", configs)

@@ -10,24 +10,14 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 import shutil
 
-import nbformat
 import pytest
 
-from autograder import autograde, config, notebooks
+from autograder import autograde, config, gradescope, notebooks, points, release
 from autograder.samples import samples_for, write_sample
 
-# assignment -> (its notebook, how its header states the total and its three kinds of points)
-HEADERS = {
-    "assignment1": ("conv_pool.ipynb", re.compile(
-        r"\*\*Total: (?P<total>\d+) points\*\*: (?P<package>\d+) for the package functions .*?, (?P<notebook>\d+) for the"
-        r"\s+exercises in this notebook .*? and (?P<written>\d+) for the written answers", re.DOTALL)),
-    "assignment2": ("lenet5.ipynb", re.compile(
-        r"\*\*Total: (?P<total>\d+) points\*\*: (?P<notebook>\d+) autograded in this notebook, (?P<written>\d+) for"
-        r"\s+written answers graded by hand, and (?P<package>\d+) for your\s+package files", re.DOTALL)),
-}
+HEADERS = {"assignment1": ("conv_pool.ipynb",), "assignment2": ("lenet5.ipynb",)}  # assignment -> its notebook
 
 
 @pytest.mark.slow
@@ -44,9 +34,8 @@ def test_header_grades_results_gradebook_and_feedback_agree(tmp_path, name):
     [result] = autograde.autograde(name, subs, out, jobs=1, limits=autograde.Limits(unconfined=True),
                                    progress=False, notebooks_too=True)
 
-    header = HEADERS[name][1].search(nbformat.read(path, as_version=4).cells[0].source)
-    assert header, "the header states the total and its three kinds of points"
-    total, package, notebook, written = (int(header[group]) for group in ("total", "package", "notebook", "written"))
+    total, stated = points.stated(path)  # the header states the total and its three kinds of points
+    package, notebook, written = stated.package, stated.autograded, stated.written
     course = notebooks.base_course(name, config.COURSE_ROOT, tmp_path / "work")  # the grader's gradebook
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         graded = gradebook.find_notebook(path.stem, name)
@@ -63,6 +52,67 @@ def test_header_grades_results_gradebook_and_feedback_agree(tmp_path, name):
     notebook_part = next(p for p in result.parts if p.name == path.name)
     assert notebook_part.max_score == autograded_max and notebook_part.score == autograded_max
     feedback = (out / "students" / reference.name / "feedback.txt").read_text()
-    assert f"Score: {graded_max:g} / {graded_max:g}" in feedback
+    statement = f"{graded_max:g} of {graded_max:g} autograded; {written:g} written points to be graded (total {total:g})"
+    assert f"Score: {statement}" in feedback and results["output"].startswith(f"{assignment.title}: {statement}")
+    assert results["extra_data"]["written_pending"] == written and results["extra_data"]["total"] == total
     page = (out / "students" / reference.name / "feedback" / f"{path.stem}.html").read_text()
     assert "Content-Security-Policy" in page and path.stem in feedback  # the notebook's page is handed out
+
+
+@pytest.mark.parametrize("name", sorted(HEADERS))
+def test_each_header_states_the_configured_points(name):
+    source = config.COURSE_ROOT / "source" / name
+    total, stated = points.stated(source / HEADERS[name][0])
+    assert stated == points.check(config.load(name), source) and total == stated.total
+
+
+def _changed_config(tmp_path, name="assignment1"):
+    """The configurations with the first case of ``name``'s first part worth half a point more."""
+    folder = tmp_path / "autograder" / "assignments"
+    shutil.copytree(config.ASSIGNMENTS_DIR, folder)
+    raw = json.loads((folder / f"{name}.json").read_text())
+    raw["parts"][0]["cases"][0]["points"] += 0.5
+    (folder / f"{name}.json").write_text(json.dumps(raw))
+    return folder
+
+
+MISMATCH = r"differ from what is graded.*\n  package: the header says 100, the configuration gives 100\.5\n" \
+           r"  total: the header says 136, the configuration gives 136\.5"
+
+
+def test_release_autograde_and_gradescope_refuse_a_point_value_the_header_does_not_state(tmp_path):
+    configs = _changed_config(tmp_path)
+    with pytest.raises(points.PointsMismatch, match=MISMATCH):
+        release.release("assignment1", tmp_path / "out", course_root=config.COURSE_ROOT, config_dir=configs)
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(points.PointsMismatch, match=MISMATCH):
+        autograde.autograde("assignment1", tmp_path / "no-submissions", tmp_path / "graded", config_dir=configs,
+                            progress=False)
+    assert not (tmp_path / "graded").exists()
+    shutil.copytree(config.REPO_ROOT / config.PACKAGE_NAME, tmp_path / config.PACKAGE_NAME)  # the zip's repository
+    shutil.copytree(config.COURSE_ROOT / "source" / "assignment1", tmp_path / "assignments" / "source" / "assignment1")
+    with pytest.raises(points.PointsMismatch, match=MISMATCH):
+        gradescope.build("assignment1", tmp_path / "a1.zip", repo_root=tmp_path)
+    assert not (tmp_path / "a1.zip").exists()
+
+
+def test_a_notebook_cell_worth_other_points_is_refused_and_an_unreadable_header_too(tmp_path):
+    import nbformat
+    source = tmp_path / "source"
+    source.mkdir()
+    notebook = nbformat.read(config.COURSE_ROOT / "source" / "assignment2" / "lenet5.ipynb", as_version=4)
+    graded = next(cell for cell in notebook.cells if cell.cell_type == "markdown"
+                  and cell.metadata.get("nbgrader", {}).get("grade"))
+    graded.metadata.nbgrader["points"] += 1
+    nbformat.write(notebook, source / "lenet5.ipynb")
+    with pytest.raises(points.PointsMismatch, match=r"written: the header says 20, the configuration gives 21\n"
+                                                      r"  total: the header says 123, the configuration gives 124"):
+        points.check(config.load("assignment2"), source)
+    notebook.cells[0].source = notebook.cells[0].source.replace("autograded in this notebook", "in the notebook")
+    nbformat.write(notebook, source / "lenet5.ipynb")
+    with pytest.raises(points.PointsMismatch, match="not, exactly once each, the points of: autograded"):
+        points.check(config.load("assignment2"), source)
+    notebook.cells[0].source = "# no total stated"
+    nbformat.write(notebook, source / "lenet5.ipynb")
+    assert points.check(config.load("assignment2"), source) == points.Points(47, 56, 21)  # nothing stated to differ
+    assert points.check(config.load("assignment2"), tmp_path / "none") is None

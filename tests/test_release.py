@@ -370,6 +370,31 @@ def test_commands_plug_into_the_cs7150_cli(monkeypatch, capsys):
     assert cli.main(["release", "no-such-assignment"]) == 1
 
 
+def test_version_and_the_usage_error_statuses(capsys):
+    """``cs7150 --version`` names pyproject.toml's version; a usage error is 2, distinct from autograde's
+    "graded with problems" (3); the autograder's former ``--quiet`` is a usage error naming ``--no-progress``,
+    the one name ``train`` and ``compare`` use too."""
+    import tomllib
+    from autograder import autograde_cli
+    from coursetools import cli
+    version = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]["version"]
+    with pytest.raises(SystemExit) as done:
+        cli.main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.strip() == f"cs7150 {version}"
+    assert cli.main([]) == cli.USAGE_ERROR == 2
+    with pytest.raises(SystemExit) as done:
+        cli.main(["autograde", "assignment1", "--submissions", "x", "--quiet"])
+    assert done.value.code == cli.USAGE_ERROR != autograde_cli.PROBLEMS
+    assert "--quiet was renamed --no-progress" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as done:
+        cli.main(["autograde", "assignment1", "--submisions", "x"])
+    assert done.value.code == 2
+    for module in ("autograder.autograde_cli", "coursetools.train_cli", "coursetools.compare_cli"):
+        parser = cli.build_parser(next(k for k, (m, _) in cli.COMMANDS.items() if m == module))
+        text = parser.format_help() + "".join(a.format_help() for a in parser._subparsers._group_actions[0].choices.values())
+        assert "--no-progress" in text and "--quiet" not in text, module
+
+
 def test_top_level_help_imports_no_subcommand():
     """``cs7150 --help`` lists every subcommand without importing one (no torch, no grader)."""
     import subprocess

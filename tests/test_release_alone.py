@@ -5,6 +5,10 @@ With the student files filled in (the reference solutions copied in, the instruc
 released one) the notebook runs top to bottom without an error, and the hand-in helper packs the graded files.
 Creating the environments takes minutes (pip, from its cache or the package index), so these tests run only
 when asked for: ``make release-check`` (``pytest -m alone tests/test_release_alone.py``).
+
+``CS7150_OLDEST`` (requirement specifiers, e.g. ``numpy==2.1.3 torch==2.11.0``) installs those over the release's
+pins, as a Colab student has them (Colab's own numpy and torch, not the pins): ``make oldest-check`` runs these
+tests with the oldest numpy and torch the READMEs claim.
 """
 from __future__ import annotations
 
@@ -84,6 +88,16 @@ def student(request, tmp_path_factory):
     install = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "-r", "requirements.txt"],
                              env=env, cwd=folder, capture_output=True, text=True, timeout=1800)
     assert install.returncode == 0, install.stderr[-3000:]
+    oldest = os.environ.get("CS7150_OLDEST", "").split()
+    if oldest:
+        install = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", *oldest],
+                                 env=env, cwd=folder, capture_output=True, text=True, timeout=1800)
+        assert install.returncode == 0, install.stderr[-3000:]
+        versions = subprocess.run([str(venv / "bin" / "python"), "-c", "import numpy, torch; print(numpy.__version__, "
+                                   "torch.__version__.split('+')[0])"], env=env, capture_output=True, text=True)
+        wanted = {spec.split("==")[0]: spec.split("==")[1] for spec in oldest if "==" in spec}
+        assert versions.stdout.split() == [wanted.get("numpy", versions.stdout.split()[0]),
+                                           wanted.get("torch", versions.stdout.split()[-1])], versions
     return folder, venv, env
 
 

@@ -33,7 +33,7 @@ def graded(tmp_path_factory):
     (subs / "README.txt").write_text("not a submission")
     whole = root / "whole"
     autograde.autograde("assignment1", subs, whole, jobs=2, limits=LIMITS, progress=False, log=lambda m: None)
-    limits = ["--time-limit", str(LIMITS.wall_s), "--case-time-limit", str(LIMITS.case_s), "--jobs", "1", "--quiet"]
+    limits = ["--time-limit", str(LIMITS.wall_s), "--case-time-limit", str(LIMITS.case_s), "--jobs", "1", "--no-progress"]
     outputs = [root / f"shard{k}" for k in range(1, COUNT + 1)]
     running = [_cs7150("autograde", "assignment1", "--submissions", str(subs), "--out", str(out),
                        "--shard", f"{k}/{COUNT}", *limits) for k, out in enumerate(outputs, 1)]

@@ -235,15 +235,13 @@ def test_added_cells_cannot_change_a_verdict(course):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("ending", ["import os\nos._exit(0)", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"],
-                         ids=["exit", "kill"])
-def test_a_test_cell_the_kernel_never_reached_fails_saying_so(course, ending):
+def test_a_test_cell_the_kernel_never_reached_fails_saying_so(course, ending="import os\nos._exit(0)"):
     """The reference's answers, and a cell right after the setup cell that ends the kernel: no test cell ran in
     the grader, so none passes (nbgrader alone would score a test cell with no error output full marks)."""
     def edit(nb):
         nb.cells.insert(nb.cells.index(_cell(nb, "setup")) + 1, nbformat.v4.new_code_cell(ending))
 
-    grades, executed = _submit(course, f"dies-{ending[-4:].strip()}", edit)
+    grades, executed = _submit(course, "dies", edit)
     assert {name: score for name, (score, _) in grades.items()} == dict.fromkeys(grades, 0)
     record = executed.metadata[evidence.RECORD]
     assert record["executor"] == "apart" and set(record["tests"]) == set(grades)

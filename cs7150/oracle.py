@@ -293,16 +293,16 @@ def check_conv(forward, backward, x, w, b, conv_param: dict, tol: float | None =
     inputs = {"x": np.asarray(x), "w": np.asarray(w), "b": np.asarray(b)}
     dtype = np.result_type(x, w)
     if np.ndim(x) == 4:
-        def show(names, fallback):
+        def show(function, names, fallback):
             return lambda: _show_picture(
-                _name(forward), lambda: probe_conv(forward, backward, np.shape(x), np.shape(w), conv_param, dtype),
+                function, lambda: probe_conv(forward, backward, np.shape(x), np.shape(w), conv_param, dtype),
                 probes.CONV_DESCRIPTION, names, fallback())
     else:  # 1-D and 3-D convolutions: the failing case's own map, when 4-D
-        def show(names, fallback):
+        def show(function, names, fallback):
             return lambda: show_wrong_map(*fallback())
     _named(lambda: _assert_matches(f"{case}: out", out, expected, tol),
            mistakes.LayerCase("conv_forward", inputs, conv_param, {"out": expected}, _torch_conv_forward), {"out": out},
-           show(("out",), lambda: (f"{case}: out", out, expected)))
+           show(_name(forward), ("out",), lambda: (f"{case}: out", out, expected)))
     assert out.dtype == dtype, f"{case}: out has dtype {out.dtype}, expected {dtype}"
     if backward is None:
         return
@@ -320,7 +320,7 @@ def check_conv(forward, backward, x, w, b, conv_param: dict, tol: float | None =
             _assert_matches(f"{case} backward: {name}", yours, reference, tol)
 
     _named(compare, diagnosable, dict(zip(names, grads)),
-           show(("dx", "dw"), lambda: _fallback(f"{case} backward", names, grads, references)))
+           show(_name(backward), ("dx", "dw"), lambda: _fallback(f"{case} backward", names, grads, references)))
 
 
 def check_pool(kind: str, forward, backward, x, pool_param: dict, tol: float | None = None, dout=None) -> None:
@@ -338,13 +338,13 @@ def check_pool(kind: str, forward, backward, x, pool_param: dict, tol: float | N
     reference = _torch_pool_forward(kind)
     dtype = np.asarray(x).dtype
 
-    def show(names, fallback):
-        return lambda: _show_picture(_name(forward), lambda: probe_pool(kind, forward, backward, np.shape(x), pool_param, dtype),
+    def show(function, names, fallback):
+        return lambda: _show_picture(function, lambda: probe_pool(kind, forward, backward, np.shape(x), pool_param, dtype),
                                      probes.POOL_DESCRIPTION, names, fallback)
 
     _named(lambda: _assert_matches(f"{case}: out", out, expected, tol),
            mistakes.LayerCase(f"{kind}_pool_forward", {"x": np.asarray(x)}, pool_param, {"out": expected}, reference),
-           {"out": out}, show(("out",), (f"{case}: out", out, expected)))
+           {"out": out}, show(_name(forward), ("out",), (f"{case}: out", out, expected)))
     assert out.dtype == dtype, f"{case}: out has dtype {out.dtype}, expected {dtype}"
     if backward is None:
         return
@@ -355,7 +355,7 @@ def check_pool(kind: str, forward, backward, x, pool_param: dict, tol: float | N
     _named(lambda: _assert_matches(f"{case} backward: dx", dx, dx_reference, tol),
            mistakes.LayerCase(f"{kind}_pool_backward", {"x": np.asarray(x), "dout": dout}, pool_param,
                               {"dx": dx_reference}, reference), {"dx": dx},
-           show(("dx",), (f"{case} backward: dx", dx, dx_reference)))
+           show(_name(backward), ("dx",), (f"{case} backward: dx", dx, dx_reference)))
 
 
 def tie_free(rng: np.random.Generator, shape, dtype=np.float64) -> np.ndarray:

@@ -277,3 +277,12 @@ def test_lenet5_fc1_is_a_50x7x7_convolution_with_500_filters():
     layers = [r["layer"] for r in rows]
     pool = rows[layers.index("Flatten") - 1]
     assert pool["output_size"] == "50 x 7 x 7" and "Linear (2450 -> 500)" in layers
+
+
+def test_a_difference_filter_with_dilation_8_compares_points_16_apart():
+    """Section 9, 1-D: '[-1, 0, 1] ... with dilation 8 (the dilated one compares points 16 apart)'."""
+    impulse = torch.zeros(1, 1, 41, dtype=torch.float64)
+    impulse[0, 0, 20] = 1.0
+    kernel = torch.tensor([[[-1.0, 0.0, 1.0]]], dtype=torch.float64)
+    response = torch.nn.functional.conv1d(impulse, kernel, padding=8, dilation=8)[0, 0].numpy()
+    assert np.flatnonzero(response).tolist() == [12, 28]  # the outputs 8 before and 8 after: 16 apart

@@ -177,3 +177,14 @@ def test_a_right_pool_on_the_probe_matches():
                                 {"pool_height": 2, "pool_width": 2, "stride": 2})
     for expected, yours in maps.values():
         assert expected.shape == yours.shape and np.allclose(expected, yours)
+
+
+def test_probes_are_2d_only_and_dout_is_the_letter_where_it_fits():
+    with pytest.raises(ValueError, match=r"a 2-D probe needs x \(N, C, H, W\)"):
+        probes.conv_probe((2, 3, 20), (4, 3, 5), {"stride": 1, "pad": 0})
+    with pytest.raises(ValueError, match="a pooling probe needs x"):
+        probes.pool_probe((2, 3, 20), {"pool_height": 2, "pool_width": 2, "stride": 2})
+    assert np.array_equal(probes.output_probe((1, 2, 8, 9))[0, 1], probes.letter_f(8, 9))
+    assert np.array_equal(probes.output_probe((1, 1, 3, 3)), np.ones((1, 1, 3, 3)))
+    x = probes.pool_probe((2, 3, 7, 7), {"pool_height": 2, "pool_width": 2, "stride": 3})
+    assert x.shape == (1, 3, 48, 48) and np.unique(x[0, 0]).size == x[0, 0].size, "tie-free, 16 pixels times the stride"

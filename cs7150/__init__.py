@@ -5,6 +5,8 @@ Submodules (import what you need; nothing heavy happens at import time):
 - ``cs7150.layers``     every layer function (conv, pool, affine, relu, batchnorm, loss)
 - ``cs7150.gradcheck``  numerical gradients and relative errors (``rel_error``, the course's one definition)
 - ``cs7150.oracle``     PyTorch's answers for the layers and the checks against them (``assert_close``, ``tie_free``)
+- ``cs7150.mistakes``   the likely mistakes a failing check (and the grader) names; ``cs7150.probes`` the letter-F
+                        input its picture shows them on
 - ``cs7150.shapes``     output sizes, receptive fields, parameter/MAC counts, ``summarize``
 - ``cs7150.data``       the MNIST IDX reader and the offline subset
 - ``cs7150.models``     LeNet-5 and its variants by name, and the baselines (``cs7150.lenet5``: the reference network)

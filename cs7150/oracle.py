@@ -13,6 +13,8 @@ grader all use:
 - ``check_conv`` / ``check_pool``: a forward (and backward) pass compared
   with PyTorch's; a failure names the likely mistake when ``cs7150.mistakes``
   (the grader's diagnoses) recognizes it;
+- ``probe_conv`` / ``probe_pool``: your functions and PyTorch's on ``cs7150.probes``' letter F,
+  the input on which a failing check's picture shows the mistake's shape;
 - ``tie_free``: inputs whose values are all different, so that every max-pooling
   window has one maximum; ``random_conv_case``: a random convolution whose
   kernel fits its padded input.
@@ -26,7 +28,7 @@ import warnings
 
 import numpy as np
 
-from cs7150 import mistakes
+from cs7150 import mistakes, probes
 from cs7150.gradcheck import worst_element
 
 TOLERANCE = {np.dtype(np.float64): 1e-10, np.dtype(np.float32): 1e-5}
@@ -48,6 +50,26 @@ def as_tensor(a, requires_grad: bool = False):
     return torch.tensor(a, requires_grad=requires_grad)
 
 
+def _mismatch(name: str, yours, expected, tol: float | None = None) -> str | None:
+    """Why ``yours`` fails ``assert_close`` against ``expected`` (the message), or None when it passes."""
+    yours, expected = np.asarray(yours), np.asarray(expected)
+    if yours.shape != expected.shape:
+        return f"{name} has shape {yours.shape}, expected {expected.shape}"
+    tol = tolerance(yours, expected) if tol is None else tol
+    report = worst_element(yours, expected)
+    if report.rel_error < tol:
+        return None
+    return (f"{name}: relative error {report.rel_error:.2g} (allowed {tol:g}); worst element at index "
+            f"{report.index}: yours {report.analytic:.10g}, expected {report.numeric:.10g}")
+
+
+def _assert_matches(name: str, yours, expected, tol: float | None = None) -> None:
+    """``assert_close`` without its picture (``check_conv`` / ``check_pool`` show their own)."""
+    message = _mismatch(name, yours, expected, tol)
+    if message is not None:
+        raise AssertionError(message)
+
+
 def assert_close(name: str, yours, expected, tol: float | None = None) -> None:
     """Fail unless ``yours`` has ``expected``'s shape and is within relative error ``tol`` of it.
 
@@ -58,35 +80,34 @@ def assert_close(name: str, yours, expected, tol: float | None = None) -> None:
         AssertionError: naming the shapes, or the relative error and the worst
         element (index, your value, the expected value).
     """
-    yours, expected = np.asarray(yours), np.asarray(expected)
-    if yours.shape != expected.shape:
+    message = _mismatch(name, yours, expected, tol)
+    if message is not None:
         show_wrong_map(name, yours, expected)
-        raise AssertionError(f"{name} has shape {yours.shape}, expected {expected.shape}")
-    tol = tolerance(yours, expected) if tol is None else tol
-    report = worst_element(yours, expected)
-    if not report.rel_error < tol:
-        show_wrong_map(name, yours, expected)
-        raise AssertionError(
-            f"{name}: relative error {report.rel_error:.2g} (allowed {tol:g}); worst element at index "
-            f"{report.index}: yours {report.analytic:.10g}, expected {report.numeric:.10g}")
+        raise AssertionError(message)
 
 
-def show_wrong_map(name: str, yours, expected) -> bool:
+def _in_kernel() -> bool:
+    """Whether this runs in a Jupyter kernel (where a displayed figure is seen)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return getattr(shell, "kernel", None) is not None
+
+
+def show_wrong_map(name: str, yours, expected, title: str = "") -> bool:
     """In a notebook, show a wrong (N, C, H, W) result beside the expected one and their difference.
 
     Displays ``cs7150.plots.plot_map_difference`` when this runs in a Jupyter kernel and both arrays are
     4-dimensional (a shifted, flipped or unpadded map is visible at a glance); does nothing elsewhere (pytest,
     a script). Returns whether it showed a picture.
     """
-    ipython = sys.modules.get("IPython")
-    shell = ipython.get_ipython() if ipython is not None else None
-    if getattr(shell, "kernel", None) is None or np.ndim(yours) != 4 or np.ndim(expected) != 4:
+    if not _in_kernel() or np.ndim(yours) != 4 or np.ndim(expected) != 4:
         return False
     from IPython.display import display
 
     from cs7150.plots import plot_map_difference
 
-    display(plot_map_difference(expected, yours, name=name.rsplit(": ", 1)[-1] if ": " in name else "map"))
+    display(plot_map_difference(expected, yours, name=name.rsplit(": ", 1)[-1] if ": " in name else "map",
+                                title=title))
     return True
 
 
@@ -163,15 +184,98 @@ def _torch_pool_forward(kind: str):
     return forward
 
 
-def _named(compare, case: mistakes.LayerCase, student: dict) -> None:
-    """Run ``compare()``; if it fails, add the likely mistake ``cs7150.mistakes`` recognizes in ``student``."""
+def probe_conv(forward, backward, x_shape, w_shape, conv_param: dict, dtype=np.float64):
+    """Your convolution and PyTorch's on ``cs7150.probes``' letter F, with a case's shapes and ``conv_param``.
+
+    ``forward`` / ``backward`` as ``check_conv`` takes them (``backward`` may be None). Returns
+    ``(inputs, maps)``: the probe's ``{"x", "w", "b"}`` (and ``"dout"``: the letter F at the output's size)
+    and ``{name: (expected, yours)}`` for ``"out"`` (and ``"dx"``, ``"dw"``). Raises ValueError for shapes
+    that are not 2-D; whatever your functions raise.
+    """
+    x, w, b = probes.conv_probe(x_shape, w_shape, conv_param, dtype)
+    out, cache = forward(x, w, b, conv_param)
+    expected = torch_conv(x, w, b, conv_param)
+    inputs, maps = {"x": x, "w": w, "b": b}, {"out": (expected, out)}
+    if backward is not None:
+        dout = probes.output_probe(expected.shape, dtype)
+        _, dx, dw, _ = torch_conv(x, w, b, conv_param, dout)
+        yours = backward(dout, cache)
+        inputs["dout"] = dout
+        maps.update(dx=(dx, yours[0]), dw=(dw, yours[1]))
+    return inputs, maps
+
+
+def probe_pool(kind: str, forward, backward, x_shape, pool_param: dict, dtype=np.float64):
+    """Your pooling and PyTorch's on ``cs7150.probes``' tie-free letter F, with a case's channels and ``pool_param``.
+
+    As ``probe_conv``: ``(inputs, maps)`` with ``{"x"}`` (and ``"dout"``) and ``{"out"}`` (and ``"dx"``).
+    """
+    x = probes.pool_probe(x_shape, pool_param, dtype)
+    out, cache = forward(x, pool_param)
+    expected = torch_pool(kind, x, pool_param)
+    inputs, maps = {"x": x}, {"out": (expected, out)}
+    if backward is not None:
+        dout = probes.output_probe(expected.shape, dtype)
+        inputs["dout"] = dout
+        maps["dx"] = (torch_pool(kind, x, pool_param, dout)[1], backward(dout, cache))
+    return inputs, maps
+
+
+def _first_wrong(maps: dict, names) -> str | None:
+    """The first of ``names`` whose (expected, yours) in ``maps`` are both 4-D and differ."""
+    for name in names:
+        expected, yours = maps.get(name, (None, None))
+        if np.ndim(expected) == 4 and np.ndim(yours) == 4 and _mismatch(name, yours, expected) is not None:
+            return name
+    return None
+
+
+def _show_picture(function: str, probe, description: str, names, fallback: tuple) -> bool:
+    """In a notebook, show the first wrong map of ``names`` on the probe input (``probe()``'s maps).
+
+    When your function is right on the probe (or cannot run on it) the failing case's own map is shown
+    instead, ``fallback = (name, yours, expected)``. Returns whether a picture was shown.
+    """
+    if not _in_kernel():
+        return False
+    try:
+        inputs, maps = probe()
+    except Exception:  # noqa: BLE001 - only the picture is lost; the failing case's error is raised anyway
+        inputs, maps = {}, {}
+    name = _first_wrong(maps, names)
+    if name is None:
+        return show_wrong_map(*fallback, title=f"{function} on the failing case's input (random data)")
+    from IPython.display import display
+
+    from cs7150.plots import plot_map_difference
+
+    expected, yours = maps[name]
+    display(plot_map_difference(expected, yours, name=name, title=(
+        f"{function} on the letter F ({description}), x {inputs['x'].shape}, with the failing case's parameters")))
+    return True
+
+
+def _named(compare, case: mistakes.LayerCase, student: dict, show) -> None:
+    """Run ``compare()``; if it fails, ``show()`` a picture and add the likely mistake ``cs7150.mistakes`` recognizes."""
     try:
         compare()
     except AssertionError as error:
+        try:
+            show()
+        except Exception:  # noqa: BLE001 - a picture that cannot be drawn must not hide the failure's message
+            pass
         diagnosis = mistakes.diagnose(case, {name: np.asarray(array) for name, array in student.items()})
         if diagnosis is None:
             raise
         raise AssertionError(f"{error}\nlikely mistake: {diagnosis}") from None
+
+
+def _fallback(case: str, names, yours, references) -> tuple:
+    """``(name, yours, expected)`` of the first of the failing case's outputs that differs, for ``show_wrong_map``."""
+    for name, mine, reference in zip(names, yours, references):
+        if _mismatch(name, mine, reference) is not None:
+            return f"{case}: {name}", mine, reference
+    return f"{case}: {names[0]}", yours[0], references[0]
 
 
 def check_conv(forward, backward, x, w, b, conv_param: dict, tol: float | None = None, dout=None) -> None:
@@ -180,15 +284,26 @@ def check_conv(forward, backward, x, w, b, conv_param: dict, tol: float | None =
     ``forward(x, w, b, conv_param) -> (out, cache)``, ``backward(dout, cache) -> (dx, dw, db)``;
     ``out`` must have dtype ``np.result_type(x, w)``. ``dout`` defaults to a
     fixed random array shaped like ``out``. Raises AssertionError naming the case (and the
-    likely mistake, when ``cs7150.mistakes`` recognizes one).
+    likely mistake, when ``cs7150.mistakes`` recognizes one); in a notebook a failure also shows
+    expected / yours / difference on the letter F (``probe_conv``), where the mistake has a shape.
     """
     case = f"{_name(forward)}(x {np.shape(x)}, w {np.shape(w)}, {conv_param})"
     out, cache = forward(x, w, b, conv_param)
     expected = torch_conv(x, w, b, conv_param)
     inputs = {"x": np.asarray(x), "w": np.asarray(w), "b": np.asarray(b)}
-    _named(lambda: assert_close(f"{case}: out", out, expected, tol),
-           mistakes.LayerCase("conv_forward", inputs, conv_param, {"out": expected}, _torch_conv_forward), {"out": out})
-    assert out.dtype == np.result_type(x, w), f"{case}: out has dtype {out.dtype}, expected {np.result_type(x, w)}"
+    dtype = np.result_type(x, w)
+    if np.ndim(x) == 4:
+        def show(function, names, fallback):
+            return lambda: _show_picture(
+                function, lambda: probe_conv(forward, backward, np.shape(x), np.shape(w), conv_param, dtype),
+                probes.CONV_DESCRIPTION, names, fallback())
+    else:  # 1-D and 3-D convolutions: the failing case's own map, when 4-D
+        def show(function, names, fallback):
+            return lambda: show_wrong_map(*fallback())
+    _named(lambda: _assert_matches(f"{case}: out", out, expected, tol),
+           mistakes.LayerCase("conv_forward", inputs, conv_param, {"out": expected}, _torch_conv_forward), {"out": out},
+           show(_name(forward), ("out",), lambda: (f"{case}: out", out, expected)))
+    assert out.dtype == dtype, f"{case}: out has dtype {out.dtype}, expected {dtype}"
     if backward is None:
         return
     if dout is None:
@@ -202,9 +317,10 @@ def check_conv(forward, backward, x, w, b, conv_param: dict, tol: float | None =
 
     def compare():
         for name, yours, reference in zip(names, grads, references):
-            assert_close(f"{case} backward: {name}", yours, reference, tol)
+            _assert_matches(f"{case} backward: {name}", yours, reference, tol)
 
-    _named(compare, diagnosable, dict(zip(names, grads)))
+    _named(compare, diagnosable, dict(zip(names, grads)),
+           show(_name(backward), ("dx", "dw"), lambda: _fallback(f"{case} backward", names, grads, references)))
 
 
 def check_pool(kind: str, forward, backward, x, pool_param: dict, tol: float | None = None, dout=None) -> None:
@@ -213,25 +329,33 @@ def check_pool(kind: str, forward, backward, x, pool_param: dict, tol: float | N
     ``kind`` is ``"max"`` or ``"avg"``; ``forward(x, pool_param) -> (out, cache)``,
     ``backward(dout, cache) -> dx``; ``out`` must have ``x``'s dtype. Use
     ``tie_free`` inputs for max pooling. Raises AssertionError naming the case (and the
-    likely mistake, when ``cs7150.mistakes`` recognizes one).
+    likely mistake, when ``cs7150.mistakes`` recognizes one); in a notebook a failure also shows
+    expected / yours / difference on the letter F (``probe_pool``).
     """
     case = f"{_name(forward)}(x {np.shape(x)}, {pool_param})"
     out, cache = forward(x, pool_param)
     expected = torch_pool(kind, x, pool_param)
     reference = _torch_pool_forward(kind)
-    _named(lambda: assert_close(f"{case}: out", out, expected, tol),
+    dtype = np.asarray(x).dtype
+
+    def show(function, names, fallback):
+        return lambda: _show_picture(function, lambda: probe_pool(kind, forward, backward, np.shape(x), pool_param, dtype),
+                                     probes.POOL_DESCRIPTION, names, fallback)
+
+    _named(lambda: _assert_matches(f"{case}: out", out, expected, tol),
            mistakes.LayerCase(f"{kind}_pool_forward", {"x": np.asarray(x)}, pool_param, {"out": expected}, reference),
-           {"out": out})
-    assert out.dtype == np.asarray(x).dtype, f"{case}: out has dtype {out.dtype}, expected {np.asarray(x).dtype}"
+           {"out": out}, show(_name(forward), ("out",), (f"{case}: out", out, expected)))
+    assert out.dtype == dtype, f"{case}: out has dtype {out.dtype}, expected {dtype}"
     if backward is None:
         return
     if dout is None:
         dout = np.random.default_rng(0).standard_normal(expected.shape).astype(out.dtype)
     _, dx_reference = torch_pool(kind, x, pool_param, dout)
     dx = backward(dout, cache)
-    _named(lambda: assert_close(f"{case} backward: dx", dx, dx_reference, tol),
+    _named(lambda: _assert_matches(f"{case} backward: dx", dx, dx_reference, tol),
            mistakes.LayerCase(f"{kind}_pool_backward", {"x": np.asarray(x), "dout": dout}, pool_param,
-                              {"dx": dx_reference}, reference), {"dx": dx})
+                              {"dx": dx_reference}, reference), {"dx": dx},
+           show(_name(backward), ("dx",), (f"{case} backward: dx", dx, dx_reference)))
 
 
 def tie_free(rng: np.random.Generator, shape, dtype=np.float64) -> np.ndarray:

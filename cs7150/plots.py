@@ -242,7 +242,8 @@ def map_slice(expected: np.ndarray, yours: np.ndarray) -> tuple[tuple[int, ...],
     return index, expected[index], yours[index]
 
 
-def plot_map_difference(expected: np.ndarray, yours: np.ndarray, name: str = "out", path=None) -> Figure:
+def plot_map_difference(expected: np.ndarray, yours: np.ndarray, name: str = "out", path=None,
+                        title: str = "") -> Figure:
     """Expected map, your map and their difference side by side: a shifted, flipped or unpadded output at a glance.
 
     Args:
@@ -250,6 +251,7 @@ def plot_map_difference(expected: np.ndarray, yours: np.ndarray, name: str = "ou
             sample and channel shown are ``map_slice``'s.
         name: the output's name for the titles ("out", "dx").
         path: where to save the PNG, or None.
+        title: a line above the panels (e.g. which input the maps were computed on), or "".
 
     Returns:
         The ``Figure``: expected and yours on one colour scale, the difference (yours - expected) on a
@@ -275,6 +277,8 @@ def plot_map_difference(expected: np.ndarray, yours: np.ndarray, name: str = "ou
         fig.colorbar(image, ax=axes[2], fraction=0.046, pad=0.04)
     for ax in axes:
         ax.set(xticks=[], yticks=[])
+    if title:
+        fig.suptitle(title, fontsize=8)
     fig.tight_layout()
     return _save(fig, path)
 

@@ -198,3 +198,91 @@ def test_common_settings_of_the_summary_slide(kernel, pad, stride, side):
     """Section 7d: 'same' padding keeps the size, stride 2 halves it."""
     assert conv_output_size(32, kernel, pad, stride) == side
     assert conv_out_shape(32, kernel, pad, stride) == (1, side, side)
+
+
+# --- assignment 1, sections 2, 8 and 9, and the receptive-field demo ---------------------------------
+
+
+def _paths_1d(kernels_dilations, size=64):
+    """Gradient of the centre unit of a stack of all-ones 1-D convolutions w.r.t. the input: paths per pixel."""
+    x = torch.zeros(1, 1, size, dtype=torch.float64, requires_grad=True)
+    y = x
+    for kernel, dilation in kernels_dilations:
+        y = torch.nn.functional.conv1d(y, torch.ones(1, 1, kernel, dtype=torch.float64), dilation=dilation)
+    y[0, 0, y.shape[2] // 2].backward()
+    support = np.flatnonzero(x.grad[0, 0].numpy())
+    return x.grad[0, 0].numpy()[support[0]:support[-1] + 1]
+
+
+def test_three_3x3_convs_see_what_one_7x7_sees_with_27_weights_instead_of_49():
+    """Section 2: 'Three 3x3 convolutions see 7x7, like one 7x7 convolution, with 3 * 9 = 27 instead of 49 weights'."""
+    assert receptive_field([(3, 1, 1)] * 3) == receptive_field([(7, 1, 1)]) == 7
+    assert 3 * conv_params(1, 1, 3, bias=False) == 27 and conv_params(1, 1, 7, bias=False) == 49
+
+
+def test_a_2x2_pool_doubles_the_growth_of_every_later_layer():
+    """Section 2 and the receptive-field demo: a 2x2 stride-2 pool doubles the jump."""
+    for pools in range(3):
+        below = [(3, 1, 1), (2, 2, 1)] * pools
+        growth = receptive_field(below + [(3, 1, 1)]) - receptive_field(below)
+        assert growth == 2 * 2 ** pools
+
+
+def test_doubling_dilations_grow_the_field_exponentially():
+    """Section 9 and the receptive-field demo: 3x3 kernels with dilations 1, 2, 4, 8 see 3, 7, 15, 31; one dilated
+    kernel sees D (K - 1) + 1 with the same parameters."""
+    assert [receptive_field([(3, 1, 2 ** i) for i in range(depth)]) for depth in range(1, 5)] == [3, 7, 15, 31]
+    for kernel, dilation in [(3, 2), (3, 3), (5, 2)]:
+        assert receptive_field([(kernel, 1, dilation)]) == dilation * (kernel - 1) + 1
+
+
+def test_stacked_convs_weigh_the_centre_most_and_dilated_ones_draw_a_lattice():
+    """Section 2's picture: the gradient counts paths; the centre is the maximum for stride-1 3x3 stacks, and
+    reached by one path only (its neighbours by 3) for dilations 1, 2, 4."""
+    for depth in (2, 3):
+        paths = _paths_1d([(3, 1)] * depth)
+        assert np.argmax(paths) == len(paths) // 2 and paths[0] < paths[len(paths) // 2]
+    paths = _paths_1d([(3, 1), (3, 2), (3, 4)])
+    centre = len(paths) // 2
+    assert len(paths) == 15 and paths[centre] == 1 and paths[centre - 1] == paths[centre + 1] == 3
+
+
+def test_a_3x3x3_kernel_has_27_taps_three_times_a_3x3_kernel():
+    """Section 9: 'K_D K_H K_W taps per channel: 27 for 3x3x3, three times a 3x3 kernel'."""
+    assert conv_params(1, 1, (3, 3, 3), bias=False) == 27 == 3 * conv_params(1, 1, (3, 3), bias=False)
+
+
+@pytest.mark.parametrize("groups", [1, 2, 4, 8])
+def test_groups_shrink_the_weights_and_macs_g_times_not_the_biases(groups):
+    """Section 9: grouped convolution, 8 channels, 3x3: weights and MACs / G; the 8 biases stay."""
+    assert conv_params(8, 8, 3, groups=groups, bias=False) * groups == conv_params(8, 8, 3, bias=False)
+    assert conv_macs(8, 8, 3, 16, groups=groups) * groups == conv_macs(8, 8, 3, 16)
+    assert conv_params(8, 8, 3, groups=groups) - conv_params(8, 8, 3, groups=groups, bias=False) == 8
+
+
+def test_two_box_blurs_make_a_tent_and_sobel_is_smoothing_times_difference():
+    """Section 8a: 'Two 3x3 box blurs make one 5x5 tent filter'; 'Sobel itself is a [1, 2, 1] smoothing composed
+    with a [-1, 0, 1] difference'."""
+    box = np.ones((1, 1, 3, 3)) / 9
+    tent, _ = equivalent_conv(box, np.zeros(1), box, np.zeros(1))
+    profile = np.array([1, 2, 3, 2, 1]) / 9
+    assert np.allclose(tent[0, 0], np.outer(profile, profile))
+    sobel = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]])
+    assert np.array_equal(np.outer([1, 2, 1], [-1, 0, 1]), sobel)
+
+
+def test_lenet5_fc1_is_a_50x7x7_convolution_with_500_filters():
+    """Section 8b: fc1 reads the 50 x 7 x 7 maps of the last pool and has 500 outputs."""
+    rows = summarize(LENET5, (1, 28, 28), file=io.StringIO())
+    layers = [r["layer"] for r in rows]
+    pool = rows[layers.index("Flatten") - 1]
+    assert pool["output_size"] == "50 x 7 x 7" and "Linear (2450 -> 500)" in layers
+
+
+def test_a_difference_filter_with_dilation_8_compares_points_16_apart():
+    """Section 9, 1-D: '[-1, 0, 1] ... with dilation 8 (the dilated one compares points 16 apart)'."""
+    impulse = torch.zeros(1, 1, 41, dtype=torch.float64)
+    impulse[0, 0, 20] = 1.0
+    kernel = torch.tensor([[[-1.0, 0.0, 1.0]]], dtype=torch.float64)
+    response = torch.nn.functional.conv1d(impulse, kernel, padding=8, dilation=8)[0, 0].numpy()
+    assert np.flatnonzero(response).tolist() == [12, 28]  # the outputs 8 before and 8 after: 16 apart

@@ -123,13 +123,11 @@ def batchnorm_forward(x, gamma, beta, bn_param):
 
 
 def batchnorm_backward(dout, cache):
-    """Backward pass of batch normalization, in the compact closed form.
+    """Backward pass of batch normalization, in the simplified form derived in the notebook (section 6c).
 
-    In train mode mu and var depend on x, and with g = dout * gamma::
-
-        dx = (g - mean(g, axis=0) - x_hat * mean(g * x_hat, axis=0)) / std
-
-    In test mode they are constants and dx = dout * gamma / std.
+    In train mode mu and var depend on every x of the batch: dx is the graph's
+    backward pass (section 6b) simplified to a function of g = dout * gamma,
+    x_hat and std alone. In test mode they are constants and dx = dout * gamma / std.
 
     Inputs:
     - dout: upstream gradient, (N, D)

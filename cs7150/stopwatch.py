@@ -1,6 +1,7 @@
 """Timing a student can trust: the median of several calls, libraries timed in alternating blocks.
 
-``median_times`` times callables in turns; ``block_median_times`` compares
+``median_times`` times callables in turns; ``block_median_times`` (and
+``block_times``, every call's seconds for a spread) compares
 libraries (NumPy against PyTorch) one library's block at a time, blocks
 alternating, so that a slow spell of a shared machine hits every side of a
 ratio. ``same_threads`` gives NumPy's BLAS (through threadpoolctl) and
@@ -76,6 +77,15 @@ def block_median_times(groups, repeats: int = 5, rounds: int = 3) -> list[list[f
     Raises:
         ValueError: ``repeats < 1`` or ``rounds < 1``.
     """
+    return [[statistics.median(fn_samples) for fn_samples in group_samples]
+            for group_samples in block_times(groups, repeats, rounds)]
+
+
+def block_times(groups, repeats: int = 5, rounds: int = 3) -> list[list[list[float]]]:
+    """Every timed call of ``block_median_times``: seconds per group, per callable, ``repeats * rounds`` of them.
+
+    For a spread beside the median (quartiles, range): the arguments and errors are ``block_median_times``'.
+    """
     if rounds < 1:
         raise ValueError(f"need rounds >= 1, got rounds={rounds}")
     samples = [[[] for _ in fns] for fns in groups]
@@ -83,7 +93,7 @@ def block_median_times(groups, repeats: int = 5, rounds: int = 3) -> list[list[f
         for fns, group_samples in zip(groups, samples):
             for fn_samples, times in zip(group_samples, call_times(fns, repeats, warmup=1)):
                 fn_samples.extend(times)
-    return [[statistics.median(fn_samples) for fn_samples in group_samples] for group_samples in samples]
+    return samples
 
 
 def median_time(fn, repeats: int = 5, warmup: int = 1) -> float:

@@ -11,7 +11,7 @@ from coursetools.timing import (
     format_timings,
     layer_timings,
 )
-from cs7150.stopwatch import block_median_times, median_time, median_times
+from cs7150.stopwatch import block_median_times, block_times, median_time, median_times
 
 
 def run_demo(argv):
@@ -97,6 +97,15 @@ def test_block_median_times_takes_the_median_over_all_rounds(monkeypatch):
     monkeypatch.setattr("cs7150.stopwatch.time.perf_counter", lambda: next(ticks))
     (only,), = block_median_times([[lambda: None]], repeats=2, rounds=3)
     assert only == 4.0  # median of 1, 5, 9, 2, 7, 3 (a median of round medians would be 5)
+
+
+def test_block_times_keeps_every_timed_call(monkeypatch):
+    ticks = iter([0, 1, 0, 5, 0, 9, 0, 2, 0, 7, 0, 3])  # perf_counter: six timed calls of 1, 5, 9, 2, 7, 3 s
+    monkeypatch.setattr("cs7150.stopwatch.time.perf_counter", lambda: next(ticks))
+    ((only,),) = block_times([[lambda: None]], repeats=2, rounds=3)
+    assert only == [1, 5, 9, 2, 7, 3]
+    with pytest.raises(ValueError, match="rounds >= 1"):
+        block_times([[lambda: None]], rounds=0)
 
 
 def test_layer_timings_rows_and_targets():

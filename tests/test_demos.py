@@ -4,7 +4,8 @@ Each demo is executed top to bottom in its folder (as ``jupyter nbconvert --exec
 ``CS7150_DEMO_FIGURES`` and ``CS7150_RUNS`` pointing into a temporary folder, so the PNGs it exports for slides
 are checked and whatever it trains is not read from, or left in, the repository's ``runs/``. The kernel setup and
 the runner are the notebook tests' (``tests/conftest.py``, ``tests/nbtools.py``). The ``lenet5_filters`` demo must
-also print that its trained conv1 filters left their random start (median correlation below 0.5). Marked ``slow``:
+also print that its trained conv1 filters left their random start (median correlation below 0.5); the ``batchnorm``
+demo must show spatial batch norm in a convolutional network, not only the fully connected one. Marked ``slow``:
 about a minute for all five.
 """
 from __future__ import annotations
@@ -48,6 +49,8 @@ def test_demo_runs_headless(path, demo_env):
     assert exported, f"no figure exported to $CS7150_DEMO_FIGURES ({demo_env})"
     if path.stem == "lenet5_filters":
         assert_filters_left_their_start(nb)
+    if path.stem == "batchnorm":
+        assert "batchnorm_spatial_conv.png" in exported, f"no spatial batch norm figure of the conv net: {exported}"
 
 
 DRIFT = re.compile(r"conv1 filters vs their initialisation: median correlation (-?\d+\.\d\d)")

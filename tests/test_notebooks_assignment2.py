@@ -5,7 +5,9 @@ adding up to the header's total, a clean run in grading mode (no error, no stder
 cell), ``nbgrader generate_assignment`` and the student release. Here, what is
 particular to this notebook: every autograded test cell passes its tests with the reference solutions in both modes, and the cells print what
 the assignment promises (the lecture's table with 1,256,080 parameters, one results table with the baselines
-and every variant, conv1 filters that left their random start (as Q4's reference answer says), a timing table whose GPU row says "no GPU" without one, the figures).
+and every variant, conv1 filters that left their random start (as Q4's reference answer says), a timing table that
+compares like with like (the step with the step, conv2 with conv2) with spreads and whose GPU row says "no GPU"
+without one, the parts of the student's conv2, the figures), and that the batch-norm graph exercise checks out.
 
 The notebook runs once per session: ``execute`` is memoized, so this file and ``tests/test_notebooks.py`` share one run.
 """
@@ -62,7 +64,8 @@ def test_every_autograded_test_cell_passes(executed):
 def test_prints_the_lecture_table_the_results_and_the_timings(executed):
     nb = executed
     summary = stdout_of(cell_with_id(nb, "test_lenet5"))
-    for text in ("Conv (C_out=20, K=5, P=2, S=1)", "50 x 7 x 7", "Linear (2450 -> 500)", "1,256,080"):
+    for text in ("Conv (C_out=20, K=5, P=2, S=1)", "50 x 7 x 7", "Linear (2450 -> 500)", "1,256,080",
+                 "4,900,000", "6,522,000"):  # conv2's and the network's multiply-adds, as Q3's reference answer quotes
         assert text in summary, f"summarize's table lacks {text!r}:\n{summary}"
 
     results = stdout_of(cell_with_id(nb, "results_table"))
@@ -80,10 +83,25 @@ def test_prints_the_lecture_table_the_results_and_the_timings(executed):
 
     timings = stdout_of(cell_with_id(nb, "timing"))
     assert "NumPy twin" in timings and "PyTorch" in timings, timings
+    like_with_like = [line.split()[0] for line in timings.splitlines() if re.search(r"\bCPU\s+(step|conv2)\b", line)]
+    assert like_with_like == ["NumPy", "PyTorch", "your", "PyTorch"], \
+        f"the whole step and conv2 alone, each yours against PyTorch's on the CPU:\n{timings}"
+    assert len(re.findall(r"\d+\.\d to \d+\.\d", timings)) >= 4, f"every CPU row needs its spread:\n{timings}"
+    parts = stdout_of(cell_with_id(nb, "conv2_parts"))
+    for part in ("im2col", "w @ cols", "dout @ cols.T", "col2im", "the rest"):
+        assert part in parts, f"the parts of conv2 lack {part!r}:\n{parts}"
     gpu_row = [line for line in timings.splitlines() if line.startswith("PyTorch") and "CPU" not in line]
     assert len(gpu_row) == 1, f"expected one GPU row:\n{timings}"
     if not torch.cuda.is_available():
         assert "no GPU" in gpu_row[0], f"without a GPU the GPU row must say so: {gpu_row[0]!r}"
+
+
+@pytest.mark.slow
+def test_batchnorm_graph_pass_agrees_with_pytorch_and_the_simplified_pass(executed):
+    graph = stdout_of(cell_with_id(executed, "check_batchnorm_graph"))
+    assert "checks passed" in graph, graph
+    simplified = stdout_of(cell_with_id(executed, "check_batchnorm_backward"))
+    assert "your graph pass's" in simplified and "graph" in simplified.splitlines()[-1], simplified
 
 
 @pytest.mark.slow

@@ -102,7 +102,7 @@ def test_run_autograder_grades_a_sample_into_gradescope_results(autograder_root,
     assert set(results) <= GRADESCOPE_TOP
     assert results["score"] == SAMPLE.expected == 85 and results["stdout_visibility"] == "hidden"
     assert results["extra_data"]["student_id"] == gradescope.STUDENT_ID
-    assert results["extra_data"]["max_score"] == 100 and isinstance(results["execution_time"], int)
+    assert results["extra_data"]["max_score"] == 88 and isinstance(results["execution_time"], int)
     assert (results["extra_data"]["submitted_at"], results["extra_data"]["late_hours"]) == ("2026-10-02T06:00:00Z", 2.02)
     assert [test["number"] for test in results["tests"]] == [str(i) for i in range(1, len(results["tests"]) + 1)]
     for test in results["tests"]:

@@ -89,7 +89,7 @@ SAMPLES = [
     Sample("hang_and_memory", 93,  # every avg_pool_backward_naive case times out; a 64 GiB array fails
            (Body("avg_pool_backward_naive", "while True:\n    pass"),
             Body("avg_pool_forward_fast", "return np.ones(2 ** 33), None"))),
-    Sample("runaway", 48, (Body("avg_pool_forward_naive", RUNAWAY),)),  # killed at the wall-time limit
+    Sample("runaway", 48, (Body("avg_pool_forward_naive", RUNAWAY),), extra_credit=0),  # killed at the wall-time limit
     Sample("partial_files", 57, extra_credit=0, omit=("cs7150/conv_fast.py", "cs7150/pool_fast.py"),
            extra={"notes.txt": "my notes", "cs7150/helper_unused.py": "raise SystemExit(1)\n"}),
 ]

@@ -159,7 +159,7 @@ def notebook_attack(name: str, change: Callable, what: str, lost, feedback=(), f
                     assignment_name: str = ASSIGNMENT) -> Attack:
     """A notebook attack: the reference package and the instructor's notebooks changed by ``change(nb, ctx)``
     (it returns the notebook as a dict, or raw bytes); ``lost``: the notebook points it must lose against the
-    honest student's notebook ("all": every one). Its package scores full marks."""
+    honest student's notebook ("all": every one). Its package scores full marks, extra credit included."""
     def build(ctx, dest):
         folder = write_sample(Sample(name, None), assignment(ctx.assignment), dest)
         for nb_name in notebooks.notebook_names(ctx.assignment):
@@ -167,7 +167,8 @@ def notebook_attack(name: str, change: Callable, what: str, lost, feedback=(), f
             changed = change(source, ctx)
             (folder / nb_name).write_bytes(changed if isinstance(changed, bytes) else json.dumps(changed).encode())
     [notebook] = notebooks.notebook_names(assignment_name)
-    return Attack(name, "notebooks", what, assignment(assignment_name).max_score, build, notebook, tuple(feedback),
+    package = assignment(assignment_name)
+    return Attack(name, "notebooks", what, package.max_score + package.extra_max, build, notebook, tuple(feedback),
                   fast, notebooks=True, lost=lost)
 
 

@@ -326,7 +326,8 @@ def describe_error(error: BaseException, limit: int = 300) -> str:
 def not_graded(part, reason: str) -> grading.PartResult:
     """A part the grader could not grade: 0 points, every case listed, and why."""
     cases = [grading.CaseResult(case.name, 0, case.points, "not graded") for case in part.cases]
-    return grading.PartResult(part.function, part.file, 0, part.max_score, cases, problem=f"not graded: {reason}")
+    return grading.PartResult(part.function, part.file, 0, part.max_score, cases, problem=f"not graded: {reason}",
+                              extra_credit=part.extra_credit)
 
 
 def failed_result(student_id: str, assignment, reason: str, notes=()) -> report.StudentResult:
@@ -337,7 +338,11 @@ def failed_result(student_id: str, assignment, reason: str, notes=()) -> report.
 
 
 def grade_columns(assignment, notebook_names=()) -> list[str]:
-    return ["student_id", *(part.function for part in assignment.parts), *notebook_names, "total", "max"]
+    """grades.csv's columns: each part's points (extra-credit parts too), each notebook's, then ``total`` and ``max``
+    (the required points earned and possible) and, for an assignment with extra credit, ``extra_credit`` (the
+    extra-credit points earned, on top of ``total``)."""
+    extra = ["extra_credit"] if assignment.extra_max else []
+    return ["student_id", *(part.function for part in assignment.parts), *notebook_names, "total", "max", *extra]
 
 
 def autograde(name: str, submissions_path: Path, out: Path | None = None, jobs: int | None = None,

@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"cs7150 autograde: {error}", file=sys.stderr)
         return 1
     for result in results:
-        print(f"{result.student_id}: {result.score:g} / {result.max_score:g}")
+        print(f"{result.student_id}: {result.short_score}")
     print(f"wrote {out / 'grades.csv'} and {len(results)} feedback folder(s) in {out / report.STUDENTS}")
     if problems:
         print(f"cs7150 autograde: {len(problems)} problem(s); the submissions concerned score 0 for what could not "

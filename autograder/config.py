@@ -28,7 +28,9 @@ standard library reads it, and so can any tool) holds:
   taught there; a section's heading states its parts' points as
   ``(N package points)``);
 - ``parts``: the graded functions in grading order, each
-  ``{"function": ..., "kind": ..., "cases": [...], "cache": [...]?}``; a case
+  ``{"function": ..., "kind": ..., "cases": [...], "cache": [...]?, "extra_credit": true?}``
+  (an extra-credit part's points are earned on top of the maximum: ``Assignment.max_score``
+  counts the required parts only, ``Assignment.extra_max`` the extra-credit ones); a case
   is ``{"points": ..., "x": [N, C, H, W], ...}`` with the keys its kind needs
   (see ``KINDS``) and an optional ``"dtype"`` (float64 by default) and
   ``"name"``. A batch-norm case's ``bn_param`` holds ``mode`` and optionally
@@ -124,6 +126,7 @@ class Part:
     file: str  # repo-relative student file that defines the function
     cases: tuple[Case, ...]
     cache: tuple[str, ...] | None = None
+    extra_credit: bool = False  # its points are earned on top of the assignment's maximum
 
     @property
     def max_score(self) -> float:
@@ -174,7 +177,13 @@ class Assignment:
 
     @property
     def max_score(self) -> float:
-        return sum(part.max_score for part in self.parts)
+        """The required parts' points: the maximum every page states ("of 88")."""
+        return sum(part.max_score for part in self.parts if not part.extra_credit)
+
+    @property
+    def extra_max(self) -> float:
+        """The extra-credit parts' points, earned on top of ``max_score``."""
+        return sum(part.max_score for part in self.parts if part.extra_credit)
 
 
 VISIBILITIES = ("visible", "after_due_date", "after_published", "hidden")  # Gradescope's, for a test
@@ -306,7 +315,13 @@ def load(name: str, config_dir: Path = ASSIGNMENTS_DIR, repo_root: Path = REPO_R
         if not cases:
             raise ConfigError(f"{path}: part {function!r} has no cases")
         cache = raw_part.get("cache")
-        part = Part(function, kind, defined[function], cases, tuple(cache) if cache else None)
+        unknown = raw_part.keys() - {"function", "kind", "cases", "cache", "extra_credit"}
+        if unknown:
+            raise ConfigError(f"{path}: part {function!r} has unknown keys {sorted(unknown)}")
+        extra_credit = raw_part.get("extra_credit", False)
+        if not isinstance(extra_credit, bool):
+            raise ConfigError(f"{path}: part {function!r}: 'extra_credit' must be true or false, got {extra_credit!r}")
+        part = Part(function, kind, defined[function], cases, tuple(cache) if cache else None, extra_credit)
         if part.is_backward and part.forward not in defined:
             raise ConfigError(f"{path}: backward part {function!r} needs {part.forward!r} in a student file")
         parts.append(part)

@@ -47,12 +47,13 @@ def run_cycle(assignment: str, out: Path, jobs: int | None = None, notebooks_too
     expected = {sample.name: sample.expected for sample in written}
     print(f"3. graded in {time.perf_counter() - started:.1f} s:\n")
     width = max(len(result.student_id) for result in results)
-    print(f"   {'student':<{width}}  score   expected  what the feedback says first")
+    print(f"   {'student':<{width}}  score  extra credit  expected in all  what the feedback says first")
     for result in results:
         said = first_problem(result)
         want = expected.get(result.student_id)
         want = "" if want is None or notebooks_too else f"{want:g}"
-        print(f"   {result.student_id:<{width}}  {result.score:>5g}/{result.max_score:g}  {want:>8}  {said[:90]}")
+        extra = f"+{result.extra:g}/{result.extra_max:g}" if result.extra_max else "-"
+        print(f"   {result.student_id:<{width}}  {result.score:>5g}/{result.max_score:g}  {extra:>12}  {want:>15}  {said[:90]}")
     print(f"\n4. grades.csv: {grades_dir / 'grades.csv'}")
     folder = report.student_folder(grades_dir, "<student>")
     print(f"   feedback per student: {folder / 'feedback.html'} (and results.json for Gradescope)")

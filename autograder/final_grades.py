@@ -4,7 +4,8 @@ Each kind of point is taken from one place only, so none is counted twice:
 
 - the package functions and the notebooks' autograded test cells from the
   grader's ``grades.csv`` (``cs7150 autograde --notebooks``; its ``total`` and
-  ``max``);
+  ``max``, and its ``extra_credit``: points of extra-credit parts, added to the
+  student's total but not to the maximum);
 - the written answers (nbgrader's manually graded cells: markdown answers and
   tasks) from the course gradebook that formgrader writes
   (``assignments/gradebook.db``), read with ``nbgrader.api.Gradebook``. A
@@ -29,8 +30,8 @@ from pathlib import Path
 
 from autograder import config, lateness, notebooks, points, report, sanitise, scores
 
-COLUMNS = ["student_id", "package", "notebooks", "written", "written_pending", "total", "max", "status",
-           "submitted_at", "due", "late_hours"]
+COLUMNS = ["student_id", "package", "notebooks", "written", "written_pending", "extra_credit", "total", "max",
+           "status", "submitted_at", "due", "late_hours"]
 CANVAS_IDS = ("ID", "SIS User ID", "SIS Login ID")  # the columns of Canvas's gradebook a student id can go in
 CANVAS_LEADING = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 
@@ -102,7 +103,7 @@ def final_grades(name: str, graded: Path, gradebook: Path | None = None, submiss
                  due: str | None = None, extensions: Path | None = None,
                  course_root: Path = config.COURSE_ROOT, config_dir: Path = config.ASSIGNMENTS_DIR) -> list[dict]:
     """One row per student of ``graded/grades.csv`` (``COLUMNS``): package + notebooks (autograded, from the
-    grader) + written (from the gradebook ``gradebook``, default ``course_root/gradebook.db``).
+    grader) + extra credit (from the grader; ``total`` may exceed ``max`` by it) + written (from the gradebook ``gradebook``, default ``course_root/gradebook.db``).
 
     Args:
         name: the assignment.
@@ -144,16 +145,19 @@ def final_grades(name: str, graded: Path, gradebook: Path | None = None, submiss
         student, mine = row["student_id"], written[row["student_id"]]
         notebook_points = sum(float(row[nb]) for nb in names)
         autograded, autograded_max = float(row["total"]), float(row["max"])
+        extra = float(row.get("extra_credit") or 0)
         when = mine.timestamp or lateness.submission_time(submissions, name, student)
         deadline = lateness.student_due(due_date, extended.get(student), student)
         late = lateness.late_hours(when, deadline)
         status = "final" if not mine.pending else scores.total_statement(
-            autograded, autograded_max, mine.pending, written=mine.graded, written_max=mine.graded_max) \
+            autograded, autograded_max, mine.pending, written=mine.graded, written_max=mine.graded_max, extra=extra,
+            extra_max=assignment.extra_max) \
             + (f"; {mine.note}" if mine.note else "")
         final.append({
             "student_id": student, "package": report.number(autograded - notebook_points),
             "notebooks": report.number(notebook_points), "written": report.number(mine.graded),
-            "written_pending": report.number(mine.pending), "total": report.number(autograded + mine.graded),
+            "written_pending": report.number(mine.pending), "extra_credit": report.number(extra),
+            "total": report.number(autograded + mine.graded + extra),
             "max": report.number(autograded_max + written_max), "status": status,
             "submitted_at": when.isoformat() + "Z" if when else "", "due": deadline.isoformat() + "Z" if deadline else "",
             "late_hours": "" if late is None else report.number(late),

@@ -51,6 +51,7 @@ class PartResult:
     max_score: float
     cases: list[CaseResult] = field(default_factory=list)
     problem: str | None = None  # a reason the whole part scores 0
+    extra_credit: bool = False  # its points are earned on top of the maximum (``Part.extra_credit``)
 
 
 def open_regular(path: Path, mode: str = "rb"):
@@ -276,7 +277,7 @@ def grade_part(part: Part, prepared: list[PreparedCase], records: dict, results:
                run_note: str, max_bytes: int, limits, missing: str = "was not found in the submission") -> PartResult:
     """Score one function: 0 with a reason for a missing file (``missing``: why) or a forbidden use, else case
     by case."""
-    result = PartResult(part.function, part.file, 0, part.max_score)
+    result = PartResult(part.function, part.file, 0, part.max_score, extra_credit=part.extra_credit)
     if source is None:
         result.problem = f"{part.file} {missing}"
         result.cases = [CaseResult(pc.case.name, 0, pc.case.points, "not graded: file missing") for pc in prepared]

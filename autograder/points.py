@@ -6,6 +6,9 @@ and its three kinds of points, for example::
     **Total: 123 points**: 56 autograded in this notebook, 20 for written answers graded by hand, and 47 for
     your package files ...
 
+and, for an assignment with extra-credit parts, their points once, as ``up to 14 extra-credit points``: earned on
+top of the total, which does not count them.
+
 What is configured: the package functions' points from
 ``autograder/assignments/<assignment>.json`` (``Assignment.max_score``), and
 from the source notebooks' nbgrader cell metadata (read with nbgrader's own
@@ -32,6 +35,7 @@ KINDS = {  # how a header names each kind of points (whitespace normalised to on
     "autograded": re.compile(r"(\d+(?:\.\d+)?) (?:autograded in this notebook|for the exercises in this notebook)"),
     "written": re.compile(r"(\d+(?:\.\d+)?) for (?:the )?written answers"),
 }
+EXTRA = re.compile(r"up to (\d+(?:\.\d+)?) extra-credit points")  # stated once where extra credit is configured
 
 
 class PointsMismatch(config.ConfigError):
@@ -40,11 +44,13 @@ class PointsMismatch(config.ConfigError):
 
 @dataclass(frozen=True)
 class Points:
-    """An assignment's points: ``total = package + autograded + written``."""
+    """An assignment's points: ``total = package + autograded + written``; ``extra`` (the extra-credit parts'
+    points) is earned on top of the total."""
 
     package: float
     autograded: float
     written: float
+    extra: float = 0.0
 
     @property
     def total(self) -> float:
@@ -77,14 +83,15 @@ def notebook_points(paths) -> tuple[float, float]:
 def configured(assignment: config.Assignment, source: Path) -> Points:
     """The points configured for ``assignment``: its package parts and its source notebooks in ``source``."""
     autograded, written = notebook_points(sorted(Path(source).glob("*.ipynb")))
-    return Points(assignment.max_score, autograded, written)
+    return Points(assignment.max_score, autograded, written, assignment.extra_max)
 
 
 def stated(path: Path) -> tuple[float, Points] | None:
-    """(total, its three kinds) as the header of the notebook ``path`` states them; None when it states no total.
+    """(total, its kinds) as the header of the notebook ``path`` states them; None when it states no total.
+    The extra-credit points are 0 where the header states none.
 
     Raises:
-        PointsMismatch: the header states a total but not each kind of points exactly once.
+        PointsMismatch: the header states a total but not each kind of points exactly once, or extra credit twice.
     """
     cells = nbformat.read(path, as_version=4).cells
     text = " ".join(cells[0].source.split()) if cells else ""
@@ -93,11 +100,14 @@ def stated(path: Path) -> tuple[float, Points] | None:
         return None
     found = {kind: pattern.findall(text) for kind, pattern in KINDS.items()}
     unclear = [kind for kind, numbers in found.items() if len(numbers) != 1]
+    extra = EXTRA.findall(text)
+    unclear += ["extra credit (stated twice)"] if len(extra) > 1 else []
     if unclear:
         raise PointsMismatch(f"{Path(path).name}: the header states a total but not, exactly once each, the "
                              f"points of: {', '.join(unclear)} (e.g. \"47 for your package files\", \"56 autograded "
                              "in this notebook\", \"20 for written answers\")")
-    return float(total["total"]), Points(*(float(found[kind][0]) for kind in ("package", "autograded", "written")))
+    return float(total["total"]), Points(*(float(found[kind][0]) for kind in ("package", "autograded", "written")),
+                                         extra=float(extra[0]) if extra else 0.0)
 
 
 def check(assignment: config.Assignment, source: Path, config_dir: Path = config.ASSIGNMENTS_DIR) -> Points | None:
@@ -118,7 +128,7 @@ def check(assignment: config.Assignment, source: Path, config_dir: Path = config
     where = config.config_path(assignment.name, config_dir)
     for path, (total, kinds) in headers.items():
         wrong = [f"{kind}: the header says {number(getattr(kinds, kind))}, the configuration gives "
-                 f"{number(getattr(points, kind))}" for kind in ("package", "autograded", "written")
+                 f"{number(getattr(points, kind))}" for kind in ("package", "autograded", "written", "extra")
                  if getattr(kinds, kind) != getattr(points, kind)]
         if total != points.total:
             wrong.append(f"total: the header says {number(total)}, the configuration gives {number(points.total)}")

@@ -47,16 +47,50 @@ class StudentResult:
 
     @property
     def score(self) -> float:
-        return sum(part.score for part in self.parts)
+        """The required parts' points earned (extra credit not included)."""
+        return sum(part.score for part in self.parts if not part.extra_credit)
 
     @property
     def max_score(self) -> float:
-        return sum(part.max_score for part in self.parts)
+        """The required parts' points possible: the maximum every page states."""
+        return sum(part.max_score for part in self.parts if not part.extra_credit)
+
+    @property
+    def extra(self) -> float:
+        """The extra-credit parts' points earned, on top of ``score``."""
+        return sum(part.score for part in self.parts if part.extra_credit)
+
+    @property
+    def extra_max(self) -> float:
+        """The extra-credit parts' points possible."""
+        return sum(part.max_score for part in self.parts if part.extra_credit)
+
+    @property
+    def earned(self) -> float:
+        """Every point earned, extra credit included: the ``score`` results.json gives Gradescope."""
+        return self.score + self.extra
+
+    @property
+    def short_score(self) -> str:
+        """``"86 / 88"``, or ``"86 / 88 + 8 extra credit"`` where the assignment has extra credit: for a log line."""
+        return f"{number(self.score)} / {number(self.max_score)}" + (
+            f" + {number(self.extra)} extra credit" if self.extra_max else "")
 
     @property
     def statement(self) -> str:
         """The score as every page states it (``total_statement``)."""
-        return total_statement(self.score, self.max_score, self.pending, self.not_run)
+        return total_statement(self.score, self.max_score, self.pending, self.not_run, extra=self.extra,
+                               extra_max=self.extra_max)
+
+
+def points_of(part: PartResult) -> str:
+    """``"3 / 4"``, or ``"3 / 4 extra credit"`` for an extra-credit part: a part's points as every page states them."""
+    return f"{number(part.score)} / {number(part.max_score)}" + (" extra credit" if part.extra_credit else "")
+
+
+def part_heading(part: PartResult) -> str:
+    """``"conv1d_forward_fast (cs7150/conv_fast.py): 3 / 4 extra credit"``: a part's name, file and points."""
+    return f"{part.name} ({part.file}): {points_of(part)}"
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -99,7 +133,7 @@ def feedback_text(result: StudentResult) -> str:
     lines += [f"Note: {note}" for note in result.notes]
     lines += [""] if result.notes else []
     for part in result.parts:
-        lines.append(f"{part.name} ({part.file}): {number(part.score)} / {number(part.max_score)}")
+        lines.append(part_heading(part))
         lines += ["  " + line for line in part_text(part).splitlines()]
         if _page_of(part):
             lines.append(f"  the graded notebook: {_page_of(part)}")
@@ -112,12 +146,12 @@ def feedback_html(result: StudentResult) -> str:
     restrictive Content-Security-Policy (``autograder.sanitise``)."""
     escape = html.escape
     rows = "\n".join(
-        f"<tr><td>{escape(p.name)}</td><td>{escape(p.file)}</td><td>{number(p.score)} / {number(p.max_score)}</td>"
+        f"<tr><td>{escape(p.name)}</td><td>{escape(p.file)}</td><td>{escape(points_of(p))}</td>"
         + (f'<td><a href="{escape(_page_of(p))}">graded notebook</a></td>' if _page_of(p) else "") + "</tr>"
         for p in result.parts
     )
     sections = "\n".join(
-        f"<h2>{escape(p.name)}: {number(p.score)} / {number(p.max_score)}</h2>\n<pre>{escape(part_text(p))}</pre>"
+        f"<h2>{escape(p.name)}: {escape(points_of(p))}</h2>\n<pre>{escape(part_text(p))}</pre>"
         + "".join(f'\n<p><img src="{escape(case.picture)}" alt="{escape(case.name)}: expected, yours, difference"></p>'
                   for case in p.cases if case.picture)
         for p in result.parts
@@ -135,18 +169,23 @@ def feedback_html(result: StudentResult) -> str:
 def results_json(result: StudentResult, assignment: str, visibility: dict | None = None) -> dict:
     """The Gradescope ``results.json`` object: one test per part, numbered in the parts' order (``number``
     "1", "2", ...), each with the visibility ``visibility`` gives its part's name (a function or a notebook's file
-    name; the assignment configuration's ``"visibility"``), else "visible"."""
+    name; the assignment configuration's ``"visibility"``), else "visible".
+
+    Extra credit as Gradescope takes it: an extra-credit part's test has ``max_score`` 0 and the points it earned
+    as its ``score`` (its name says "extra credit, up to N"), and the submission's ``score`` adds them to the
+    required points; ``extra_data`` states ``extra_credit`` and ``extra_credit_max``."""
     visibility = visibility or {}
     output = [f"{result.title}: {result.statement}"] + result.notes
     return {
-        "score": number(result.score),
+        "score": number(result.earned),
         "execution_time": int(round(result.execution_time)),
         "output": sanitise.clean_text("\n".join(output)),
         "tests": [
             {
-                "name": f"{part.name} ({part.file})",
+                "name": f"{part.name} ({part.file})"
+                        + (f" (extra credit, up to {number(part.max_score)})" if part.extra_credit else ""),
                 "score": number(part.score),
-                "max_score": number(part.max_score),
+                "max_score": 0 if part.extra_credit else number(part.max_score),
                 "status": "passed" if part.score == part.max_score else "failed",
                 "output": sanitise.clean_text(part_text(part)),
                 "number": str(index),
@@ -157,7 +196,9 @@ def results_json(result: StudentResult, assignment: str, visibility: dict | None
         "extra_data": {"assignment": assignment, "student_id": result.student_id,
                        "max_score": number(result.max_score), "written_pending": number(result.pending),
                        "notebook_points_not_graded": number(result.not_run),
-                       "total": number(result.max_score + result.not_run + result.pending)},
+                       "total": number(result.max_score + result.not_run + result.pending),
+                       **({"extra_credit": number(result.extra), "extra_credit_max": number(result.extra_max)}
+                          if result.extra_max else {})},
     }
 
 
@@ -186,11 +227,14 @@ def grade_row(result: StudentResult) -> dict:
     row = {"student_id": result.student_id}
     row.update({part.name: number(part.score) for part in result.parts})
     row.update(total=number(result.score), max=number(result.max_score))
+    if result.extra_max:
+        row["extra_credit"] = number(result.extra)
     return row
 
 
 def write_grades(path: Path, rows: list[dict], columns: list[str]) -> None:
-    """grades.csv with ``columns`` (student_id, parts..., total, max), one row per student, sorted by id."""
+    """grades.csv with ``columns`` (student_id, parts..., total, max, and extra_credit for an assignment with extra
+    credit), one row per student, sorted by id."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()

@@ -2,7 +2,10 @@
 
 One N-d implementation serves 1-D (N, C, L), 2-D (N, C, H, W) and 3-D
 (N, C, D, H, W) inputs; the public functions are thin wrappers that check
-their inputs and call it.
+their inputs and call it. Assignment 1 requires the 2-D case with groups 1
+(``conv_forward_fast``, ``conv_backward_fast``; section 6); 1-D, 3-D and
+groups (``conv1d_*_fast``, ``conv3d_*_fast``; section 9) are its extension,
+graded as extra credit.
 
 - ``im2col`` copies every (dilated, strided) window of the padded input into
   a matrix ``cols`` of shape (C, *kernel_size, *out_size, N): one row per
@@ -134,6 +137,8 @@ def _column_chunks(x, kernel_size, out_size, stride, pad, dilation, dtype):
 def conv_nd_forward(x, w, b, stride, pad, dilation, groups):
     """Convolution forward pass with already validated parameters, any number of spatial axes.
 
+    Section 6 needs ``nd == 2`` and ``groups == 1`` only; any ``nd`` and groups are the extra-credit extension.
+
     Inputs:
     - x: (N, C, *size); w: (F, C // groups, *kernel_size); b: (F,)
     - stride, dilation: ``nd``-tuples of ints; pad: ``nd`` (before, after)
@@ -167,6 +172,8 @@ def conv_nd_forward(x, w, b, stride, pad, dilation, groups):
 
 def conv_nd_backward(dout, x, w, stride, pad, dilation, groups):
     """Convolution backward pass with already validated parameters, any number of spatial axes.
+
+    Section 6 needs ``nd == 2`` and ``groups == 1`` only; any ``nd`` and groups are the extra-credit extension.
 
     Inputs:
     - dout: (N, F, *out_size), upstream gradient
@@ -230,7 +237,7 @@ def conv_forward_fast(x, w, b, conv_param):
     - x: (N, C, H, W), float32 or float64
     - w: (F, C // groups, HH, WW); b: (F,)
     - conv_param: 'stride' (int or pair), 'pad' (int, pair, 'same' or 'valid'), optional
-      'dilation' (int or pair), 'groups' (int); no other key
+      'dilation' (int or pair), 'groups' (int; groups > 1 is the extra-credit extension); no other key
 
     Returns (out, cache): out (N, F, H_out, W_out) with dtype ``np.result_type(x, w)``;
     cache for ``conv_backward_fast``.

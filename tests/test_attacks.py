@@ -156,8 +156,8 @@ def case_problems(run, attack) -> list[str]:
     feedback = (run.context.out / "students" / attack.name / "feedback.txt").read_text(encoding="utf-8")
     problems = [f"{attack.name}: feedback lacks {words!r}" for words in attack.feedback if words not in feedback]
     expected = expected_score(attack, run)
-    if result.score != expected:
-        problems.append(f"{attack.name}: score {result.score}, expected {expected}\n{feedback}")
+    if result.earned != expected:
+        problems.append(f"{attack.name}: score {result.earned}, expected {expected}\n{feedback}")
     return problems
 
 
@@ -192,8 +192,8 @@ def run_problems(run) -> list[str]:
     out, problems = run.context.out, []
     for student in run.honest:
         if run.alone and _grading(run.alone[student]) != _grading(run.results[student]):
-            problems.append(f"honest {student}: graded {run.results[student].score} in the run, "
-                            f"{run.alone[student].score} alone")
+            problems.append(f"honest {student}: graded {run.results[student].earned} in the run, "
+                            f"{run.alone[student].earned} alone")
     expected = {"grades.csv"} | {f"students/{s}/{name}" for s in run.results for name in
                                  ("results.json", "feedback.txt", "feedback.html")}
     written = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
@@ -206,8 +206,9 @@ def run_problems(run) -> list[str]:
         problems.append(f"grades.csv rows {sorted(rows)} differ from the results {sorted(run.results)}")
     for student, result in run.results.items():
         data = json.loads((out / "students" / student / "results.json").read_text(encoding="utf-8"))
-        if not (float(rows[student]["total"]) == result.score == data["score"]
-                == sum(test["score"] for test in data["tests"])):
+        extra = float(rows[student].get("extra_credit") or 0)
+        if not (float(rows[student]["total"]) == result.score and float(rows[student]["total"]) + extra
+                == result.earned == data["score"] == sum(test["score"] for test in data["tests"])):
             problems.append(f"{student}: grades.csv, results.json and the result disagree")
     secret = release.secret_lines(REPO, config.COURSE_ROOT, run.context.assignment)  # solutions, hidden tests, configuration
     secret -= {line.strip() for path in (REPO / "autograder").rglob("*.py")  # the grader's code is no answer
@@ -296,7 +297,7 @@ def test_unconfined_fallback_neither_hangs_nor_follows_links(tmp_path, environme
     attacks = [a for a in ATTACKS if a.name in names]
     run = run_corpus(attacks, tmp_path, autograde.Limits(wall_s=LIMITS.wall_s, case_s=LIMITS.case_s, confine=False),
                      alone=False)
-    assert {a.name: run.results[a.name].score for a in attacks} == names
+    assert {a.name: run.results[a.name].earned for a in attacks} == names
     assert "replaced results/status.jsonl" in (run.context.out / "students" / "fifo_status" / "feedback.txt").read_text()
 
 
@@ -318,7 +319,7 @@ time.sleep(3)  # a daemon that survived would rewrite the results meanwhile
 files = {k: json.loads((root / "out" / "students" / k / "results.json").read_text())["score"] for k in run.results}
 feedback = {k: (root / "out" / "students" / k / "feedback.txt").read_text() for k in run.results}
 print(json.dumps({"mode": isolation.probe().kind, "log": run.log, "files": files, "uids": uids,
-                  "scores": {k: v.score for k, v in run.results.items()}, "feedback": feedback}))
+                  "scores": {k: v.earned for k, v in run.results.items()}, "feedback": feedback}))
 """
 
 

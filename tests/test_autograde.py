@@ -54,9 +54,10 @@ def _feedback(graded, student: str) -> str:
 
 @pytest.mark.parametrize("name", sorted(SAMPLES))
 def test_sample_scores_exactly_as_expected(graded, name):
-    result = graded["results"][name]
-    assert result.score == SAMPLES[name].expected, _feedback(graded, name)
-    assert result.max_score == 100
+    result, sample = graded["results"][name], SAMPLES[name]
+    extra = result.extra_max if sample.extra_credit is None else sample.extra_credit  # 12 unless the sample says
+    assert (result.score, result.extra) == (sample.expected - extra, extra), _feedback(graded, name)
+    assert (result.max_score, result.extra_max) == (88, 12)
 
 
 @pytest.mark.parametrize("name", sorted(n for n, s in SAMPLES.items() if s.diagnoses))
@@ -141,9 +142,12 @@ def test_results_json_follows_gradescope_fields(graded):
         for test in data["tests"]:
             assert set(test) <= GRADESCOPE_TEST
             assert test["status"] in ("passed", "failed") and test["visibility"] == "visible"
-            assert 0 <= test["score"] <= test["max_score"]
-            assert test["status"] == ("passed" if test["score"] == test["max_score"] else "failed")
-        assert sum(test["score"] for test in data["tests"]) == data["score"]
+            extra = test["name"].endswith(")") and "(extra credit, up to " in test["name"]
+            up_to = float(test["name"].rsplit("up to ", 1)[1].rstrip(")")) if extra else test["max_score"]
+            assert 0 <= test["score"] <= up_to and (test["max_score"] == 0) == extra  # extra credit: max 0
+            assert test["status"] == ("passed" if test["score"] == up_to else "failed")
+        assert sum(test["score"] for test in data["tests"]) == data["score"] == graded["results"][student].earned
+        assert sum(test["max_score"] for test in data["tests"]) == data["extra_data"]["max_score"] == 88
 
 
 def test_grades_csv_has_every_part_total_and_max(graded):
@@ -151,21 +155,29 @@ def test_grades_csv_has_every_part_total_and_max(graded):
         rows = {row["student_id"]: row for row in csv.DictReader(file)}
     assert set(rows) == set(graded["results"])
     for student, result in graded["results"].items():
-        assert float(rows[student]["total"]) == result.score and rows[student]["max"] == "100"
-        assert sum(float(rows[student][p.name]) for p in result.parts) == result.score
+        assert float(rows[student]["total"]) == result.score and rows[student]["max"] == "88"
+        assert float(rows[student]["extra_credit"]) == result.extra
+        assert sum(float(rows[student][p.name]) for p in result.parts) == result.earned
 
 
 def test_every_page_states_the_total_one_way_with_the_notebook_and_written_points_pending(graded):
-    """Package only (no --notebooks): 100 of 100 autograded, and the header's 24 notebook and 12 written points
-    named as not graded yet, never as 0 of them."""
-    statement = ("100 of 100 autograded; 24 notebook points not graded in this run; 12 written points to be graded "
-                 "(total 136)")
+    """Package only (no --notebooks): 88 of 88 autograded and the extension's 12 extra-credit points as such, and
+    the header's 24 notebook and 12 written points named as not graded yet, never as 0 of them."""
+    statement = ("88 of 88 autograded + 12 of 12 extra credit; 24 notebook points not graded in this run; 12 written "
+                 "points to be graded (total 124)")
     folder = graded["out"] / "students" / "reference"
     assert f"Score: {statement}\n" in (folder / "feedback.txt").read_text()
     assert f"Score: <b>{statement}</b>" in (folder / "feedback.html").read_text()
     results = json.loads((folder / "results.json").read_text())
     assert results["output"].splitlines()[0].endswith(f": {statement}") and results["score"] == 100
-    assert (results["extra_data"]["written_pending"], results["extra_data"]["total"]) == (12, 136)
+    assert (results["extra_data"]["written_pending"], results["extra_data"]["total"]) == (12, 124)
+    assert (results["extra_data"]["extra_credit"], results["extra_data"]["extra_credit_max"]) == (12, 12)
+    extra = [t for t in results["tests"] if t["name"].startswith("conv1d_forward_fast")]
+    assert [(t["name"], t["score"], t["max_score"]) for t in extra] == [
+        ("conv1d_forward_fast (cs7150/conv_fast.py) (extra credit, up to 3)", 3, 0)]
+    text = (folder / "feedback.txt").read_text()
+    assert "conv1d_forward_fast (cs7150/conv_fast.py): 3 / 3 extra credit\n" in text
+    assert "<h2>conv1d_forward_fast: 3 / 3 extra credit</h2>" in (folder / "feedback.html").read_text()
 
 
 def test_student_regrade_updates_one_row_in_place_and_is_idempotent(graded):
@@ -223,7 +235,7 @@ def test_cli_full_rerun_writes_identical_files(tmp_path, capsys):
         outputs.append({p.relative_to(tmp_path / "out").as_posix(): p.read_text()
                         for p in sorted((tmp_path / "out").rglob("*")) if p.is_file() and p.name != "results.json"})
     assert outputs[0] == outputs[1] and len(outputs[0]) == 5
-    assert "reference: 100 / 100" in capsys.readouterr().out
+    assert "reference: 88 / 88 + 12 extra credit" in capsys.readouterr().out
 
 
 def test_a_grader_failure_for_one_submission_is_its_own_and_the_exit_status_says_so(tmp_path, monkeypatch, capsys):
@@ -248,13 +260,13 @@ def test_a_grader_failure_for_one_submission_is_its_own_and_the_exit_status_says
                               "--time-limit", "10", "--case-time-limit", "4", "--unconfined"])
     assert autograde_cli.run(args) == autograde_cli.PROBLEMS
     captured = capsys.readouterr()
-    assert "reference: 100 / 100" in captured.out and "unlucky: 96 / 100" in captured.out
+    assert "reference: 88 / 88 + 12 extra credit" in captured.out and "unlucky: 84 / 88 + 12 extra credit" in captured.out
     assert "unlucky: grading avg_pool_forward_naive: RecursionError" in captured.err
     feedback = (tmp_path / "out" / "students" / "unlucky" / "feedback.txt").read_text()
     assert "not graded: grading avg_pool_forward_naive: RecursionError" in feedback
     with open(tmp_path / "out" / "grades.csv", newline="") as file:
         assert {row["student_id"]: row["total"] for row in csv.DictReader(file)} == {
-            "blank": "0", "reference": "100", "unlucky": "96"}
+            "blank": "0", "reference": "88", "unlucky": "84"}
 
 
 def test_ids_that_would_share_a_folder_are_refused_and_class_names_cannot_collide(tmp_path):
@@ -488,7 +500,7 @@ def test_notebooks_are_graded_by_nbgrader_and_merged(tmp_path):
     assert by_id["reference"].score == by_id["reference"].max_score
     with open(tmp_path / "out" / "grades.csv", newline="") as file:
         header = next(csv.reader(file))
-    assert header[-2 - len(names):-2] == names
+    assert header[-3 - len(names):] == [*names, "total", "max", "extra_credit"]
 
 
 def test_a_wrong_map_is_pictured_in_the_feedback_page_and_survives_the_sanitiser(graded):

@@ -136,3 +136,23 @@ def test_a_submission_in_the_gradebook_without_autograded_grades_is_refused(cour
         gradebook.add_submission(NAME, "dan")
     assert _run([NAME, "--graded", course["graded"], "--gradebook", book]) == 1
     assert "has submissions of dan for assignment2, which the grades.csv given has no row for" in capsys.readouterr().err
+
+
+def test_extra_credit_is_added_to_the_total_not_the_maximum_and_named_in_the_status(tmp_path):
+    """Assignment 1's extension: grades.csv's ``extra_credit`` goes into the final total, never into ``max``."""
+    from nbgrader.api import Gradebook
+
+    name, assignment = "assignment1", config.load("assignment1")
+    base = notebooks.base_course(name, config.COURSE_ROOT, tmp_path / "work")
+    columns = autograde.grade_columns(assignment, ["conv_pool.ipynb"])
+    assert columns[-3:] == ["total", "max", "extra_credit"]
+    row = {"student_id": "ada", **{part.function: 0 for part in assignment.parts}, "conv_pool.ipynb": 20,
+           "total": 80, "max": 112, "extra_credit": 9}
+    report.write_grades(tmp_path / "graded" / "grades.csv", [row], columns)
+    with Gradebook(f"sqlite:///{base / 'gradebook.db'}") as gradebook:
+        gradebook.add_student("ada")
+        gradebook.add_submission(name, "ada", timestamp="2026-10-01 22:00:00 UTC")
+        gradebook.db.commit()
+    [ada] = final_grades.final_grades(name, tmp_path / "graded", base / "gradebook.db")
+    assert (ada["package"], ada["extra_credit"], ada["written_pending"], ada["total"], ada["max"]) == (60, 9, 12, 89, 124)
+    assert ada["status"] == "80 of 112 autograded + 9 of 12 extra credit; 12 written points to be graded (total 124)"

@@ -102,12 +102,15 @@ def test_run_autograder_grades_a_sample_into_gradescope_results(autograder_root,
     assert set(results) <= GRADESCOPE_TOP
     assert results["score"] == SAMPLE.expected == 85 and results["stdout_visibility"] == "hidden"
     assert results["extra_data"]["student_id"] == gradescope.STUDENT_ID
-    assert results["extra_data"]["max_score"] == 100 and isinstance(results["execution_time"], int)
+    assert results["extra_data"]["max_score"] == 88 and isinstance(results["execution_time"], int)
     assert (results["extra_data"]["submitted_at"], results["extra_data"]["late_hours"]) == ("2026-10-02T06:00:00Z", 2.02)
     assert [test["number"] for test in results["tests"]] == [str(i) for i in range(1, len(results["tests"]) + 1)]
     for test in results["tests"]:
         assert set(test) <= GRADESCOPE_TEST and test["visibility"] == "visible"
-        assert test["status"] == ("passed" if test["score"] == test["max_score"] else "failed")
+        extra = "(extra credit, up to " in test["name"]  # an extra-credit test: maximum 0, its points on top
+        up_to = float(test["name"].rsplit("up to ", 1)[1].rstrip(")")) if extra else test["max_score"]
+        assert (test["max_score"] == 0) == extra and 0 <= test["score"] <= up_to
+        assert test["status"] == ("passed" if test["score"] == up_to else "failed")
     assert sum(test["score"] for test in results["tests"]) == results["score"]
     failed = [test for test in results["tests"] if test["status"] == "failed"]
     assert [test["name"] for test in failed] == ["conv_forward_naive (cs7150/conv.py)"]

@@ -6,8 +6,10 @@ Every notebook ``assignments/source/<assignment>/*.ipynb`` must
   section heading says ``## k. Title (M points)``, hold grade cells worth M
   points in that section; where it says ``(M package points)``, the package
   grader's parts taught in that section (``sections`` of the assignment's
-  configuration) are worth M; grade cells and package parts together are
-  worth N (the one points model; ``tests/test_points.py`` checks the rest);
+  configuration) are worth M; where it says ``(extension: up to E
+  extra-credit points)``, its extra-credit parts are worth E (not counted in
+  N); grade cells and the required package parts together are worth N (the
+  one points model; ``tests/test_points.py`` checks the rest);
 - carry valid nbgrader metadata (schema 3, a unique ``grade_id``, points on
   every grade cell, autograded tests locked, markers only in the cells that
   nbgrader clears);
@@ -46,6 +48,7 @@ ASSIGNMENTS = sorted({path.parent.name for path in NOTEBOOKS})
 TOTAL = re.compile(r"\*\*Total: (\d+) points\*\*")
 SECTION = re.compile(r"^## (\d+)\..*\((\d+) points\)\s*$", re.MULTILINE)
 PACKAGE_SECTION = re.compile(r"^## (\d+)\..*\((\d+) package points\)\s*$", re.MULTILINE)
+EXTRA_SECTION = re.compile(r"^## (\d+)\..*\(extension: up to (\d+) extra-credit points\)\s*$", re.MULTILINE)
 REGIONS = {"### BEGIN SOLUTION": "### END SOLUTION", "### BEGIN HIDDEN TESTS": "### END HIDDEN TESTS"}
 CLEAN_FAILURES = {"NotImplementedError", "AssertionError"}  # what a blank release may raise, in any cell
 
@@ -98,16 +101,21 @@ def test_points_add_up_to_the_stated_totals(path):
         f"grade cells are worth {points} points and the package {assignment.max_score}, the header says {match.group(1)}")
 
     section, stated, found = None, {}, {}
-    package_stated, package_found = {}, {}
+    package_stated, package_found, extra_stated, extra_found = {}, {}, {}, {}
     for part in assignment.parts:
         notebook, taught = assignment.sections.get(part.function, (None, None))
         assert notebook == path.name, f"{part.function}: configured sections name no section of {path.name}"
-        package_found[taught] = package_found.get(taught, 0) + part.max_score
+        found_in = extra_found if part.extra_credit else package_found
+        found_in[taught] = found_in.get(taught, 0) + part.max_score
     for cell in nb.cells:
         package_heading = PACKAGE_SECTION.search(cell.source) if cell.cell_type == "markdown" else None
         if package_heading:
             section = package_heading.group(1)
             package_stated[section] = int(package_heading.group(2))
+        extra_heading = EXTRA_SECTION.search(cell.source) if cell.cell_type == "markdown" else None
+        if extra_heading:
+            section = extra_heading.group(1)
+            extra_stated[section] = int(extra_heading.group(2))
         heading = SECTION.search(cell.source) if cell.cell_type == "markdown" else None
         if heading:
             section = heading.group(1)
@@ -122,6 +130,8 @@ def test_points_add_up_to_the_stated_totals(path):
     stated_found = {section: points for section, points in package_found.items() if section in stated | package_stated}
     assert package_stated == stated_found, (
         f"package points by section: headings say {package_stated}, the configuration {package_found}")
+    assert extra_stated == extra_found, (
+        f"extra-credit points by section: headings say {extra_stated}, the configuration {extra_found}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -45,13 +45,14 @@ class Body:
 @dataclass(frozen=True)
 class Sample:
     name: str
-    expected: float | None  # total score; None: the submission is skipped (unsafe id)
+    expected: float | None  # points earned, extra credit included; None: the submission is skipped (unsafe id)
     edits: tuple = ()
     blank: bool = False  # start from the stubbed release instead of the reference
     layout: str = "folder"  # "folder", "zip" (one wrapping folder inside), "nbgrader" (<id>/<assignment>/...)
     omit: tuple[str, ...] = ()  # student files left out
     extra: dict = field(default_factory=dict)  # extra files: relative path -> text
     diagnoses: dict = field(default_factory=dict)  # function -> text its feedback must contain
+    extra_credit: float | None = None  # extra-credit points expected; None: every extra-credit point of the assignment
 
 
 def _region(source: str, filename: str, function: str) -> markers.Region | None:

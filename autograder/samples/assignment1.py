@@ -1,8 +1,10 @@
-"""Synthetic students of assignment 1, each with its expected score out of 100.
+"""Synthetic students of assignment 1, each with the points it earns in all: out of 88, plus up to 12 extra credit.
 
 Points per function are in ``autograder/assignments/assignment1.json``:
 conv naive 15 + 15, max pool naive 8 + 10, avg pool naive 4 + 5, conv fast
-10 + 10, conv1d 3 + 3, conv3d 3 + 3, max pool fast 3 + 4, avg pool fast 2 + 2.
+10 + 10, max pool fast 3 + 4, avg pool fast 2 + 2; extra credit: conv1d 3 + 3,
+conv3d 3 + 3. A sample's ``extra_credit`` says how many of its points are extra
+credit where that is not all 12.
 """
 from cs7150 import mistakes
 from autograder.samples import Body, Edit, Sample
@@ -52,7 +54,7 @@ while True:
 
 SAMPLES = [
     Sample("reference", 100),
-    Sample("blank", 0, blank=True),
+    Sample("blank", 0, blank=True, extra_credit=0),
     Sample("bias_missing", 85, (Edit("conv_forward_naive", " + b[f]", ""),), layout="zip",
            diagnoses={"conv_forward_naive": mistakes.BIAS}),
     Sample("flipped_kernel", 85, (Edit("conv_forward_naive", "patch * w[f]", "patch * w[f, :, ::-1, ::-1]"),),
@@ -68,7 +70,7 @@ SAMPLES = [
                  "dx_padded[n, channels, h_window, w_window] ="),),
            diagnoses={"conv_backward_naive": mistakes.DX_ASSIGNED}),
     Sample("dw_first_chunk", 94,  # the fast backward passes' cases of several batch chunks fail: 2 + 2 + 2
-           (Edit("conv_nd_backward", "dw += np.matmul", "dw = np.matmul"),),
+           (Edit("conv_nd_backward", "dw += np.matmul", "dw = np.matmul"),), extra_credit=8,
            diagnoses={"conv_backward_fast": mistakes.DW_ONE_CHUNK, "conv1d_backward_fast": mistakes.DW_ONE_CHUNK,
                       "conv3d_backward_fast": mistakes.DW_ONE_CHUNK}),
     Sample("wrong_output_size", 92,
@@ -87,7 +89,7 @@ SAMPLES = [
     Sample("hang_and_memory", 93,  # every avg_pool_backward_naive case times out; a 64 GiB array fails
            (Body("avg_pool_backward_naive", "while True:\n    pass"),
             Body("avg_pool_forward_fast", "return np.ones(2 ** 33), None"))),
-    Sample("runaway", 48, (Body("avg_pool_forward_naive", RUNAWAY),)),  # killed at the wall-time limit
-    Sample("partial_files", 57, omit=("cs7150/conv_fast.py", "cs7150/pool_fast.py"),
+    Sample("runaway", 48, (Body("avg_pool_forward_naive", RUNAWAY),), extra_credit=0),  # killed at the wall-time limit
+    Sample("partial_files", 57, extra_credit=0, omit=("cs7150/conv_fast.py", "cs7150/pool_fast.py"),
            extra={"notes.txt": "my notes", "cs7150/helper_unused.py": "raise SystemExit(1)\n"}),
 ]

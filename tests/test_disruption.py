@@ -44,15 +44,19 @@ def _problems(run) -> list[str]:
 
 # ---- the generator -------------------------------------------------------------------------------
 
-def test_every_variant_holds_exactly_one_disruption_where_it_says(tmp_path):
+@pytest.fixture(scope="module")
+def blank1():
+    return d.blank_release("assignment1")
+
+
+def test_every_variant_holds_exactly_one_disruption_where_it_says(blank1, tmp_path):
     """A variant differs from the blank release by one cell (at its position) or one statement (in its file)."""
     import json
 
-    blank_notebooks = d.release_notebooks("assignment1")
-    [(nb_name, blank)] = blank_notebooks.items()
-    blank_folder = d.write_blank("assignment1", "blank", tmp_path, blank_notebooks)
+    [(nb_name, blank)] = blank1.notebooks.items()
+    blank_folder = d.write_blank(blank1, "blank", tmp_path)
     for variant in d.variants("assignment1"):
-        folder = d.write_variant(variant, tmp_path, blank_notebooks)
+        folder = d.write_variant(variant, tmp_path, blank1)
         changed = json.loads((folder / nb_name).read_text(encoding="utf-8"))
         files = {p.relative_to(folder).as_posix() for p in folder.rglob("*.py")}
         assert files == {p.relative_to(blank_folder).as_posix() for p in blank_folder.rglob("*.py")}
@@ -67,8 +71,8 @@ def test_every_variant_holds_exactly_one_disruption_where_it_says(tmp_path):
             assert (folder / differing[0]).read_text(encoding="utf-8").endswith(variant.code)
 
 
-def test_positions_are_after_setup_in_the_middle_and_before_the_last_test():
-    nb = d.release_notebooks("assignment1")["conv_pool.ipynb"]
+def test_positions_are_after_setup_in_the_middle_and_before_the_last_test(blank1):
+    nb = blank1.notebooks["conv_pool.ipynb"]
     grade_ids = [cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") for cell in nb["cells"]]
     assert grade_ids[d.insertion_index(nb, "after_setup") - 1] == "setup"
     assert grade_ids[d.insertion_index(nb, "before_last_test")] == "test_fc_to_conv"
@@ -98,6 +102,19 @@ def test_a_test_cell_after_the_kernel_died_fails_saying_so(fast_run):
     died = fast_run.results["notebook_exit_after_setup"]
     [notebook] = [part for part in died.parts if part.name.endswith(".ipynb")]
     assert notebook.cases and all("not run: the kernel died at cell" in case.summary for case in notebook.cases)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="grader bug: after a cell that ignores the interrupt outlives the cell "
+                   "timeout, nbgrader autograde refuses the whole notebook with \"Attribute 'checksum' for cell "
+                   "test_output_size has changed!\" (the executor leaves the test cells' sources changed on that "
+                   "path), so the student is told their test cells changed instead of the time-out, and the test "
+                   "cells before the hang get no verdict")
+def test_a_hang_is_reported_as_a_time_out_not_as_changed_test_cells(fast_run):
+    hung = fast_run.results["notebook_hang_before_last_test"]
+    [notebook] = [part for part in hung.parts if part.name.endswith(".ipynb")]
+    assert notebook.problem is None or "checksum" not in notebook.problem, notebook.problem
+    assert notebook.cases, "the test cells got no verdict"
 
 
 def _slow_selected(config_) -> bool:

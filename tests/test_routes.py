@@ -37,7 +37,7 @@ import pytest
 
 from autograder import config, gradescope, release
 from autograder.corpus import update_table
-from autograder.corpus.disruption import release_notebooks, write_blank
+from autograder.corpus.disruption import blank_release, write_blank
 from autograder.samples import Sample, write_sample
 
 REPO = config.REPO_ROOT
@@ -77,26 +77,31 @@ MATRIX: dict[str, tuple[Graded | None, str]] = {}  # route -> (what it gave, its
 # ---- the submissions and the environments -----------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def submissions(tmp_path_factory) -> Path:
+def blank():
+    return blank_release(ASSIGNMENT)
+
+
+@pytest.fixture(scope="module")
+def submissions(tmp_path_factory, blank) -> Path:
     root = tmp_path_factory.mktemp("route-submissions")
-    blank_notebooks = release_notebooks(ASSIGNMENT)
-    write_blank(ASSIGNMENT, "blank", root, blank_notebooks)
-    nb = json.loads(json.dumps(blank_notebooks[NOTEBOOK]))
+    write_blank(blank, "blank", root)
+    nb = json.loads(json.dumps(blank.notebooks[NOTEBOOK]))
     ids = [c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in nb["cells"]]
     cell = lambda source: {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],  # noqa: E731
                            "source": source}
     nb["cells"].insert(ids.index("test_fc_to_conv"), cell("import os\nos._exit(0)\n"))
     nb["cells"].insert(ids.index("setup") + 1, cell(HOSTILE_CELL))
-    write_blank(ASSIGNMENT, "hostile", root, {NOTEBOOK: nb})
+    write_blank(blank, "hostile", root, {NOTEBOOK: nb})
     honest = write_sample(Sample("honest", None), config.load(ASSIGNMENT), root)
     shutil.copy(config.COURSE_ROOT / "source" / ASSIGNMENT / NOTEBOOK, honest / NOTEBOOK)
     return root
 
 
-def hidden_lines() -> set[str]:
+@pytest.fixture(scope="module")
+def hidden(blank) -> set[str]:
     """The lines between BEGIN HIDDEN TESTS and END HIDDEN TESTS in the source notebooks that a student does not
     see elsewhere (in the released notebook), long enough to be telling (12 characters or more)."""
-    visible = {line.strip() for nb in release_notebooks(ASSIGNMENT).values() for cell in nb["cells"]
+    visible = {line.strip() for nb in blank.notebooks.values() for cell in nb["cells"]
                for line in "".join(cell["source"]).splitlines()}
     found = set()
     for path in (config.COURSE_ROOT / "source" / ASSIGNMENT).glob("*.ipynb"):
@@ -114,6 +119,14 @@ def leaks(texts: dict[str, str], hidden: set[str]) -> list[str]:
             if any(form in text for form in (line, html.escape(line), json.dumps(line)[1:-1])):
                 found.append(f"{path}: {line}")
     return found
+
+
+def test_a_hidden_line_is_found_as_written_html_escaped_or_json_escaped(hidden):
+    assert len(hidden) >= 10  # assignment 1's hidden tests, less what the release shows
+    line = max(hidden, key=len)
+    for text in (line, html.escape(line), json.dumps({"output": line})):
+        assert leaks({"page": f"before\n{text}\nafter"}, hidden) == [f"page: {line}"]
+    assert not leaks({"page": "\n".join(line[:-1] for line in hidden)}, hidden)
 
 
 def _pth_venv(folder: Path) -> Path:
@@ -365,7 +378,7 @@ def _params() -> list:
 
 @pytest.mark.parametrize("route", _params())
 def test_every_route_gives_the_same_scores_and_no_hidden_line(route, request, submissions, dependencies_only,
-                                                              tmp_path):
+                                                              hidden, tmp_path):
     """The honest student gets every point of what the route grades and the others none, test cell by test cell
     (so every route gives the same scores), and nothing a route wrote holds a hidden-test line."""
     if route not in QUICK and not _slow_selected(request.config):
@@ -375,7 +388,7 @@ def test_every_route_gives_the_same_scores_and_no_hidden_line(route, request, su
     MATRIX[route] = (None, "did not finish")
     graded = ROUTES[route][0](submissions, tmp_path, dependencies_only, ROUTES[route][1])
     problems = score_problems(route, graded)
-    problems += [f"hidden-test line in {leak}" for leak in leaks(graded.texts, hidden_lines())]
+    problems += [f"hidden-test line in {leak}" for leak in leaks(graded.texts, hidden)]
     MATRIX[route] = (graded, "; ".join(problems)[:300] or "same scores, no hidden line")
     assert not problems, "\n".join(problems) + "\n" + graded.log[-4000:]
 

@@ -118,6 +118,16 @@ def variants(name: str) -> list[Variant]:
 
 # ---- building the submissions --------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Blank:
+    """The blank release of an assignment as a student hands it in untouched: its notebooks (name -> JSON, as
+    ``nbgrader generate_assignment`` releases them) and its stubbed student files (path -> text)."""
+
+    assignment: str
+    notebooks: dict
+    package: dict
+
+
 def release_notebooks(name: str, course_root: Path = config.COURSE_ROOT) -> dict[str, dict]:
     """The notebooks of assignment ``name`` as its release gives them to students (``release.generate_notebooks``):
     notebook name -> its JSON."""
@@ -125,6 +135,15 @@ def release_notebooks(name: str, course_root: Path = config.COURSE_ROOT) -> dict
         release.generate_notebooks(name, Path(course_root), Path(tmp))
         return {nb: json.loads((Path(tmp) / nb).read_text(encoding="utf-8"))
                 for nb in notebooks.notebook_names(name, course_root)}
+
+
+def blank_release(name: str) -> Blank:
+    """The blank release of assignment ``name`` (its notebooks generated once, its student files stubbed once)."""
+    with tempfile.TemporaryDirectory(prefix="cs7150-blank-") as tmp:
+        folder = write_sample(Sample("blank", None, blank=True), config.load(name), Path(tmp))
+        package = {p.relative_to(folder).as_posix(): p.read_text(encoding="utf-8")
+                   for p in sorted(folder.rglob("*")) if p.is_file()}
+    return Blank(name, release_notebooks(name), package)
 
 
 def _grade_id(cell: dict) -> str | None:
@@ -166,20 +185,23 @@ def student_file(name: str, position: str) -> str:
     return own[0] if position == "first_file" else own[-1]
 
 
-def write_blank(name: str, student_id: str, dest: Path, blank_notebooks: dict[str, dict]) -> Path:
-    """The blank release of ``name`` handed in as ``dest/student_id``: the stubbed package and the notebooks."""
-    folder = write_sample(Sample(student_id, None, blank=True), config.load(name), dest)
-    for nb_name, nb in blank_notebooks.items():
+def write_blank(blank: Blank, student_id: str, dest: Path, changed: dict | None = None) -> Path:
+    """``blank`` handed in as ``dest/student_id`` (its notebooks replaced by ``changed``, name -> JSON, if given)."""
+    folder = Path(dest) / student_id
+    for rel, text in blank.package.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_text(text, encoding="utf-8")
+    for nb_name, nb in (blank.notebooks if changed is None else changed).items():
         (folder / nb_name).write_text(json.dumps(nb), encoding="utf-8")
     return folder
 
 
-def write_variant(variant: Variant, dest: Path, blank_notebooks: dict[str, dict]) -> Path:
+def write_variant(variant: Variant, dest: Path, blank: Blank) -> Path:
     """``variant`` handed in as ``dest/<variant.name>``."""
     if variant.kind == "notebook":
-        changed = {nb_name: disrupted(nb, variant.position, variant.code) for nb_name, nb in blank_notebooks.items()}
-        return write_blank(variant.assignment, variant.name, dest, changed)
-    folder = write_blank(variant.assignment, variant.name, dest, blank_notebooks)
+        changed = {nb_name: disrupted(nb, variant.position, variant.code) for nb_name, nb in blank.notebooks.items()}
+        return write_blank(blank, variant.name, dest, changed)
+    folder = write_blank(blank, variant.name, dest)
     path = folder / student_file(variant.assignment, variant.position)
     path.write_text(path.read_text(encoding="utf-8") + "\n\n" + variant.code, encoding="utf-8")
     return folder
@@ -220,12 +242,12 @@ def grade_variants(name: str, chosen: list[Variant], root: Path, limits: autogra
                    jobs: int = 2, cell_timeout_s: int = CELL_TIMEOUT_S) -> DisruptionRun:
     """Grade the blank release of ``name`` and the ``chosen`` variants in one ``autograde`` run with
     ``--notebooks`` under ``root`` (a course configuration with a ``cell_timeout_s`` per-cell timeout)."""
-    blank_notebooks = release_notebooks(name)
+    blank = blank_release(name)
     submissions = root / "submissions"
     submissions.mkdir(parents=True)
-    write_blank(name, BLANK, submissions, blank_notebooks)
+    write_blank(blank, BLANK, submissions)
     for variant in chosen:
-        write_variant(variant, submissions, blank_notebooks)
+        write_variant(variant, submissions, blank)
     messages: list[str] = []
     start = time.monotonic()
     results = autograde.autograde(name, submissions, root / "out", jobs=jobs, limits=limits, progress=False,

@@ -37,7 +37,7 @@ import pytest
 
 from autograder import config, gradescope, isolation, release
 from autograder.corpus import update_table
-from autograder.corpus.disruption import blank_release, write_blank
+from autograder.corpus.disruption import disrupted, write_blank
 from autograder.samples import Sample, write_sample
 
 REPO = config.REPO_ROOT
@@ -77,20 +77,12 @@ MATRIX: dict[str, tuple[Graded | None, str]] = {}  # route -> (what it gave, its
 # ---- the submissions and the environments -----------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def blank():
-    return blank_release(ASSIGNMENT)
-
-
-@pytest.fixture(scope="module")
-def submissions(tmp_path_factory, blank) -> Path:
+def submissions(tmp_path_factory, blank_release1) -> Path:
+    blank = blank_release1
     root = tmp_path_factory.mktemp("route-submissions")
     write_blank(blank, "blank", root)
-    nb = json.loads(json.dumps(blank.notebooks[NOTEBOOK]))
-    ids = [c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in nb["cells"]]
-    cell = lambda source: {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],  # noqa: E731
-                           "source": source}
-    nb["cells"].insert(ids.index("test_fc_to_conv"), cell("import os\nos._exit(0)\n"))
-    nb["cells"].insert(ids.index("setup") + 1, cell(HOSTILE_CELL))
+    nb = disrupted(disrupted(blank.notebooks[NOTEBOOK], "before_last_test", "import os\nos._exit(0)\n"),
+                   "after_setup", HOSTILE_CELL)
     write_blank(blank, "hostile", root, {NOTEBOOK: nb})
     honest = write_sample(Sample("honest", None), config.load(ASSIGNMENT), root)
     shutil.copy(config.COURSE_ROOT / "source" / ASSIGNMENT / NOTEBOOK, honest / NOTEBOOK)
@@ -98,10 +90,10 @@ def submissions(tmp_path_factory, blank) -> Path:
 
 
 @pytest.fixture(scope="module")
-def hidden(blank) -> set[str]:
+def hidden(blank_release1) -> set[str]:
     """The lines between BEGIN HIDDEN TESTS and END HIDDEN TESTS in the source notebooks that a student does not
     see elsewhere (in the released notebook), long enough to be telling (12 characters or more)."""
-    visible = {line.strip() for nb in blank.notebooks.values() for cell in nb["cells"]
+    visible = {line.strip() for nb in blank_release1.notebooks.values() for cell in nb["cells"]
                for line in "".join(cell["source"]).splitlines()}
     found = set()
     for path in (config.COURSE_ROOT / "source" / ASSIGNMENT).glob("*.ipynb"):
@@ -197,8 +189,7 @@ def _from_out(out: Path) -> Graded:
 
 
 def _run(argv, cwd: Path, env: dict, timeout: int = 900) -> subprocess.CompletedProcess:
-    run = subprocess.run([str(a) for a in argv], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    return run
+    return subprocess.run([str(a) for a in argv], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
 # ---- the routes --------------------------------------------------------------------------------------------

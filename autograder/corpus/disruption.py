@@ -239,10 +239,13 @@ class DisruptionRun:
 
 
 def grade_variants(name: str, chosen: list[Variant], root: Path, limits: autograde.Limits = LIMITS,
-                   jobs: int = 2, cell_timeout_s: int = CELL_TIMEOUT_S) -> DisruptionRun:
-    """Grade the blank release of ``name`` and the ``chosen`` variants in one ``autograde`` run with
-    ``--notebooks`` under ``root`` (a course configuration with a ``cell_timeout_s`` per-cell timeout)."""
-    blank = blank_release(name)
+                   jobs: int = 2, cell_timeout_s: int = CELL_TIMEOUT_S, blank: Blank | None = None) -> DisruptionRun:
+    """Grade the blank release of ``name`` (``blank``, made here if not given) and the ``chosen`` variants in one
+    ``autograde`` run with ``--notebooks`` under ``root`` (a course configuration with a ``cell_timeout_s``
+    per-cell timeout)."""
+    blank = blank or blank_release(name)
+    if blank.assignment != name:
+        raise ValueError(f"the blank release given is {blank.assignment}'s, not {name}'s")
     submissions = root / "submissions"
     submissions.mkdir(parents=True)
     write_blank(blank, BLANK, submissions)

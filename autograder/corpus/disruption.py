@@ -28,7 +28,7 @@ from autograder.samples import Sample, write_sample
 
 BLANK = "blank_release"  # the student id of the blank release graded beside the variants
 CELL_TIMEOUT_S = 20  # the per-cell timeout of a disruption run's course configuration (the course's own: 120 s)
-# A hang that ignores the interrupt keeps nbgrader waiting until the job's limit: that limit bounds it.
+# notebook_s bounds a submission's nbgrader job whatever a hang that ignores the interrupt does to it.
 LIMITS = autograde.Limits(wall_s=12, case_s=3, notebook_s=240)
 
 # name -> (what it does, the cell's source)

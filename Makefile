@@ -25,9 +25,10 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(VENV)/bin/cs7150 bench
 
-# The whole hostile-submission corpus (make test runs its fast subset).
+# The whole hostile-submission corpus, every disruption variant of the blank releases and the route matrix
+# (make test runs a fast subset of each); they write docs/attack-table.md.
 attack: $(STAMP)
-	$(PY) -m pytest -m slow tests/test_attacks.py -q
+	$(PY) -m pytest -m slow tests/test_attacks.py tests/test_disruption.py tests/test_routes.py -q
 
 # The GPU path measured once (benchmarks/gpu_check.py; docs/benchmarks.md). It needs only a Python with
 # torch, numpy, pytest and tqdm: this .venv where there is one, else $(PYTHON) as it is (a GPU machine).

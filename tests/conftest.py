@@ -58,3 +58,11 @@ def release_kernel_env(tmp_path_factory):
         patch.setenv("JUPYTER_PATH", str(jupyter))
         patch.setenv("NBGRADER_EXECUTION", "autograde")
         yield
+
+
+@pytest.fixture(scope="session")
+def blank_release1():
+    """Assignment 1's blank release (``autograder.corpus.disruption.blank_release``), made once for the session."""
+    from autograder.corpus.disruption import blank_release
+
+    return blank_release("assignment1")

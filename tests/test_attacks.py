@@ -28,7 +28,8 @@ import pytest
 
 from autograder import autograde, config, isolation, release
 from autograder.corpus import (ASSIGNMENT, ATTACK_MARKER, CORPORA, HONEST_MARKER, LIMITS, SECRET_NAME, SECRET_VALUE,
-                               attack_table, attacks_for, expected_score, run_corpus)
+                               attack_table, attacks_for, expected_score, run_corpus,
+                               update_table)
 
 ATTACKS = attacks_for(ASSIGNMENT)
 FAST = [a for a in ATTACKS if a.fast and not a.notebooks]
@@ -285,8 +286,7 @@ def test_whole_corpus_and_its_table(request, tmp_path, environment):
         run_list, found = corpus_runs(name, tmp_path / name, environment)
         runs += run_list
         problems += found
-    TABLE.parent.mkdir(exist_ok=True)
-    TABLE.write_text(attack_table(runs, "pytest -m slow tests/test_attacks.py"), encoding="utf-8")
+    update_table(TABLE, "corpus", attack_table(runs, "pytest -m slow tests/test_attacks.py"))
     assert not problems, "\n".join(problems)
 
 

@@ -16,12 +16,15 @@ happened; ``attack_table`` turns that into ``docs/attack-table.md``.
 ``tests/test_attacks.py`` asserts every outcome. The corpus of an assignment
 lives in ``autograder/corpus/<assignment>.py`` (``ATTACKS``).
 
-``python -m autograder.corpus [--fast] [--table FILE]`` runs every corpus.
+``python -m autograder.corpus [--fast] [--table FILE]`` runs every corpus. ``docs/attack-table.md`` holds
+several generated sections (this corpus, the disruption variants of ``autograder.corpus.disruption``, the route
+matrix of ``tests/test_routes.py``); ``update_table`` rewrites one of them and keeps the others.
 """
 from __future__ import annotations
 
 import importlib
 import json
+import re
 import shutil
 import string
 import subprocess
@@ -330,3 +333,22 @@ def attack_table(runs: list[CorpusRun], command: str) -> str:
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         lines.append("")
     return "\n".join(lines)
+
+
+def update_table(path: Path, section: str, text: str) -> None:
+    """Put ``text`` in the generated file ``path`` (``docs/attack-table.md``) as its ``section`` (a word): the
+    section's previous text is replaced, the other sections are kept in their order, a new one goes last. A file
+    without sections (written before there were several) is replaced."""
+    begin, end = f"<!-- generated section: {section} -->", f"<!-- end of section: {section} -->"
+    if not re.fullmatch(r"[a-z][a-z0-9_-]*", section):
+        raise ValueError(f"a section is a lower-case word, got {section!r}")
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    block = f"{begin}\n{text.strip()}\n{end}"
+    if begin in old and end in old:
+        new = old.split(begin, 1)[0] + block + old.split(end, 1)[1]
+    elif "<!-- generated section: " in old:
+        new = old.rstrip("\n") + "\n\n" + block + "\n"
+    else:
+        new = block + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(new, encoding="utf-8")

@@ -5,7 +5,7 @@ only; ``--fast``: only the CI subset) with two honest students: an
 assignment's package attacks in one run, its notebook attacks in a second run
 with ``--notebooks``, the honest students alone after each. Prints
 the Markdown table of what happened (``--table FILE`` also writes it there,
-e.g. ``docs/attack-table.md``). It asserts nothing: ``pytest -m slow
+e.g. ``docs/attack-table.md``, as its corpus section). It asserts nothing: ``pytest -m slow
 tests/test_attacks.py`` runs the same corpus and checks every outcome.
 """
 import argparse
@@ -14,7 +14,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from autograder.corpus import CORPORA, LIMITS, SECRET_NAME, SECRET_VALUE, attack_table, attacks_for, run_corpus
+from autograder.corpus import (CORPORA, LIMITS, SECRET_NAME, SECRET_VALUE, attack_table, attacks_for, run_corpus,
+                               update_table)
 
 parser = argparse.ArgumentParser(prog="python -m autograder.corpus", description=__doc__)
 parser.add_argument("--fast", action="store_true", help="only the attacks of the CI subset")
@@ -40,5 +41,5 @@ command = ("python -m autograder.corpus" + (" --fast" if args.fast else "") + (f
 table = attack_table(runs, command)
 print(table)
 if args.table:
-    args.table.write_text(table, encoding="utf-8")
+    update_table(args.table, "corpus", table)
 sys.exit(0)

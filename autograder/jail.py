@@ -148,6 +148,8 @@ def _hand_over(spec, command):
         spec.setdefault("files", {})["/tmp/" + name] = text
         return command[:index] + ["/tmp/" + name] + command[index + 1:]
     target = os.path.join(spec["handoff_dir"], name)
+    if os.path.lexists(target):  # a restarted kernel's, or anything the uid put there: never written through
+        os.unlink(target)
     descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     with os.fdopen(descriptor, "w") as file:
         file.write(text)

@@ -596,7 +596,6 @@ class ExecuteApart(Execute):
     def preprocess(self, nb: NotebookNode, resources=None, km=None):
         """Run the notebook's cells in the kernel, then its test cells here (nbconvert's loop, plus that step)."""
         from nbclient import NotebookClient
-        from nbclient.exceptions import DeadKernelError
 
         proof = take_proof()
         self._hide_tests_on_disk(nb, resources)
@@ -609,22 +608,22 @@ class ExecuteApart(Execute):
         except Exception as error:  # an instructor's helper cell that does not run here
             self._base, self._package = None, f"{type(error).__name__}: {error}"
         self._bridge, self._snapshots, self._pending, self._models = Bridge(self), {}, [], {}
+        self._interrupted = None
         NotebookClient.__init__(self, nb, km)
         self.reset_execution_trackers()
         self._check_assign_resources(resources)
-        stopped = None
         with self.setup_kernel():
             info = self.wait_for_reply(self.kc.kernel_info())
             self.nb.metadata["language_info"] = info["content"]["language_info"]
-            try:
-                for index, cell in enumerate(self.nb.cells):
-                    self.preprocess_cell(cell, resources, index)
-            except DeadKernelError:  # the student's kernel died: the test cells after it did not run
-                stopped = f"the kernel died at cell {index + 1}"
-                self.log.warning("%s; the remaining cells were not run", stopped)
-            except Exception as error:  # noqa: BLE001 - nbclient's own failure on a cell: the rest did not run
-                stopped = f"cell {index + 1} could not be run ({type(error).__name__})"
-                self.log.warning("%s; the remaining cells were not run", stopped)
+            stopped, end = self._run_cells(resources, len(self.nb.cells))
+            if stopped is not None and self._pending and self._restart():
+                # The test cells before the cell that ended the kernel are graded in a fresh kernel that ran the
+                # notebook again up to that cell (no hidden input has been sent yet); those after it do not run.
+                self._bridge, self._snapshots, self._pending, self._models = Bridge(self), {}, [], {}
+                again, _ = self._run_cells(resources, end)
+                if again is not None:
+                    stopped = f"{stopped}, and again when the cells before it ran in a new kernel"
+                    self._pending = []
             self._run_tests()
         verdicts = {self._grade_id(cell): verdict(cell.outputs) for cell in self._pending}
         for cell in self.nb.cells:
@@ -635,6 +634,49 @@ class ExecuteApart(Execute):
         self._record(verdicts, "apart", proof)
         self.set_widgets_metadata()
         return self.nb, self.resources
+
+    def _run_cells(self, resources, end: int) -> tuple[str | None, int]:
+        """Run the notebook's first ``end`` cells (test cells: their snapshots); return why it stopped early (None:
+        it did not) and the index of the cell it stopped at."""
+        from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+        for index, cell in enumerate(self.nb.cells[:end]):
+            try:
+                self.preprocess_cell(cell, resources, index)
+            except DeadKernelError:  # the student's kernel died: the test cells after it do not run
+                why = f"the kernel died at cell {index + 1}"
+            except CellTimeoutError:
+                why = f"cell {index + 1} ran past the {self.timeout} s limit and did not stop when interrupted"
+            except Exception as error:  # noqa: BLE001 - nbclient's own failure on a cell: the rest do not run
+                why = f"cell {index + 1} could not be run ({type(error).__name__})"
+            else:
+                continue
+            self.log.warning("%s; the cells after it were not run", why)
+            return why, index
+        return None, end
+
+    async def _async_handle_timeout(self, timeout: int, cell=None):
+        """nbclient's: a cell past the time limit is interrupted (its error is the cell's output, and the notebook
+        goes on); one that does not stop when interrupted ends the kernel's run (CellTimeoutError)."""
+        from nbclient.exceptions import CellTimeoutError
+
+        if cell is not None and getattr(self, "_interrupted", None) is cell:
+            raise CellTimeoutError.error_from_timeout_and_cell("did not stop when interrupted", timeout, cell)
+        self._interrupted = cell
+        return await super()._async_handle_timeout(timeout, cell)
+
+    def _restart(self) -> bool:
+        """A fresh kernel in place of the one that ended (False where none starts)."""
+        from nbclient.util import run_sync
+
+        try:
+            run_sync(self.km.restart_kernel)(now=True)
+            self.start_new_kernel_client()
+            self.wait_for_reply(self.kc.kernel_info())
+            return True
+        except Exception:  # noqa: BLE001 - no second kernel: the tests before the end fail as the kernel is gone
+            self.log.warning("the kernel could not be started again", exc_info=True)
+            return False
 
     def _preprocess_in_kernel(self, nb: NotebookNode, resources, km, proof: str):
         """Stock nbgrader execution (``in_kernel``), logged; a test cell counts as run only if this run ran it."""

@@ -251,6 +251,22 @@ def test_a_test_cell_the_kernel_never_reached_fails_saying_so(course, ending="im
 
 
 @pytest.mark.slow
+def test_an_honest_crash_costs_only_the_test_cells_after_it(course):
+    """A kernel that ends before the last test cell: the test cells before it are graded in a new kernel that ran
+    the notebook again up to that cell; those after it fail, saying why."""
+    def edit(nb):
+        nb.cells.insert(nb.cells.index(_cell(nb, "test_fc_to_conv")), nbformat.v4.new_code_cell("import os\nos._exit(1)"))
+
+    grades, executed = _submit(course, "crash", edit)
+    order = [c.metadata.get("nbgrader", {}).get("grade_id") for c in executed.cells]
+    after = {name for name in grades if order.index(name) > order.index("test_fc_to_conv") - 1}
+    assert after and after != set(grades)
+    record = executed.metadata[evidence.RECORD]["tests"]
+    assert all(grades[name][0] == 0 and record[name].startswith("not run: the kernel died at cell") for name in after)
+    assert all(grades[name][0] > 0 and record[name] == evidence.PASSED for name in set(grades) - after), record
+
+
+@pytest.mark.slow
 def test_the_kernel_never_sees_a_hidden_test(course):
     def edit(nb):
         _cell(nb, "fc_to_conv").source = SNOOP_CELL

@@ -616,12 +616,13 @@ class ExecuteApart(Execute):
             info = self.wait_for_reply(self.kc.kernel_info())
             self.nb.metadata["language_info"] = info["content"]["language_info"]
             stopped, end = self._run_cells(resources, len(self.nb.cells))
-            if stopped is not None and self._pending and self._restart():
+            if stopped is not None and self._pending:
                 # The test cells before the cell that ended the kernel are graded in a fresh kernel that ran the
                 # notebook again up to that cell (no hidden input has been sent yet); those after it do not run.
                 self._bridge, self._snapshots, self._pending, self._models = Bridge(self), {}, [], {}
-                again, _ = self._run_cells(resources, end)
-                if again is not None:
+                if not self._restart():
+                    stopped = f"{stopped}, and no new kernel started to grade the cells before it"
+                elif self._run_cells(resources, end)[0] is not None:
                     stopped = f"{stopped}, and again when the cells before it ran in a new kernel"
                     self._pending = []
             self._run_tests()
@@ -666,17 +667,27 @@ class ExecuteApart(Execute):
         return await super()._async_handle_timeout(timeout, cell)
 
     def _restart(self) -> bool:
-        """A fresh kernel in place of the one that ended (False where none starts)."""
+        """A fresh kernel in place of the one that ended (False where none became ready: the kernel manager and
+        client stay in place, so that nbclient's own clean-up still ends whatever started)."""
         from nbclient.util import run_sync
 
         try:
-            run_sync(self.km.restart_kernel)(now=True)
-            self.start_new_kernel_client()
+            run_sync(self._async_restart)()
             self.wait_for_reply(self.kc.kernel_info())
             return True
-        except Exception:  # noqa: BLE001 - no second kernel: the tests before the end fail as the kernel is gone
+        except Exception:  # noqa: BLE001 - no second kernel: the tests before the end are not graded
             self.log.warning("the kernel could not be started again", exc_info=True)
             return False
+
+    async def _async_restart(self) -> None:
+        from nbclient.util import ensure_async
+
+        await ensure_async(self.kc.stop_channels())
+        await ensure_async(self.km.restart_kernel(now=True))
+        self.kc = self.km.client()
+        await ensure_async(self.kc.start_channels())
+        await ensure_async(self.kc.wait_for_ready(timeout=max(self.startup_timeout, 180)))
+        self.kc.allow_stdin = False
 
     def _preprocess_in_kernel(self, nb: NotebookNode, resources, km, proof: str):
         """Stock nbgrader execution (``in_kernel``), logged; a test cell counts as run only if this run ran it."""

@@ -252,7 +252,8 @@ def _gradescope(subs, tmp, notebooks: bool, drop_sys_admin: bool) -> Graded:
         prefix = NO_SYS_ADMIN if drop_sys_admin else []
         run = _run([*prefix, "bash", root / "source" / "run_autograder"], cwd=root,
                    env=_clean_env(GRADESCOPE_ROOT=str(root)))
-        graded.log += f"--- {student}: exit {run.returncode}\n{run.stdout[-4000:]}{run.stderr[-4000:]}\n"
+        graded.log += (f"--- {student}: exit {run.returncode}\n{run.stdout[:2000]}\n...\n{run.stdout[-4000:]}"
+                       f"{run.stderr[-4000:]}\n")  # how it confines is said first, the feedback comes last
         results = json.loads((root / "results" / "results.json").read_text(encoding="utf-8"))
         graded.scores[student] = _from_results(results, graded.maxima)
         graded.texts[f"{student}/results.json"] = json.dumps(results)

@@ -79,7 +79,9 @@ def test_exchange_route_gives_students_the_package_and_collects_it_for_the_grade
     assert (collected / "timestamp.txt").is_file() and (collected / "cs7150" / "conv.py").is_file()
     [result] = autograde.autograde(NAME, c / "submitted", tmp_path / "graded", jobs=1, progress=False,
                                    limits=autograde.Limits(unconfined=True), log=lambda m: None)
-    assert (result.student_id, result.score, result.max_score) == (student.name, 100, 100)
+    assignment = config.load("assignment1")  # the reference earns every required point and the extra credit
+    assert (result.student_id, result.score, result.max_score, result.extra) == (
+        student.name, assignment.max_score, assignment.max_score, assignment.extra_max)
     # nbgrader's own grading in the course, for formgrader's written answers, and its feedback through the exchange
     _nbgrader("autograde", NAME, course["at"], cwd=c, exchange=exchange)
     _nbgrader("generate_feedback", NAME, course["at"], cwd=c, exchange=exchange)

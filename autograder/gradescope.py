@@ -222,7 +222,7 @@ def grade_submission(name: str, root: Path, notebooks_too: bool = False) -> int:
             submissions.mkdir()
             skipped = submission_files.private_copy(root / "submission", submissions / STUDENT_ID)
             if skipped:
-                print(f"not graded (links or special files): {', '.join(skipped)}", flush=True)
+                print(f"not read: {', '.join(skipped)}", flush=True)
             autograde.autograde(name, submissions, out, student=STUDENT_ID, progress=False,
                                 notebooks_too=notebooks_too)
             folder = report.student_folder(out, STUDENT_ID)

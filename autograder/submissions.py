@@ -36,6 +36,7 @@ IGNORED_NAMES = {"__MACOSX", ".DS_Store", "__pycache__", ".ipynb_checkpoints"}
 MAX_ZIP_ENTRIES = 2000
 MAX_ZIP_BYTES = 50 * 2**20
 MAX_STUDENT_FILE_BYTES = 2 * 2**20
+MAX_COPIED_FILE_BYTES = 20 * 2**20  # the largest file the grader reads from a submission (a notebook)
 
 
 @dataclass(frozen=True)
@@ -115,13 +116,15 @@ def safe_extract(archive: Path, dest: Path, max_entries: int = MAX_ZIP_ENTRIES, 
                     out.write(chunk)
 
 
-def private_copy(folder: Path, dest: Path, max_entries: int = MAX_ZIP_ENTRIES, max_bytes: int = MAX_ZIP_BYTES) -> list[str]:
+def private_copy(folder: Path, dest: Path, max_entries: int = MAX_ZIP_ENTRIES, max_bytes: int = MAX_ZIP_BYTES,
+                 max_file_bytes: int = MAX_COPIED_FILE_BYTES) -> list[str]:
     """Copy ``folder``'s regular files and real folders into ``dest``, at any depth, never through a link.
 
     What is graded is this copy: a symbolic link (to a file or a folder, anywhere in the submission), a FIFO, a
-    socket or a device is left out, and its relative path is returned so that the student can be told. Each file
-    is opened without following links and checked to be a regular file on the opened descriptor. Raises
-    UnsafeArchive past ``max_entries`` entries or ``max_bytes`` bytes (the limits of a zip).
+    socket or a device is left out, and its relative path is returned so that the student can be told (with why:
+    "(a link or special file)", or "(larger than N MiB)" for a file over ``max_file_bytes``, which nothing graded
+    is). Each file is opened without following links and checked to be a regular file on the opened descriptor.
+    Raises UnsafeArchive past ``max_entries`` entries or ``max_bytes`` bytes copied (the limits of a zip).
     """
     skipped, entries, written = [], 0, 0
     dest.mkdir(parents=True, exist_ok=True)
@@ -142,11 +145,15 @@ def private_copy(folder: Path, dest: Path, max_entries: int = MAX_ZIP_ENTRIES, m
             try:
                 descriptor = os.open(child.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
             except OSError:  # a link (ELOOP), or gone
-                skipped.append(name)
+                skipped.append(f"{name} (a symbolic link or special file)")
                 continue
             with os.fdopen(descriptor, "rb") as file:
-                if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-                    skipped.append(name)
+                info = os.fstat(descriptor)
+                if not stat.S_ISREG(info.st_mode):
+                    skipped.append(f"{name} (a symbolic link or special file)")
+                    continue
+                if info.st_size > max_file_bytes:
+                    skipped.append(f"{name} (larger than {max_file_bytes >> 20} MiB)")
                     continue
                 with open(target / child.name, "xb") as out:
                     while chunk := file.read(1 << 16):
@@ -231,8 +238,7 @@ def _open(submission: Submission, entry: Path, is_zip: bool, assignment: str, pa
             skipped = private_copy(entry, folder)
             if skipped:
                 shown = ", ".join(skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
-                submission.notes.append(f"not graded, as they are links or special files (only regular files are "
-                                        f"read): {shown}")
+                submission.notes.append(f"not read (only regular files are, and no symbolic link is followed): {shown}")
         submission.root = _find_root(folder, assignment, package)
     except (UnsafeArchive, zipfile.BadZipFile, OSError, RuntimeError, ValueError) as error:
         shutil.rmtree(folder, ignore_errors=True)

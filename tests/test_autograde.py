@@ -352,7 +352,7 @@ def test_what_is_graded_is_a_private_copy_of_regular_files(tmp_path, layout):
     assert not any(p.is_symlink() for p in copied) and submission.root.is_relative_to(tmp_path / "x")
     assert not any("reference" in p.read_text() for p in copied if p.is_file())
     assert submission.student_file("cs7150/conv.py") is None and submission.student_file("cs7150/inner/x.py") is None
-    assert "links or special files" in " ".join(submission.notes)
+    assert "symbolic link or special file" in " ".join(submission.notes)
 
 
 def test_a_private_copy_keeps_to_the_limits_of_a_zip(tmp_path):
@@ -360,6 +360,8 @@ def test_a_private_copy_keeps_to_the_limits_of_a_zip(tmp_path):
     (tmp_path / "big" / "a.bin").write_bytes(b"0" * 5000)
     with pytest.raises(submissions.UnsafeArchive, match="bytes"):
         submissions.private_copy(tmp_path / "big", tmp_path / "copy", max_bytes=4096)
+    assert submissions.private_copy(tmp_path / "big", tmp_path / "copy3", max_file_bytes=4096) == [
+        "a.bin (larger than 0 MiB)"] and not (tmp_path / "copy3" / "a.bin").exists()
     for i in range(30):
         (tmp_path / "many" / f"d{i}").mkdir(parents=True)
     with pytest.raises(submissions.UnsafeArchive, match="entries"):

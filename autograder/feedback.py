@@ -279,25 +279,21 @@ class SafeFeedbackExporter(HTMLExporter):
 FEEDBACK_PREPROCESSORS = [GetGradesPending, CSSHTMLHeaderPreprocessor, ClearHiddenTestsFromFeedback]
 
 
-def import_path_lines() -> str:
-    """Lines for a course's ``nbgrader_config.py`` that make this package importable where it is now (first in
-    the file: the course's own configuration imports it too), whether or not the nbgrader process can import it
-    otherwise (installed, or on ``PYTHONPATH``, which the grader's jobs do not inherit)."""
+def nbgrader_config(kernel_confined: bool = False, course_config: Path | None = None) -> str:
+    """Lines for a course's ``nbgrader_config.py`` that make ``generate_feedback`` clear the hidden tests and
+    write safe pages (``SafeFeedbackExporter``), and, with ``kernel_confined``, say that the kernels ran
+    where they could not read the course's files; with ``course_config``, that file is loaded first.
+
+    Their first lines make this package importable where it is now (the course's own configuration imports it
+    too), whether or not the nbgrader process can import it otherwise (installed, or on ``PYTHONPATH``, which
+    the grader's jobs do not inherit); ``c`` is the config object nbgrader passes in.
+    """
     package_parent = str(Path(__file__).resolve().parent.parent)
     return ("import sys\n"
             f"if {package_parent!r} not in sys.path:\n"
-            f"    sys.path.append({package_parent!r})\n")
-
-
-def nbgrader_config(kernel_confined: bool = False) -> str:
-    """Lines for a course's ``nbgrader_config.py`` that make ``generate_feedback`` clear the hidden tests and
-    write safe pages (``SafeFeedbackExporter``), and, with ``kernel_confined``, say that the kernels ran
-    where they could not read the course's files.
-
-    They find this package where it is now if the nbgrader process cannot
-    import it otherwise (``c`` is the config object nbgrader passes in).
-    """
-    return (import_path_lines() + "from autograder.feedback import FEEDBACK_PREPROCESSORS, SafeFeedbackExporter\n"
+            f"    sys.path.append({package_parent!r})\n"
+            + (f"load_subconfig({str(course_config)!r})\n" if course_config is not None else "")
+            + "from autograder.feedback import FEEDBACK_PREPROCESSORS, SafeFeedbackExporter\n"
             "c.GenerateFeedback.preprocessors = FEEDBACK_PREPROCESSORS\n"
             "c.GenerateFeedback.exporter_class = SafeFeedbackExporter\n"
             + ("c.ClearHiddenTestsFromFeedback.kernel_confined = True\n" if kernel_confined else ""))

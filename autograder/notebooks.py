@@ -85,8 +85,7 @@ def base_course(name: str, course_root: Path, work: Path, kernel_confined: bool 
     shutil.copytree(Path(course_root) / "source" / name, base / "source" / name,
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
     config_file = (Path(course_root) / "nbgrader_config.py").resolve()
-    (base / "nbgrader_config.py").write_text(feedback.import_path_lines() + f"load_subconfig({str(config_file)!r})\n"
-                                             + feedback.nbgrader_config(kernel_confined), encoding="utf-8")
+    (base / "nbgrader_config.py").write_text(feedback.nbgrader_config(kernel_confined, config_file), encoding="utf-8")
     _nbgrader(["generate_assignment", name, "--force", f"--CourseDirectory.root={base}"], cwd=base)
     return base
 

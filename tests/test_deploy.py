@@ -52,8 +52,8 @@ def course(tmp_path_factory):
     root = tmp_path_factory.mktemp("deploy")
     subs = root / "submissions"
     write_samples("assignment1", subs, only=CLASS)
-    autograde.autograde("assignment1", subs, root / "whole", jobs=2, limits=LIMITS, progress=False,
-                        log=lambda m: None)
+    autograde.autograde(autograde.ClassRun("assignment1", subs, root / "whole", jobs=2, limits=LIMITS, progress=False,
+                        log=lambda m: None))
     env = _shim(root / "bin", f'exec {shlex.quote(sys.executable)} -m coursetools "$@"')
     return {"root": root, "subs": subs, "whole": root / "whole", "env": env}
 

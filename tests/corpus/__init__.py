@@ -263,8 +263,8 @@ def run_corpus(attacks, root: Path, limits: autograde.Limits, jobs: int = 2, not
     messages = []
     start = time.monotonic()
     try:
-        results = autograde.autograde(name, ctx.submissions, ctx.out, jobs=jobs, limits=limits,
-                                      progress=False, notebooks_too=notebooks_too, log=messages.append)
+        results = autograde.autograde(autograde.ClassRun(name, ctx.submissions, ctx.out, jobs=jobs, limits=limits,
+                                      progress=False, notebooks_too=notebooks_too, log=messages.append))
     finally:
         peers = listener.close()
     seconds, alone_results, alone_seconds = time.monotonic() - start, [], 0.0
@@ -272,8 +272,8 @@ def run_corpus(attacks, root: Path, limits: autograde.Limits, jobs: int = 2, not
         for build in honest.values():
             build(ctx, root / "alone" / "submissions")
         start = time.monotonic()
-        alone_results = autograde.autograde(name, root / "alone" / "submissions", root / "alone" / "out",
-                                            jobs=jobs, limits=limits, progress=False, notebooks_too=notebooks_too)
+        alone_results = autograde.autograde(autograde.ClassRun(name, root / "alone" / "submissions", root / "alone" / "out",
+                                            jobs=jobs, limits=limits, progress=False, notebooks_too=notebooks_too))
         alone_seconds = time.monotonic() - start
     return CorpusRun(ctx, list(attacks), list(honest), {r.student_id: r for r in results},
                      {r.student_id: r for r in alone_results}, messages, seconds, alone_seconds, peers)

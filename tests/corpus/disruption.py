@@ -258,9 +258,9 @@ def grade_variants(name: str, chosen: list[Variant], root: Path, limits: autogra
         write_variant(variant, submissions, blank)
     messages: list[str] = []
     start = time.monotonic()
-    results = autograde.autograde(name, submissions, root / "out", jobs=jobs, limits=limits, progress=False,
+    results = autograde.autograde(autograde.ClassRun(name, submissions, root / "out", jobs=jobs, limits=limits, progress=False,
                                   notebooks_too=True, repo_root=short_timeout_repo(root / "repo", cell_timeout_s),
-                                  log=messages.append)
+                                  log=messages.append))
     return DisruptionRun(name, list(chosen), {r.student_id: r for r in results}, messages, time.monotonic() - start)
 
 

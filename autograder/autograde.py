@@ -151,11 +151,11 @@ def _grade_packages(run: ClassRun, assignment, prepared: list, found, results: d
     for path in (runs.RUNNER, runs.PROTOCOL):
         shutil.copyfile(path, work / path.name)
     (work / "jail").mkdir()
-    python = interpreter.build(work / "python")
+    setup = runs.ClassSetup(assignment, prepared, work, plans, run.limits, mode, interpreter.build(work / "python"))
     started = {}
     for s in found:
         try:
-            started[s.student_id] = runs.prepare(s, assignment, prepared, work, plans, run.limits, mode, python)
+            started[s.student_id] = runs.prepare(s, setup)
         except Exception as error:
             results[s.student_id] = failed_result(s.student_id, assignment,
                                                   run.trouble(s.student_id, "preparing its run", error), s.notes)
@@ -163,7 +163,7 @@ def _grade_packages(run: ClassRun, assignment, prepared: list, found, results: d
               disable=not run.progress) as bar:
         def done(key):
             try:
-                results[key] = runs.grade(started[key], assignment, prepared, run.limits)
+                results[key] = runs.grade(started[key])
                 for error in results[key].grader_errors:
                     run.log(f"{key}: {error}")
             except Exception as error:
@@ -174,7 +174,7 @@ def _grade_packages(run: ClassRun, assignment, prepared: list, found, results: d
 
         def ended(job):
             try:
-                follow_up = None if job.start_error else runs.follow_up(started[job.key], plans, run.limits)
+                follow_up = None if job.start_error else runs.follow_up(started[job.key])
             except Exception as error:
                 started[job.key].errors.append(f"following up its run: {describe_error(error)}")
                 follow_up = None

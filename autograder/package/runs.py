@@ -15,7 +15,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import submissions
+from autograder import config, submissions
 from autograder.classrun import Limits
 from autograder.package import cases, grading
 from autograder.results import StudentResult, describe_error, not_graded
@@ -29,17 +29,30 @@ MAX_RUNS = 6  # children per phase of a submission (naive functions, then the ot
 
 
 
+@dataclass(frozen=True)
+class ClassSetup:
+    """What every submission's run in a class shares."""
+
+    assignment: config.Assignment
+    prepared: list  # every case of the assignment, with inputs and reference outputs (cases.prepare)
+    work: Path  # the class run's private folder
+    plans: dict  # the class's plan of each phase (write_plans)
+    limits: Limits
+    mode: isolation.Mode  # how student code is confined
+    python: interpreter.SandboxPython  # the installation the children run with
+
+
 @dataclass
 class Run:
     """One submission's files, plan and child jobs; its sandbox exists only while they run."""
 
+    setup: ClassSetup
     submission: submissions.Submission
     folder: Path
     files: dict  # student file -> its bytes
     missing: dict  # student file -> why it is missing ("was not found in the submission", ...)
     cases: list
     confinement: isolation.Confinement | None = None
-    python: interpreter.SandboxPython | None = None  # the installation its child runs with
     phases: list = field(default_factory=list)  # its cases in the order they run: the naive functions', the others'
     fast_files: tuple = ()  # the fast path's files: not in the sandbox while naive functions are graded
     phase: int = 0  # the phase the last child ran
@@ -65,14 +78,13 @@ class Run:
         return {rel: data.decode("utf-8") for rel, data in self.files.items()}
 
 
-def _job(run: Run, pending: list, plans: dict, limits: Limits, wall_s: float) -> processes.Job:
+def _job(run: Run, pending: list, wall_s: float) -> processes.Job:
     """A child job grading the prepared cases ``pending`` (of one phase), confined when ``run.confinement``.
 
-    ``plans``: the class's plan of each phase (``write_plans``); the child reads its phase's, and its own
-    header (its folders, its limits and the ids of ``pending``: nothing of the inputs) is its last argument.
+    The child reads its phase's plan (``write_plans``), and its own header (its folders, its limits and the
+    ids of ``pending``: nothing of the inputs) is its last argument.
     """
-    plan = plans[pending[0].part.is_naive]
-    python = run.python
+    plan, python, limits = run.setup.plans[pending[0].part.is_naive], run.setup.python, run.setup.limits
     header = json.dumps({
         "sandbox": str(run.sandbox), "site_packages": [str(python.site_packages)], "results": str(run.results),
         "case_timeout": limits.case_s, "confined": run.confinement is not None, "cases": [pc.id for pc in pending],
@@ -116,18 +128,17 @@ def write_plans(prepared: list, folder: Path) -> dict[bool, Path]:
     return plans
 
 
-def prepare(submission, assignment, prepared, work: Path, plans: dict, limits: Limits,
-             mode: isolation.Mode, python: interpreter.SandboxPython) -> Run:
+def prepare(submission, setup: ClassSetup) -> Run:
     """Read the student's files and make its first job; the sandbox is built just before the child starts.
 
     Confined (``mode.kind``: "namespaces" or "uid") the run gets a uid of its own; its folder is reachable
     but not listable by others (0711), its sandbox and home are its own and private (0700), and in its
     results folder (the grader's) only its pre-created status and output files are its, private (0600).
     """
+    assignment, work, limits, mode = setup.assignment, setup.work, setup.limits, setup.mode
     folder = work / "runs" / submission.student_id
     files, missing = submissions.read_student_files(submission, assignment.student_files)
-    run = Run(submission, folder, files, missing, [pc for pc in prepared if pc.part.file not in missing],
-              python=python)
+    run = Run(setup, submission, folder, files, missing, [pc for pc in setup.prepared if pc.part.file not in missing])
     run.phases = [phase for phase in ([pc for pc in run.cases if pc.part.is_naive],
                                       [pc for pc in run.cases if not pc.part.is_naive]) if phase]
     run.fast_files = tuple(sorted({part.file for part in assignment.parts if not part.is_naive}
@@ -144,7 +155,7 @@ def prepare(submission, assignment, prepared, work: Path, plans: dict, limits: L
             for name in [protocol.STATUS_FILE, *(f"{pc.id}.npz" for pc in run.cases)]:  # the only files it can write
                 (run.results / name).touch(mode=0o600)  # there: the folder stays the grader's, so none can be
                 os.chown(run.results / name, run.confinement.uid, run.confinement.uid)  # replaced
-        run.jobs.append(_job(run, run.phases[0], plans, limits, limits.wall_s))
+        run.jobs.append(_job(run, run.phases[0], limits.wall_s))
     return run
 
 
@@ -178,7 +189,7 @@ def stopped_reason(job: processes.Job, limits: Limits) -> str:
     return f"the run ended early with exit status {job.returncode} (for example os._exit or a crash)"
 
 
-def follow_up(run: Run, plans: dict, limits: Limits) -> processes.Job | None:
+def follow_up(run: Run) -> processes.Job | None:
     """After a child ended: record the case it died in, and a new child for the rest of its phase, or for the
     next phase (the fast path's functions after the naive ones), or None.
 
@@ -186,6 +197,7 @@ def follow_up(run: Run, plans: dict, limits: Limits) -> processes.Job | None:
     child: a case that died in its forward pass is graded again on its given
     cache (``autograder/sandbox/runner.py`` reads which forward passes were in trouble).
     """
+    limits = run.setup.limits
     if _status_replaced(run):
         return None
     records = {**grading.read_status(run.results), **run.ended}
@@ -212,7 +224,7 @@ def follow_up(run: Run, plans: dict, limits: Limits) -> processes.Job | None:
             return None
         run.phase, run.phase_start, remaining = run.phase + 1, len(run.jobs), run.phases[run.phase + 1]
     _reset(run)
-    run.jobs.append(_job(run, remaining, plans, limits, left_s))
+    run.jobs.append(_job(run, remaining, left_s))
     return run.job
 
 
@@ -232,8 +244,9 @@ def _reset(run: Run) -> None:
             shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
 
 
-def _run_notes(run: Run, records: dict, limits: Limits) -> tuple[str, list[str]]:
+def _run_notes(run: Run, records: dict) -> tuple[str, list[str]]:
     """(why unrun cases did not run, notes for the student) from how the children ended."""
+    limits = run.setup.limits
     notes = list(run.submission.notes)
     notes += [f"{rel} {why}; its functions score 0" for rel, why in run.missing.items()]
     unfinished = bool(protocol.unfinished([pc.id for pc in run.cases], records))
@@ -250,9 +263,10 @@ def _run_notes(run: Run, records: dict, limits: Limits) -> tuple[str, list[str]]
     return (stopped_reason(run.job, limits) if unfinished else "the run ended before this case"), notes
 
 
-def grade(run: Run, assignment, prepared, limits: Limits) -> StudentResult:
+def grade(run: Run) -> StudentResult:
     records = {**grading.read_status(run.results), **run.ended}
-    run_note, notes = _run_notes(run, records, limits)
+    assignment, prepared, limits = run.setup.assignment, run.setup.prepared, run.setup.limits
+    run_note, notes = _run_notes(run, records)
     sources = run.sources
     parts, errors = [], list(run.errors)
     for part in assignment.parts:

@@ -13,12 +13,12 @@ submissions and output folders, another student's id...).
 ``run_corpus`` grades a list of attacks together with honest students in one
 ``autograde`` run, grades the honest students again alone, and returns what
 happened; ``attack_table`` turns that into ``docs/attack-table.md``.
-``tests/test_attacks.py`` asserts every outcome. The corpus of an assignment
+``tests/autograder/test_attacks.py`` asserts every outcome. The corpus of an assignment
 lives in ``tests/corpus/<assignment>.py`` (``ATTACKS``).
 
 ``python -m corpus [--fast] [--table FILE]`` runs every corpus. ``docs/attack-table.md`` holds
 several generated sections (this corpus, the disruption variants of ``corpus.disruption``, the route
-matrix of ``tests/test_routes.py``); ``update_table`` rewrites one of them and keeps the others.
+matrix of ``tests/autograder/test_routes.py``); ``update_table`` rewrites one of them and keeps the others.
 """
 from __future__ import annotations
 
@@ -315,7 +315,7 @@ def attack_table(runs: list[CorpusRun], command: str) -> str:
              "credit; 47 in assignment 2), plus the notebook's points in the "
              "runs graded with `--notebooks` (the honest student's notebook score is the reference for what a "
              "tampered notebook must get). (CI) marks the "
-             "cases of the fast subset in `tests/test_attacks.py`; the others run with `-m slow`.", ""]
+             "cases of the fast subset in `tests/autograder/test_attacks.py`; the others run with `-m slow`.", ""]
     for run in runs:
         kind = "with --notebooks" if any(a.notebooks for a in run.attacks) else "package only"
         lines += [f"## {run.context.assignment}: {len(run.attacks)} attacks, {kind}", "",

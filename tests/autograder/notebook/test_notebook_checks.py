@@ -29,7 +29,7 @@ from autograder.notebook import evidence
 from autograder.notebook import executor as nc
 from autograder.notebook import wire
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 COURSE = REPO / "assignments"
 ASSIGNMENT = "assignment1"
 NOTEBOOK = "conv_pool.ipynb"
@@ -479,10 +479,7 @@ def test_nbgrader_failing_names_the_exception_before_its_warnings(tmp_path):
 def test_every_assignment_runs_its_test_cells_apart_unless_it_opts_out_explicitly():
     """A new assignment (say one copied from the first) gets the strict executor without a word of configuration:
     the course names no assignment list, only the opt-outs, and there are none."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    import nbtools
+    import nbtools  # tests/, on the path through its conftest.py
 
     settings = nbtools.course_config()
     assert settings.ExecuteApart.in_kernel == [] and "assignments" not in settings.ExecuteApart

@@ -17,7 +17,7 @@ from coursetools import cli
 LIMITS = autograde.Limits(wall_s=10, case_s=4)
 CLASS = ("reference", "blank", "bias_missing", "stride_ignored", "flipped_kernel", "partial_files", "forger", "quitter")
 COUNT = 3
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _cs7150(*argv, **kwargs):

@@ -19,7 +19,7 @@ from autograder.cli import autograde as autograde_cli
 from autograder.sandbox import isolation
 from coursetools.samples import write_samples
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 CLASS = ("reference", "blank", "bias_missing", "flipped_kernel")
 LIMITS = autograde.Limits(wall_s=10, case_s=4)

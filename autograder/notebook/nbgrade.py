@@ -184,11 +184,11 @@ def _parts(course: Path, student_id: str, name: str, names, missing, job: proces
     return parts, notes
 
 
-def _nbgrader_job(warm, student_id: str, args: list[str], course: Path, log_dir: Path, wall_s: float, limits,
-                  network: bool, uid: int | None = None, env: dict | None = None) -> processes.Job:
-    """An nbgrader subcommand for one student, forked from the class's warm nbgrader (``warm``, an
-    ``autograder.notebook.warm_nbgrader.WarmNbgrader``) or, without one, started as a new interpreter; with ``network``
-    in a network namespace of its own with only ``lo`` (its kernel's and nobody else's)."""
+def _nbgrader_job(warm, args: list[str], network: bool, limits, **job) -> processes.Job:
+    """An nbgrader subcommand as a job (``job``: the other fields of ``processes.Job``: its key, folder, logs, wall
+    time, uid, environment), forked from the class's warm nbgrader (``warm``, an
+    ``autograder.notebook.warm_nbgrader.WarmNbgrader``) or, without one, started as a new interpreter; with
+    ``network`` in a network namespace of its own with only ``lo`` (its kernel's and nobody else's)."""
     command = [*nbgrader_course.NBGRADER, *args]
     spawner = None
     if warm is not None:
@@ -197,9 +197,8 @@ def _nbgrader_job(warm, student_id: str, args: list[str], course: Path, log_dir:
                               job.allow_processes, network)
     elif network:
         command = isolation.network_only(command)
-    return processes.Job(key=student_id, command=command, cwd=course, log_dir=log_dir, wall_s=wall_s,
-                         memory_mb=limits.notebook_memory_mb, file_mb=limits.file_mb, allow_processes=True,
-                         uid=uid, env=env or {}, spawner=spawner)
+    return processes.Job(command=command, memory_mb=limits.notebook_memory_mb, file_mb=limits.file_mb,
+                         allow_processes=True, spawner=spawner, **job)
 
 
 def _feedback_job(warm, course: Path, student_id: str, name: str, limits, proof: str) -> processes.Job:
@@ -207,8 +206,8 @@ def _feedback_job(warm, course: Path, student_id: str, name: str, limits, proof:
     ``proof`` goes in its environment (``evidence.FEEDBACK_PROOF_ENV``) for the course's exporter to put in each page."""
     args = ["generate_feedback", name, f"--student={student_id}", "--force", f"--CourseDirectory.root={course}",
             "--log-level=WARN"]
-    return _nbgrader_job(warm, student_id, args, course, course / "feedback-logs", FEEDBACK_S, limits, network=False,
-                         env={evidence.FEEDBACK_PROOF_ENV: proof})
+    return _nbgrader_job(warm, args, False, limits, key=student_id, cwd=course, log_dir=course / "feedback-logs",
+                         wall_s=FEEDBACK_S, env={evidence.FEEDBACK_PROOF_ENV: proof})
 
 
 def _attach_pages(course: Path, student_id: str, name: str, parts, job: processes.Job, proof: str) -> list[str]:
@@ -360,8 +359,8 @@ def grade(run, assignment, found, template: Path, work: Path, names) -> dict:
             uid, env = (_kernel_jail(course, student_id, name, work, limits, mode, python_group) if confine
                         else (None, {}))
             proofs[student_id] = {"autograde": evidence.new_proof(), "feedback": evidence.new_proof()}
-            jobs.append(_nbgrader_job(warm, student_id, args, course, course / "logs", limits.notebook_s, limits,
-                                      network=mode.kind == "namespaces", uid=uid,
+            jobs.append(_nbgrader_job(warm, args, mode.kind == "namespaces", limits, key=student_id, cwd=course,
+                                      log_dir=course / "logs", wall_s=limits.notebook_s, uid=uid,
                                       env={**env, evidence.GRADING_PROOF_ENV: proofs[student_id]["autograde"]}))
 
         def done(job):

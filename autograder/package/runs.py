@@ -273,7 +273,7 @@ def grade(run: Run) -> StudentResult:
         try:
             parts.append(grading.grade_part(
                 part, [pc for pc in prepared if pc.part is part], records, run.results, source=sources.get(part.file),
-                run_note=run_note, max_bytes=limits.file_mb << 20, limits=limits,
+                run_note=run_note, limits=limits,
                 missing=run.missing.get(part.file, "was not found in the submission")))
         except Exception as error:  # this part only: the others are graded
             errors.append(f"grading {part.function}: {describe_error(error)}")

@@ -3,7 +3,7 @@
 Writes what the assignment's manifest (``autograder/assignments/ASSIGNMENT.json``)
 lists: the nbgrader-generated notebooks, its student files with every solution
 region replaced by a ``NotImplementedError`` stub, its helpers and data, a
-student README, requirements.txt and build.json, into ``DIR`` (default
+student README, requirements.txt and release.json, into ``DIR`` (default
 ``assignments/release/ASSIGNMENT/``), replacing a previous release of the same
 assignment there in one rename. A folder holding anything else is refused.
 Unless ``--no-gradebook``, nbgrader's ``generate_assignment`` also records the

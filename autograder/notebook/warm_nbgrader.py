@@ -74,7 +74,7 @@ def _become(request: dict, channels: tuple[int, ...]) -> None:
 
         limit_resources(request["memory_mb"], request["file_mb"], request["allow_processes"])()
         if request["network"]:
-            import jail
+            from autograder.sandbox import jail
 
             jail._check(jail.libc.unshare(jail.CLONE_NEWNET), "unshare")
             jail._loopback_up()

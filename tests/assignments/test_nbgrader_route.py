@@ -49,7 +49,7 @@ def test_release_records_the_assignment_in_the_gradebook_beside_the_full_release
         notebook = gradebook.find_notebook("conv_pool", NAME)
         assert (notebook.max_code_score, notebook.max_written_score) == (24, 12)
     released = course["course"] / "release" / NAME
-    assert {"conv_pool.ipynb", "README.md", "build.json"} <= {p.name for p in released.iterdir()}
+    assert {"conv_pool.ipynb", "README.md", "release.json"} <= {p.name for p in released.iterdir()}
     assert (released / "cs7150" / "conv.py").is_file()
     said = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", NAME, course["at"]],
                           cwd=course["course"], capture_output=True, text=True)

@@ -27,9 +27,9 @@ def folder(released, tmp_path):
     for rel in config.load("assignment1").student_files:
         shutil.copy2(REPO / rel, copy / rel)
     (copy / "conv_pool.ipynb").write_text(json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
-    manifest = json.loads((copy / "build.json").read_text())
+    manifest = json.loads((copy / "release.json").read_text())
     manifest["handin"] = ["conv_pool.ipynb", *manifest["handin"]]
-    (copy / "build.json").write_text(json.dumps(manifest))
+    (copy / "release.json").write_text(json.dumps(manifest))
     return copy
 
 
@@ -88,5 +88,5 @@ def test_outside_a_release_it_says_so(tmp_path, run_alone):
     shutil.copy2(REPO / "cs7150" / "handin.py", tmp_path / "cs7150")
     shutil.copy2(REPO / "cs7150" / "atomic.py", tmp_path / "cs7150")
     result = _handin(run_alone, tmp_path)
-    assert result.returncode == 1 and "build.json does not exist" in result.stderr
+    assert result.returncode == 1 and "release.json does not exist" in result.stderr
     assert _handin(run_alone, tmp_path, "--zip").returncode == 2

@@ -29,8 +29,8 @@ COURSE_ROOT = pathlib.Path(__file__).resolve().parent
 if str(COURSE_ROOT.parent) not in sys.path:
     sys.path.append(str(COURSE_ROOT.parent))
 
-from autograder.feedback import FEEDBACK_PREPROCESSORS, SafeFeedbackExporter  # noqa: E402
-from autograder.notebook_checks import ExecuteApart  # noqa: E402
+from autograder.notebook.feedback import FEEDBACK_PREPROCESSORS, SafeFeedbackExporter  # noqa: E402
+from autograder.notebook.executor import ExecuteApart  # noqa: E402
 from nbgrader.converters.autograde import Autograde  # noqa: E402
 from nbgrader.preprocessors import Execute  # noqa: E402
 
@@ -60,7 +60,7 @@ c.ClearHiddenTests.end_test_delimeter = "END HIDDEN TESTS"
 c.Execute.timeout = 120
 c.Execute.interrupt_on_timeout = True
 
-# Test cells run in nbgrader's process, not in the student's kernel (autograder/notebook_checks.py): code a
+# Test cells run in nbgrader's process, not in the student's kernel (autograder/notebook/executor.py): code a
 # student adds cannot change their verdicts, and hidden tests never reach the kernel. This holds for every
 # assignment, a new one included: their package functions are graded by cs7150 autograde only, and the PyTorch
 # models a notebook returns come back as descriptions of torch.nn layers, rebuilt in the grader. An assignment

@@ -3,13 +3,13 @@
 For each submission the grader builds a fresh temporary folder holding the
 student release's ``cs7150/`` package (every solution region stubbed, so no
 reference code) with the student's allow-listed files copied over it, and runs
-``autograder/child.py`` there as ``python -I -S -B`` under the limits of
-``autograder.processes`` (memory, file size, processes, wall time, scrubbed
+``autograder/sandbox/runner.py`` there as ``python -I -S -B`` under the limits of
+``autograder.sandbox.processes`` (memory, file size, processes, wall time, scrubbed
 environment, own process group). Where the grader can (Linux, as root) the
-child runs in the jail of ``autograder.isolation``: its own uid, a root that
+child runs in the jail of ``autograder.sandbox.isolation``: its own uid, a root that
 holds only Python and the submission's own folders, no network. The inputs
 were chosen and the reference outputs computed here before any child starts,
-and each child's arrays are compared here (``autograder.grading``): the child
+and each child's arrays are compared here (``autograder.package.grading``): the child
 only reports.
 
 A submission's cases run in two phases, each in children of its own: the
@@ -20,7 +20,7 @@ was running scores 0 with the reason and a new child grades the remaining
 cases, at most ``MAX_RUNS`` children per phase within the same wall time.
 
 With ``notebooks=True`` the assignment's notebooks are then graded by
-``nbgrader autograde`` (``autograder.notebooks``) and each notebook becomes one
+``nbgrader autograde`` (``autograder.notebook.nbgrade``) and each notebook becomes one
 more part of the student's results, grades.csv row and feedback.
 """
 from __future__ import annotations
@@ -36,10 +36,15 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from autograder import (cases, config, grading, isolation, notebooks, points, processes, release, report,
-                        sandbox_python, sanitise, shards, submissions)
+from autograder import config, results, submissions
+from autograder.notebook import nbgrade
+from autograder.output import points, report, sanitise, shards
+from autograder.package import cases, grading
+from autograder.release import build
+from autograder.sandbox import interpreter, isolation, processes, protocol
 
-CHILD = Path(__file__).resolve().parent / "child.py"
+RUNNER = Path(__file__).resolve().parent / "sandbox" / "runner.py"
+PROTOCOL = Path(protocol.__file__).resolve()  # the runner loads it from beside itself
 MAX_RUNS = 6  # children per phase of a submission (naive functions, then the others): the first and restarts
 
 
@@ -73,7 +78,7 @@ class Run:
     missing: dict  # student file -> why it is missing ("was not found in the submission", ...)
     cases: list
     confinement: isolation.Confinement | None = None
-    python: sandbox_python.SandboxPython | None = None  # the installation its child runs with
+    python: interpreter.SandboxPython | None = None  # the installation its child runs with
     phases: list = field(default_factory=list)  # its cases in the order they run: the naive functions', the others'
     fast_files: tuple = ()  # the fast path's files: not in the sandbox while naive functions are graded
     phase: int = 0  # the phase the last child ran
@@ -116,11 +121,11 @@ def _job(run: Run, pending: list, plans: dict, limits: Limits, wall_s: float) ->
         "case_timeout": limits.case_s, "confined": run.confinement is not None, "cases": [pc.id for pc in pending],
     })
     confinement = run.confinement
-    child = run.folder.parent.parent / CHILD.name  # the grader's copy: the instructor tree need not be readable
+    child = run.folder.parent.parent / RUNNER.name  # the grader's copies: the instructor tree need not be readable
     if confinement is None:
         command = [str(python.executable), "-I", "-S", "-B", str(child), str(plan), header]
     else:  # the plan comes on stdin, opened by the jail as root: it is not in the uid's world
-        confinement.read_only[:] = [str(child), str(python.root)]
+        confinement.read_only[:] = [str(child), str(child.with_name(PROTOCOL.name)), str(python.root)]
         confinement.stdin = str(plan)
         command = confinement.command([str(python.executable), "-I", "-S", "-B", str(child), "-", header])
     return processes.Job(
@@ -137,7 +142,7 @@ def write_plans(prepared: list, folder: Path) -> dict[bool, Path]:
 
     A plan is frames of ``<length>\\n<bytes>``: for each graded function of the phase, in grading order, its
     calls (JSON, ``PreparedCase.call``) and then its inputs (``.npz`` bytes, ``cases.inputs_by_function``).
-    ``autograder/child.py`` reads one function's frames only when that function's turn comes, and its
+    ``autograder/sandbox/runner.py`` reads one function's frames only when that function's turn comes, and its
     workers cannot read the plan (see its docstring), so a graded function never holds the inputs of a
     function graded after it. Every child of a phase reads the same plan (its header says which cases are
     its own), so the inputs are written once per class.
@@ -155,7 +160,7 @@ def write_plans(prepared: list, folder: Path) -> dict[bool, Path]:
 
 
 def _prepare(submission, assignment, prepared, work: Path, plans: dict, limits: Limits,
-             mode: isolation.Mode, python: sandbox_python.SandboxPython) -> Run:
+             mode: isolation.Mode, python: interpreter.SandboxPython) -> Run:
     """Read the student's files and make its first job; the sandbox is built just before the child starts.
 
     Confined (``mode.kind``: "namespaces" or "uid") the run gets a uid of its own; its folder is reachable
@@ -179,7 +184,7 @@ def _prepare(submission, assignment, prepared, work: Path, plans: dict, limits: 
                 isolation.new_uid(), work / "jail", given=[str(run.sandbox), str(folder / "home")],
                 shared=[str(run.results)], cwd=str(run.sandbox), processes=limits.processes, tmp_mb=limits.file_mb,
                 namespaces=mode.kind == "namespaces", python=False)
-            for name in ["status.jsonl", *(f"{pc.id}.npz" for pc in run.cases)]:  # the only files it can write
+            for name in [protocol.STATUS_FILE, *(f"{pc.id}.npz" for pc in run.cases)]:  # the only files it can write
                 (run.results / name).touch(mode=0o600)  # there: the folder stays the grader's, so none can be
                 os.chown(run.results / name, run.confinement.uid, run.confinement.uid)  # replaced
         run.jobs.append(_job(run, run.phases[0], plans, limits, limits.wall_s))
@@ -222,26 +227,25 @@ def _follow_up(run: Run, plans: dict, limits: Limits) -> processes.Job | None:
 
     The record goes to ``run.ended`` and to the status file too, for the next
     child: a case that died in its forward pass is graded again on its given
-    cache (``autograder/child.py`` reads which forward passes were in trouble).
+    cache (``autograder/sandbox/runner.py`` reads which forward passes were in trouble).
     """
     if _status_replaced(run):
         return None
     records = {**grading.read_status(run.results), **run.ended}
-    pending = [pc for pc in run.phases[run.phase] if records.get(pc.id, {}).get("status") in (None, "started")]
-    culprit = next((pc for pc in pending if records.get(pc.id, {}).get("status") == "started"), None)
+    by_id = {pc.id: pc for pc in run.phases[run.phase]}
+    pending = [by_id[i] for i in protocol.unfinished(by_id, records)]
+    culprit = by_id.get(protocol.culprit(by_id, records))
     retried = False
     if culprit is not None:
-        started = records[culprit.id]
-        ended = {key: started[key] for key in ("function", "module", "forward", "phase") if key in started}
-        ended.update(id=culprit.id, status="ended", reason=_stopped_reason(run.job, limits))
+        ended = protocol.ended(records[culprit.id], id=culprit.id, reason=_stopped_reason(run.job, limits))
         retried = ended.get("phase") == "forward" and culprit.part.cache is not None
         if not retried:
             run.ended[culprit.id] = ended
-        status = grading.open_regular(run.results / "status.jsonl", "ab")
+        status = protocol.open_regular(run.results / protocol.STATUS_FILE, "ab")
         if status is None:  # replaced by the student's code: nothing more is run for it
             return None
         with status:
-            status.write((json.dumps(ended) + "\n").encode())
+            status.write(protocol.line(ended).encode())
     remaining = [pc for pc in pending if pc is not culprit or retried]
     left_s = limits.wall_s - sum(j.elapsed for j in run.jobs)
     if run.job.stopped == "time" or left_s < 1:
@@ -257,7 +261,7 @@ def _follow_up(run: Run, plans: dict, limits: Limits) -> processes.Job | None:
 
 def _status_replaced(run: Run) -> bool:
     """Whether the student's code replaced its status file (by a link, a FIFO...): its records are lost."""
-    path = run.results / "status.jsonl"
+    path = run.results / protocol.STATUS_FILE
     return os.path.lexists(path) and not stat.S_ISREG(os.lstat(path).st_mode)
 
 
@@ -265,7 +269,7 @@ def _reset(run: Run) -> None:
     """Before a new child: a fresh sandbox and home, and only the status and case outputs kept in results."""
     shutil.rmtree(run.sandbox, ignore_errors=True)
     shutil.rmtree(run.folder / "home", ignore_errors=True)
-    kept = {"status.jsonl"} | {f"{pc.id}.npz" for pc in run.cases}
+    kept = {protocol.STATUS_FILE} | {f"{pc.id}.npz" for pc in run.cases}
     for path in run.results.iterdir():
         if path.name not in kept or not path.is_file() or path.is_symlink():
             shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
@@ -275,7 +279,7 @@ def _run_notes(run: Run, records: dict, limits: Limits) -> tuple[str, list[str]]
     """(why unrun cases did not run, notes for the student) from how the children ended."""
     notes = list(run.submission.notes)
     notes += [f"{rel} {why}; its functions score 0" for rel, why in run.missing.items()]
-    unfinished = any(records.get(pc.id, {}).get("status") in (None, "started") for pc in run.cases)
+    unfinished = bool(protocol.unfinished([pc.id for pc in run.cases], records))
     if _status_replaced(run):
         notes.append("its code replaced results/status.jsonl, the file its results are written to, "
                      "so they could not be read")
@@ -289,7 +293,7 @@ def _run_notes(run: Run, records: dict, limits: Limits) -> tuple[str, list[str]]
     return (_stopped_reason(run.job, limits) if unfinished else "the run ended before this case"), notes
 
 
-def _grade(run: Run, assignment, prepared, limits: Limits) -> report.StudentResult:
+def _grade(run: Run, assignment, prepared, limits: Limits) -> results.StudentResult:
     records = {**grading.read_status(run.results), **run.ended}
     run_note, notes = _run_notes(run, records, limits)
     sources = run.sources
@@ -308,12 +312,12 @@ def _grade(run: Run, assignment, prepared, limits: Limits) -> report.StudentResu
         notes.append(f"{', '.join(threads)} left threads running after returning; the grader stopped them")
     for part in assignment.parts:
         strays = records.get(part.function, {})
-        if strays.get("status") == "strays":
+        if strays.get("status") == protocol.STRAYS:
             notes.append(f"{part.function} left {strays.get('processes')} process(es) running; the grader killed them")
     if run.job is not None and run.job.start_error:
         errors.append(f"starting its run: {run.job.start_error}")
     notes += [f"the grader could not finish {error}; what it could not grade scores 0" for error in errors]
-    return report.StudentResult(run.submission.student_id, assignment.title, parts, notes,
+    return results.StudentResult(run.submission.student_id, assignment.title, parts, notes,
                                 sum(job.elapsed for job in run.jobs), grader_errors=errors)
 
 
@@ -323,16 +327,16 @@ def describe_error(error: BaseException, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
-def not_graded(part, reason: str) -> grading.PartResult:
+def not_graded(part, reason: str) -> results.PartResult:
     """A part the grader could not grade: 0 points, every case listed, and why."""
-    cases = [grading.CaseResult(case.name, 0, case.points, "not graded") for case in part.cases]
-    return grading.PartResult(part.function, part.file, 0, part.max_score, cases, problem=f"not graded: {reason}",
+    cases = [results.CaseResult(case.name, 0, case.points, "not graded") for case in part.cases]
+    return results.PartResult(part.function, part.file, 0, part.max_score, cases, problem=f"not graded: {reason}",
                               extra_credit=part.extra_credit)
 
 
-def failed_result(student_id: str, assignment, reason: str, notes=()) -> report.StudentResult:
+def failed_result(student_id: str, assignment, reason: str, notes=()) -> results.StudentResult:
     """The result of a submission the grader could not grade at all: 0 for every part, and why."""
-    return report.StudentResult(
+    return results.StudentResult(
         student_id, assignment.title, [not_graded(part, reason) for part in assignment.parts],
         [*notes, f"the grader could not finish {reason}; what it could not grade scores 0"], grader_errors=[reason])
 
@@ -349,7 +353,7 @@ def autograde(name: str, submissions_path: Path, out: Path | None = None, jobs: 
               student: str | None = None, limits: Limits = Limits(), progress: bool = True,
               notebooks_too: bool = False, repo_root: Path = config.REPO_ROOT,
               config_dir: Path = config.ASSIGNMENTS_DIR, log=print,
-              problems: list | None = None, shard: shards.Shard | None = None) -> list[report.StudentResult]:
+              problems: list | None = None, shard: shards.Shard | None = None) -> list[results.StudentResult]:
     """Grade every submission under ``submissions_path`` (or only ``student``) and write the results.
 
     Writes ``<out>/grades.csv`` (rewritten; with ``student``: that row
@@ -357,7 +361,7 @@ def autograde(name: str, submissions_path: Path, out: Path | None = None, jobs: 
     feedback.html}``. With ``notebooks_too`` the notebooks of
     ``assignments/source/<name>/`` are graded by nbgrader as extra parts.
     With ``shard`` only the students of that part of the class are graded,
-    and ``<out>/shard.json`` records which (``autograder.shards``, for
+    and ``<out>/shard.json`` records which (``autograder.output.shards``, for
     ``cs7150 merge-grades``).
 
     Whatever goes wrong for one submission (its files, its run, grading or
@@ -382,13 +386,13 @@ def autograde(name: str, submissions_path: Path, out: Path | None = None, jobs: 
     out = Path(out) if out else default_out(name, course_root)
     parallel = max(1, jobs or os.cpu_count() or 1)
     prepared = cases.prepare(assignment)
-    notebook_names = notebooks.notebook_names(name, course_root) if notebooks_too else []
+    notebook_names = nbgrade.notebook_names(name, course_root) if notebooks_too else []
     if student is not None:
         report.check_columns(out / "grades.csv", grade_columns(assignment, notebook_names),
                              "regrade with the options of the class's run (--notebooks or not), or into another --out")
     problems = [] if problems is None else problems
     log = _clean_log(log)
-    results: dict[str, report.StudentResult] = {}
+    results: dict[str, results.StudentResult] = {}
     found = []
 
     def trouble(student_id: str, what: str, error: BaseException) -> str:
@@ -403,10 +407,11 @@ def autograde(name: str, submissions_path: Path, out: Path | None = None, jobs: 
         work.chmod(0o711)  # a confined uid reaches its own run's folder, and lists nothing
         (work / "runs").mkdir(mode=0o711)
         plans = write_plans(prepared, work)
-        shutil.copyfile(CHILD, work / CHILD.name)
+        for path in (RUNNER, PROTOCOL):
+            shutil.copyfile(path, work / path.name)
         template = work / "template"
-        release.stub_package(repo_root / config.PACKAGE_NAME, template / config.PACKAGE_NAME,
-                             release.stub_message(config.all_sections(name, config_dir)))
+        build.stub_package(repo_root / config.PACKAGE_NAME, template / config.PACKAGE_NAME,
+                             build.stub_message(config.all_sections(name, config_dir)))
         class_ids = []  # every student id of the class, in a shard or not
 
         def in_shard(student_id: str) -> bool:
@@ -469,12 +474,12 @@ def confinement_mode(limits: Limits, notebooks_too: bool, repo_root: Path, log, 
 
 def exposed_in_uid_mode(repo_root: Path, folders=()) -> list[tuple[str, Path]]:
     """(what, path) of the grader's files that a throwaway uid (without namespaces) could read: the
-    instructor tree's reference solutions, a PyTorch (``sandbox_python.pytorch_installations``), and those of
+    instructor tree's reference solutions, a PyTorch (``interpreter.pytorch_installations``), and those of
     ``folders`` ((what, path) pairs; a folder counts when it can list it). Tried as a fresh uid with no groups
     (``isolation.readable_by``), so it needs root."""
     uid = isolation.new_uid()
     candidates = [("the instructor tree", Path(repo_root) / config.PACKAGE_NAME / "conv.py")]
-    candidates += [("the grader's PyTorch", path) for path in sandbox_python.pytorch_installations()]
+    candidates += [("the grader's PyTorch", path) for path in interpreter.pytorch_installations()]
     candidates += [(what, Path(path)) for what, path in folders]
     return [(what, path) for what, path in candidates if path.exists() and isolation.readable_by(uid, path)]
 
@@ -489,7 +494,7 @@ def _grade_all(found, results, trouble, assignment, prepared, work, plans, templ
                progress, log) -> None:
     """Grade every submission's package functions into ``results``; one submission's failure is its own."""
     (work / "jail").mkdir()
-    python = sandbox_python.build(work / "python")
+    python = interpreter.build(work / "python")
     runs = {}
     for s in found:
         try:
@@ -538,7 +543,7 @@ def _grade_notebooks(name, found, results, trouble, assignment, template, work, 
             for rel in assignment.data:
                 shutil.copytree(Path(course_root).parent / rel, with_data / rel)
             template = with_data
-        graded = notebooks.grade(name, found, assignment.student_files, template, work, course_root,
+        graded = nbgrade.grade(name, found, assignment.student_files, template, work, course_root,
                                  notebook_names, parallel, limits, progress)
     except Exception as error:
         reason = f"grading the notebooks: {describe_error(error)}"

@@ -12,7 +12,7 @@ Each kind of point is taken from one place only, so none is counted twice:
   written cell nbgrader still marks ``needs_manual_grade`` is *pending*: its
   points are listed as such, never as 0, and the student's total is not final.
 
-Lateness (``autograder.lateness``): a submission's time is nbgrader's (the
+Lateness (``autograder.output.lateness``): a submission's time is nbgrader's (the
 gradebook's submission timestamp, else ``timestamp.txt`` in the submissions
 folder as ``nbgrader collect`` leaves it); the due date is the one given, else
 the gradebook's (``nbgrader db assignment add --duedate``), moved by a
@@ -28,7 +28,10 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder import config, lateness, notebooks, points, report, sanitise, scores
+from autograder import config
+from autograder.notebook import nbgrade
+from autograder import results
+from autograder.output import lateness, points, report, sanitise
 
 COLUMNS = ["student_id", "package", "notebooks", "written", "written_pending", "extra_credit", "total", "max",
            "status", "submitted_at", "due", "late_hours"]
@@ -123,7 +126,7 @@ def final_grades(name: str, graded: Path, gradebook: Path | None = None, submiss
     if not rows:
         raise FinalGradesError(f"no grades in {Path(graded) / 'grades.csv'}: run `cs7150 autograde {name} "
                                f"--notebooks --out {graded}` first")
-    names = notebooks.notebook_names(name, course_root)
+    names = nbgrade.notebook_names(name, course_root)
     missing = [nb for nb in names if nb not in rows[0]]
     if missing:
         raise FinalGradesError(f"{Path(graded) / 'grades.csv'} has no column for {', '.join(missing)}: grade with "
@@ -149,18 +152,18 @@ def final_grades(name: str, graded: Path, gradebook: Path | None = None, submiss
         when = mine.timestamp or lateness.submission_time(submissions, name, student)
         deadline = lateness.student_due(due_date, extended.get(student), student)
         late = lateness.late_hours(when, deadline)
-        status = "final" if not mine.pending else scores.total_statement(
+        status = "final" if not mine.pending else results.total_statement(
             autograded, autograded_max, mine.pending, written=mine.graded, written_max=mine.graded_max, extra=extra,
             extra_max=assignment.extra_max) \
             + (f"; {mine.note}" if mine.note else "")
         final.append({
-            "student_id": student, "package": report.number(autograded - notebook_points),
-            "notebooks": report.number(notebook_points), "written": report.number(mine.graded),
-            "written_pending": report.number(mine.pending), "extra_credit": report.number(extra),
-            "total": report.number(autograded + mine.graded + extra),
-            "max": report.number(autograded_max + written_max), "status": status,
+            "student_id": student, "package": results.number(autograded - notebook_points),
+            "notebooks": results.number(notebook_points), "written": results.number(mine.graded),
+            "written_pending": results.number(mine.pending), "extra_credit": results.number(extra),
+            "total": results.number(autograded + mine.graded + extra),
+            "max": results.number(autograded_max + written_max), "status": status,
             "submitted_at": when.isoformat() + "Z" if when else "", "due": deadline.isoformat() + "Z" if deadline else "",
-            "late_hours": "" if late is None else report.number(late),
+            "late_hours": "" if late is None else results.number(late),
         })
     return final
 

@@ -35,7 +35,7 @@ read from ``/autograder/results/results.json``.
 On Gradescope, ``main`` copies the submission into a submissions folder under
 the fixed student id ``STUDENT_ID``, grades it with ``autograde.autograde``
 (the same grader, sandbox and limits), and writes that student's
-``results.json`` (already in Gradescope's format, ``autograder.report``) to
+``results.json`` (already in Gradescope's format, ``autograder.output.report``) to
 the results folder, with the run's own output hidden from students. If the
 grader itself fails, the student sees a score of 0 and a request to contact
 the course staff; the traceback goes to the run's output (instructors only).
@@ -57,7 +57,8 @@ import traceback
 import zipfile
 from pathlib import Path
 
-from autograder import autograde, config, lateness, points, report
+from autograder import autograde, config
+from autograder.output import lateness, points, report
 from autograder import submissions as submission_files
 from cs7150.atomic import atomic_write
 

@@ -1,7 +1,7 @@
 """Autograder throughput: seconds per submission and submissions per minute with --jobs 1 and --jobs 2.
 
 Writes ``--copies`` copies of the reference sample and the mistake samples
-named by ``--mistakes`` (from ``autograder/samples``) into a temporary
+named by ``--mistakes`` (from ``coursetools/samples``) into a temporary
 folder, then grades them all with ``autograder.autograde.autograde`` once
 per ``--jobs`` value, in turns, ``--repeats`` times, after one untimed
 warm-up run of a single submission (the median wall time of each is kept:
@@ -51,7 +51,7 @@ def write_submissions(dest: Path, copies: int, mistakes=MISTAKES, notebooks: boo
     Args:
         dest: an empty folder.
         copies: int >= 0, copies of the reference sample (``reference_00``, ...).
-        mistakes: names of samples of ``autograder/samples/assignment1.py``.
+        mistakes: names of samples of ``coursetools/samples/assignment1.py``.
         notebooks: also put the assignment's source notebooks (the answers) in every reference copy.
     Returns:
         dict, student id -> expected score (None: full marks, package and notebooks).
@@ -59,8 +59,8 @@ def write_submissions(dest: Path, copies: int, mistakes=MISTAKES, notebooks: boo
         ValueError: a negative ``copies`` or an unknown sample name.
     """
     from autograder import config
-    from autograder.notebooks import notebook_names
-    from autograder.samples import samples_for, write_sample
+    from autograder.notebook.nbgrade import notebook_names
+    from coursetools.samples import samples_for, write_sample
 
     samples = {sample.name: sample for sample in samples_for(ASSIGNMENT)}
     unknown = sorted(set(mistakes) - set(samples))

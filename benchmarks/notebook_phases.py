@@ -1,7 +1,7 @@
 """Where one submission's notebook grading spends its time, phase by phase.
 
 Grades one honest assignment-1 submission (the reference package and the
-source notebook with its answers) through ``autograder.notebooks.grade``,
+source notebook with its answers) through ``autograder.notebook.nbgrade.grade``,
 as ``cs7150 autograde --notebooks`` does (jailed kernel where the machine
 allows), with every process the grader starts timed, and reads nbclient's
 per-cell timestamps from nbgrader's executed notebook. Apart, it times the
@@ -19,7 +19,7 @@ Phases (medians over the repeats, seconds):
   start in the jail), ``cells`` (the first kernel cell's start to the last
   one's reply; ``cells busy``: their own times added up) and ``after the last
   cell`` (the test cells, run apart in nbgrader's process with their calls
-  into the kernel (``autograder.notebook_checks``), the kernel's shutdown,
+  into the kernel (``autograder.notebook.executor``), the kernel's shutdown,
   writing, the gradebook);
 - ``feedback``: the ``nbgrader generate_feedback`` process;
 - ``parts``: reading the scores from the gradebook in the grader's process.
@@ -51,7 +51,7 @@ def _seconds(command: list[str]) -> float:
 
 def process_costs() -> dict:
     """Seconds of the pieces each grading process pays: interpreter, nbgrader's imports, jail, ipykernel."""
-    from autograder import isolation
+    from autograder.sandbox import isolation
 
     python = sys.executable
     costs = {"interpreter": _seconds([python, "-c", "pass"]),
@@ -87,23 +87,26 @@ def _cell_times(notebook: Path) -> dict:
 
 def one_submission(work: Path) -> dict:
     """Grade one honest submission's notebooks with every phase timed."""
-    from autograder import autograde, config, notebooks, processes, release, submissions
-    from autograder.samples import samples_for, write_sample
+    from autograder import autograde, config, submissions
+    from autograder.notebook import nbgrade
+    from autograder.release import build
+    from autograder.sandbox import processes
+    from coursetools.samples import samples_for, write_sample
 
     assignment = config.load(ASSIGNMENT)
     subs = work / "submissions"
     reference = next(s for s in samples_for(ASSIGNMENT) if s.name == "reference")
     folder = write_sample(reference, assignment, subs)
-    names = notebooks.notebook_names(ASSIGNMENT)
+    names = nbgrade.notebook_names(ASSIGNMENT)
     for name in names:
         shutil.copy(config.COURSE_ROOT / "source" / ASSIGNMENT / name, folder / name)
     template = work / "template"
-    release.stub_package(config.REPO_ROOT / config.PACKAGE_NAME, template / config.PACKAGE_NAME,
-                         release.stub_message(config.all_sections(ASSIGNMENT)))
+    build.stub_package(config.REPO_ROOT / config.PACKAGE_NAME, template / config.PACKAGE_NAME,
+                         build.stub_message(config.all_sections(ASSIGNMENT)))
     found, _ = submissions.discover(subs, ASSIGNMENT, work / "extracted")
 
     phases, jobs = {}, []
-    real_run_jobs, real_base, real_parts = processes.run_jobs, notebooks.base_course, notebooks._parts
+    real_run_jobs, real_base, real_parts = processes.run_jobs, nbgrade.base_course, nbgrade._parts
 
     def timed_run_jobs(todo, parallel, ended, **kwargs):
         def recorded(job):
@@ -120,14 +123,14 @@ def one_submission(work: Path) -> dict:
                 phases[name] = phases.get(name, 0.0) + time.perf_counter() - start
         return wrapper
 
-    patches = [(processes, "run_jobs", timed_run_jobs), (notebooks, "base_course", timed("base course", real_base)),
-               (notebooks, "_parts", timed("parts", real_parts))]
+    patches = [(processes, "run_jobs", timed_run_jobs), (nbgrade, "base_course", timed("base course", real_base)),
+               (nbgrade, "_parts", timed("parts", real_parts))]
     with contextlib.ExitStack() as stack:
         for module, attribute, value in patches:
             stack.callback(setattr, module, attribute, getattr(module, attribute))
             setattr(module, attribute, value)
         start = time.perf_counter()
-        graded = notebooks.grade(ASSIGNMENT, found, assignment.student_files, template, work, config.COURSE_ROOT,
+        graded = nbgrade.grade(ASSIGNMENT, found, assignment.student_files, template, work, config.COURSE_ROOT,
                                  names, 1, autograde.Limits(), progress=False)
         phases["whole"] = time.perf_counter() - start
     parts, notes, _ = graded[found[0].student_id]

@@ -6,7 +6,7 @@ Modules are imported only when their subcommand (or ``--help``) needs them.
 
 Exit statuses, the same for every subcommand: 0 done; 1 a configuration, path or input error (the reason on
 stderr); 2 a usage error (unknown option, missing argument: argparse's own status); ``cs7150 autograde``
-also exits 3 (``autograder.autograde_cli.PROBLEMS``) when the class was graded but some submissions had
+also exits 3 (``autograder.cli.autograde.PROBLEMS``) when the class was graded but some submissions had
 problems, so a batch engine can tell a graded shard from a mistyped command; ``cs7150 final-grades`` exits 3
 when its file is written but some written answers are still to be graded.
 """
@@ -25,11 +25,11 @@ COMMANDS = {
     "data": ("coursetools.data_cli", "check the offline MNIST subset, or download full MNIST (--full)"),
     "train": ("coursetools.train_cli", "train one model on MNIST; print a results table, save PNGs and a checkpoint to runs/<model>/"),
     "compare": ("coursetools.compare_cli", "train the baselines, LeNet-5 and its variants on one budget; print one table"),
-    "release": ("autograder.release_cli", "build the student release of an assignment: notebooks and the stubbed cs7150/ package"),
-    "gradescope": ("autograder.gradescope_cli", "build the zip to upload as an assignment's Gradescope autograder (setup.sh, run_autograder, the grader)"),
-    "autograde": ("autograder.autograde_cli", "grade submissions in sandboxes; write grades.csv, Gradescope results.json and feedback"),
-    "final-grades": ("autograder.final_grades_cli", "final grades as CSV: the grader's package and notebook points plus the written points of the course gradebook, lateness, a Canvas import"),
-    "merge-grades": ("autograder.merge_cli", "combine the outputs of `autograde --shard K/N` runs into one grades.csv and student folders"),
+    "release": ("autograder.cli.release", "build the student release of an assignment: notebooks and the stubbed cs7150/ package"),
+    "gradescope": ("autograder.cli.gradescope", "build the zip to upload as an assignment's Gradescope autograder (setup.sh, run_autograder, the grader)"),
+    "autograde": ("autograder.cli.autograde", "grade submissions in sandboxes; write grades.csv, Gradescope results.json and feedback"),
+    "final-grades": ("autograder.cli.final_grades", "final grades as CSV: the grader's package and notebook points plus the written points of the course gradebook, lateness, a Canvas import"),
+    "merge-grades": ("autograder.cli.merge", "combine the outputs of `autograde --shard K/N` runs into one grades.csv and student folders"),
 }
 
 

@@ -85,7 +85,7 @@ def run(args) -> int:
         print(f"naive loops ran on batch {rows[0]['naive_batch']} and are scaled linearly to batch {args.batch}; "
               "`python benchmarks/bench_layers.py` runs the full comparison")
     if not args.no_grading:
-        from autograder.cycle import run_cycle
+        from coursetools.cycle import run_cycle
 
         _heading("The instructor's cycle on assignment 1's synthetic students")
         run_cycle("assignment1", args.out)

@@ -1,7 +1,7 @@
 """Likely mistakes in the convolution and pooling layers, recognized by computing the mistaken outputs.
 
 One place for the diagnoses both the notebooks' checks (``cs7150.oracle``) and
-the course's grader (``autograder.diagnoses``) name. For a failing case, what a
+the course's grader (``autograder.package.diagnoses``) name. For a failing case, what a
 function with a typical mistake would return on the same inputs is computed
 (mostly a reference run on altered inputs; the unaccumulated ``=`` variants with
 short loops), and the first mistake whose outputs all match the student's is the

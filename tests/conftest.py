@@ -62,7 +62,7 @@ def release_kernel_env(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def blank_release1():
-    """Assignment 1's blank release (``autograder.corpus.disruption.blank_release``), made once for the session."""
-    from autograder.corpus.disruption import blank_release
+    """Assignment 1's blank release (``corpus.disruption.blank_release``), made once for the session."""
+    from corpus.disruption import blank_release
 
     return blank_release("assignment1")

@@ -1,4 +1,4 @@
-"""The grader under attack: every hostile or broken submission of ``autograder/corpus`` graded correctly.
+"""The grader under attack: every hostile or broken submission of ``tests/corpus`` graded correctly.
 
 Fast subset (CI, module-scoped): one ``autograde`` run of the corpus's fast
 package attacks beside two honest students, the honest students again alone,
@@ -26,8 +26,10 @@ from pathlib import Path
 
 import pytest
 
-from autograder import autograde, config, isolation, release
-from autograder.corpus import (ASSIGNMENT, ATTACK_MARKER, CORPORA, HONEST_MARKER, LIMITS, SECRET_NAME, SECRET_VALUE,
+from autograder import autograde, config
+from autograder.release import build
+from autograder.sandbox import isolation
+from corpus import (ASSIGNMENT, ATTACK_MARKER, CORPORA, HONEST_MARKER, LIMITS, SECRET_NAME, SECRET_VALUE,
                                attack_table, attacks_for, expected_score, run_corpus,
                                update_table)
 
@@ -36,7 +38,7 @@ FAST = [a for a in ATTACKS if a.fast and not a.notebooks]
 FAST_NOTEBOOKS = [a for a in ATTACKS if a.fast and a.notebooks]
 REPO = config.REPO_ROOT
 REPO_CANARY = REPO / ".pytest_cache" / "cs7150-attacks" / "canary.txt"  # an ignored path inside the tree
-MARKER_SOURCES = ("autograder/corpus/", "tests/test_attacks.py")  # they name the attack marker themselves
+MARKER_SOURCES = ("tests/corpus/", "tests/test_attacks.py")  # they name the attack marker themselves
 SKIPPED_DIRS = {".venv", ".git", "__pycache__", ".pytest_cache", ".hypothesis", "node_modules"}
 TABLE = REPO / "docs" / "attack-table.md"
 NO_JAIL = ("the corpus's outcomes are those of the jail (Linux, the grader running as root); without it "
@@ -211,7 +213,7 @@ def run_problems(run) -> list[str]:
         if not (float(rows[student]["total"]) == result.score and float(rows[student]["total"]) + extra
                 == result.earned == data["score"] == sum(test["score"] for test in data["tests"])):
             problems.append(f"{student}: grades.csv, results.json and the result disagree")
-    secret = release.secret_lines(REPO, config.COURSE_ROOT, run.context.assignment)  # solutions, hidden tests, configuration
+    secret = build.secret_lines(REPO, config.COURSE_ROOT, run.context.assignment)  # solutions, hidden tests, configuration
     secret -= {line.strip() for path in (REPO / "autograder").rglob("*.py")  # the grader's code is no answer
                for line in path.read_text(encoding="utf-8").splitlines()}
     for student in run.results:
@@ -309,8 +311,8 @@ UID_MODE = {"late_rewriter": 100, "session_escape": 100, "forged_files": 96, "ed
 UID_MODE_RUN = """
 import json, sys, time
 from pathlib import Path
-from autograder import isolation
-from autograder.corpus import LIMITS, attacks_for, run_corpus
+from autograder.sandbox import isolation
+from corpus import LIMITS, attacks_for, run_corpus
 root, names = Path(sys.argv[1]), sys.argv[2].split(",")
 uids, new_uid = [], isolation.new_uid
 isolation.new_uid = lambda: uids.append(new_uid()) or uids[-1]

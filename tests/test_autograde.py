@@ -16,8 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from autograder import autograde, autograde_cli, config, processes, static_checks, submissions
-from autograder.samples import samples_for, write_sample, write_samples
+from autograder import autograde, config, submissions
+from autograder.cli import autograde as autograde_cli
+from autograder.package import static_checks
+from autograder.sandbox import processes
+from coursetools.samples import samples_for, write_sample, write_samples
 
 LIMITS = autograde.Limits(wall_s=14, case_s=4, unconfined=True)  # hang_and_memory waits out 8 s of time-outs
 SAMPLES = {sample.name: sample for sample in samples_for("assignment1")}
@@ -72,7 +75,7 @@ def test_each_mistake_is_diagnosed_in_the_feedback(graded, name):
 def test_every_fast_conv_is_graded_on_a_batch_of_several_of_the_reference_chunks(monkeypatch):
     """A chunked loop's mistakes (``dw =`` for ``dw +=``, the sample ``dw_first_chunk``) show only when a case
     spans several of the chunks the reference goes through the batch in (``conv_fast._batch_chunks``)."""
-    from autograder import cases
+    from autograder.package import cases
     from cs7150 import conv_fast
     chunks, batch_chunks = [], conv_fast._batch_chunks
     monkeypatch.setattr(conv_fast, "_batch_chunks", lambda N, size, *least: chunks.append(
@@ -241,7 +244,7 @@ def test_cli_full_rerun_writes_identical_files(tmp_path, capsys):
 def test_a_grader_failure_for_one_submission_is_its_own_and_the_exit_status_says_so(tmp_path, monkeypatch, capsys):
     """A submission the grader fails on (here: grading one of its parts raises) scores 0 for that part with
     the reason; the other student is graded in full; grades.csv is written; the CLI exits 2."""
-    from autograder import grading
+    from autograder.package import grading
     subs, assignment = tmp_path / "subs", config.load("assignment1")
     for name in ("reference", "blank"):
         write_sample(SAMPLES[name], assignment, subs)
@@ -278,7 +281,7 @@ def test_ids_that_would_share_a_folder_are_refused_and_class_names_cannot_collid
     refused = {note.entry: note.why for note in skipped if note.refused}
     assert set(refused) == {"Twin", "twin", "solo", "solo.", "nul"}
     assert "share one output folder" in refused["Twin"] and "device name" in refused["nul"]
-    from autograder import report
+    from autograder.output import report
     assert report.student_folder(tmp_path, "grades.csv") == tmp_path / "students" / "grades.csv"
 
 
@@ -373,7 +376,7 @@ def test_forged_output_archives_are_refused_before_loading(tmp_path):
 
     import numpy as np
 
-    from autograder.grading import read_outputs
+    from autograder.package.grading import read_outputs
     np.savez(tmp_path / "good.npz", out=np.ones((2, 3)))
     np.savez_compressed(tmp_path / "compressed.npz", out=np.ones((2, 3)))
     np.savez(tmp_path / "ints.npz", out=np.arange(3))
@@ -450,7 +453,8 @@ def test_the_runner_reads_each_functions_inputs_only_when_its_turn_comes(tmp_pat
 
     import numpy as np
 
-    from autograder import cases, child
+    from autograder.package import cases
+    from autograder.sandbox import runner as child
     prepared = cases.prepare(config.load("assignment1"))
     plans = autograde.write_plans(prepared, tmp_path)
     assert {stat.S_IMODE(path.stat().st_mode) for path in plans.values()} == {0o600}
@@ -485,7 +489,8 @@ def test_the_runner_reads_each_functions_inputs_only_when_its_turn_comes(tmp_pat
 @pytest.mark.slow
 @pytest.mark.skipif(not (config.COURSE_ROOT / "source" / "assignment1").is_dir(), reason="no assignment-1 notebooks")
 def test_notebooks_are_graded_by_nbgrader_and_merged(tmp_path):
-    from autograder import notebooks, release
+    from autograder.notebook import nbgrade as notebooks
+    from autograder.release import build as release
     names = notebooks.notebook_names("assignment1")
     subs = tmp_path / "subs"
     reference = write_sample(SAMPLES["reference"], config.load("assignment1"), subs)

@@ -8,8 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from autograder import autograde, cases, config
-from autograder.samples import samples_for, write_samples
+from autograder import autograde, config
+from autograder.package import cases
+from coursetools.samples import samples_for, write_samples
 from cs7150.numpy_lenet import NumpyLeNet5
 
 LIMITS = autograde.Limits(wall_s=10, case_s=4)

@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from autograder import autograde, autograde_cli, isolation
-from autograder.samples import write_samples
+from autograder import autograde
+from autograder.cli import autograde as autograde_cli
+from autograder.sandbox import isolation
+from coursetools.samples import write_samples
 
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy"

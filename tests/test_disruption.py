@@ -1,4 +1,4 @@
-"""Disruption variants (``autograder/corpus/disruption.py``): the blank release with one disruptive cell or one
+"""Disruption variants (``tests/corpus/disruption.py``): the blank release with one disruptive cell or one
 disruptive module-level statement scores no more than the blank release, test cell by test cell.
 
 Each variant is graded by ``cs7150 autograde --notebooks`` (``autograde.autograde`` with ``notebooks_too``), in
@@ -13,9 +13,10 @@ import dataclasses
 
 import pytest
 
-from autograder import config, isolation
-from autograder.corpus import CORPORA, update_table
-from autograder.corpus import disruption as d
+from autograder import config
+from autograder.sandbox import isolation
+from corpus import CORPORA, update_table
+from corpus import disruption as d
 
 TABLE = config.REPO_ROOT / "docs" / "attack-table.md"
 FAST = [v for name in CORPORA for v in d.variants(name) if v.fast]

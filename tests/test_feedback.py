@@ -11,10 +11,12 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 from traitlets.config import Config
 
-from autograder import autograde, config, evidence, feedback, notebook_checks, report
-from autograder.grading import CaseResult
-from autograder.notebooks import NotebookPart
-from autograder.samples import samples_for, write_sample
+from autograder import autograde, config
+from autograder.notebook import evidence, executor, feedback
+from autograder.output import report
+from autograder.results import CaseResult, StudentResult
+from autograder.notebook.nbgrade import NotebookPart
+from coursetools.samples import samples_for, write_sample
 
 SOURCE = config.COURSE_ROOT / "source" / "assignment1" / "conv_pool.ipynb"
 BEGIN, END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
@@ -127,7 +129,7 @@ def test_pages_get_a_content_security_policy_and_a_sanitised_body():
 def _result(page):
     part = NotebookPart("conv_pool.ipynb", "conv_pool.ipynb", 3, 4, [CaseResult("test_f", 3, 4, "failed")])
     part.feedback_html = page
-    return report.StudentResult("s1", "Assignment", [part])
+    return StudentResult("s1", "Assignment", [part])
 
 
 def test_pages_are_written_linked_and_stale_ones_removed(tmp_path):
@@ -209,9 +211,9 @@ def test_feedback_pages_show_the_score_and_no_hidden_test(tmp_path):
         assert 'href="feedback/conv_pool.html"' in (out / "students" / student / "feedback.html").read_text()
     assert results["reference"].parts[-1].score == results["reference"].parts[-1].max_score
     failed = next(c for c in results["hidden_failure"].parts[-1].cases if c.name == "test_output_size")
-    assert failed.score == 0 and f"{notebook_checks.HIDDEN_ENAME}: {notebook_checks.HIDDEN_FAILURE}" in failed.summary
+    assert failed.score == 0 and f"{executor.HIDDEN_ENAME}: {executor.HIDDEN_FAILURE}" in failed.summary
     failure_page = (out / "students" / "hidden_failure" / "feedback" / "conv_pool.html").read_text()
-    assert notebook_checks.HIDDEN_FAILURE in html.unescape(failure_page)  # that it failed, not the hidden input
+    assert executor.HIDDEN_FAILURE in html.unescape(failure_page)  # that it failed, not the hidden input
     assert "output_size(W=" not in html.unescape(failure_page)
 
 
@@ -234,7 +236,7 @@ def test_plain_nbgrader_generate_feedback_pages_open_with_the_policy_and_run_not
     points to be graded (total 4)", the answer pending (not "0.0 / 3.0"); once graded, "2 of 3 written"."""
     from nbgrader.api import Gradebook
 
-    from autograder import sanitise
+    from autograder.output import sanitise
     course = tmp_path / "course"
     (course / "source" / "tiny").mkdir(parents=True)
     shutil.copy2(config.COURSE_ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
@@ -281,7 +283,7 @@ def test_plain_nbgrader_generate_feedback_pages_open_with_the_policy_and_run_not
 # ---- sanitising what the grader writes ---------------------------------------------------------
 
 def test_text_loses_escape_sequences_control_characters_and_bidi_overrides():
-    from autograder.sanitise import clean_text
+    from autograder.output.sanitise import clean_text
     hostile = "a\x1b]0;owned title\x07b\x1b[2J\x1b]52;c;ZXZpbA==\x1b\\c\x9b31md\u202eevil\x00\r\nline\ttab"
     assert clean_text(hostile) == "abcdevil\nline\ttab"
 
@@ -290,17 +292,17 @@ def test_text_loses_escape_sequences_control_characters_and_bidi_overrides():
                                            ("+1", "'+1"), ("-2+3", "'-2+3"), ("@SUM(A1)", "'@SUM(A1)"),
                                            ("\t=1", "'\t=1"), ("\r=1", "'=1"), ("alice", "alice"), (7, 7)])
 def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(cell, written):
-    from autograder.sanitise import csv_cell
+    from autograder.output.sanitise import csv_cell
     assert csv_cell(cell) == written
 
 
 def test_feedback_page_is_sanitised_and_has_a_restrictive_policy():
-    from autograder import sanitise
-    from autograder.grading import CaseResult, PartResult
+    from autograder.output import sanitise
+    from autograder.results import CaseResult, PartResult
     hostile = '</pre><script>alert(1)</script><img src=x onerror=alert(2)><a href="javascript:alert(3)">x</a>'
     part = PartResult("conv_forward_naive", "cs7150/conv.py", 0, 3,
                       [CaseResult("c1", 0, 3, "raised ValueError: " + hostile, [hostile])], problem=hostile)
-    result = report.StudentResult("s1", "Assignment 1", [part], notes=[hostile + "\x1b]0;title\x07"])
+    result = StudentResult("s1", "Assignment 1", [part], notes=[hostile + "\x1b]0;title\x07"])
     page = report.feedback_html(result)
     assert "<script" not in page and "<img" not in page and '<a href="javascript' not in page and "\x1b" not in page
     assert f'<meta http-equiv="Content-Security-Policy" content="{sanitise.CSP}">' in page

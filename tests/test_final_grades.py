@@ -10,7 +10,9 @@ import csv
 
 import pytest
 
-from autograder import autograde, config, final_grades, lateness, notebooks, report
+from autograder import autograde, config, final_grades
+from autograder.notebook import nbgrade
+from autograder.output import lateness, report
 from coursetools import cli
 
 NAME = "assignment2"
@@ -21,7 +23,7 @@ def course(tmp_path_factory):
     from nbgrader.api import Gradebook
 
     root = tmp_path_factory.mktemp("final")
-    base = notebooks.base_course(NAME, config.COURSE_ROOT, root / "work")
+    base = nbgrade.base_course(NAME, config.COURSE_ROOT, root / "work")
     assignment = config.load(NAME)
     columns = autograde.grade_columns(assignment, ["lenet5.ipynb"])
     parts = [part.function for part in assignment.parts]
@@ -143,7 +145,7 @@ def test_extra_credit_is_added_to_the_total_not_the_maximum_and_named_in_the_sta
     from nbgrader.api import Gradebook
 
     name, assignment = "assignment1", config.load("assignment1")
-    base = notebooks.base_course(name, config.COURSE_ROOT, tmp_path / "work")
+    base = nbgrade.base_course(name, config.COURSE_ROOT, tmp_path / "work")
     columns = autograde.grade_columns(assignment, ["conv_pool.ipynb"])
     assert columns[-3:] == ["total", "max", "extra_credit"]
     row = {"student_id": "ada", **{part.function: 0 for part in assignment.parts}, "conv_pool.ipynb": 20,

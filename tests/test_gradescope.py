@@ -10,8 +10,9 @@ import zipfile
 
 import pytest
 
-from autograder import autograde, config, gradescope, gradescope_cli
-from autograder.samples import samples_for, write_sample
+from autograder import autograde, config, gradescope
+from autograder.cli import gradescope as gradescope_cli
+from coursetools.samples import samples_for, write_sample
 
 SAMPLE = next(sample for sample in samples_for("assignment1") if sample.name == "flipped_kernel")
 
@@ -43,7 +44,7 @@ def test_zip_holds_the_scripts_requirements_grader_and_reference_at_its_top_leve
         modes = {info.filename: info.external_attr >> 16 for info in archive.infolist()}
         scripts = {name: archive.read(name).decode() for name in ("setup.sh", "run_autograder")}
         requirements = archive.read("requirements.txt")
-    assert {"setup.sh", "run_autograder", "requirements.txt", "autograder/gradescope.py", "autograder/child.py",
+    assert {"setup.sh", "run_autograder", "requirements.txt", "autograder/gradescope.py", "autograder/sandbox/runner.py",
             "autograder/assignments/assignment1.json", "cs7150/conv.py", "cs7150/pool_fast.py"} <= set(names)
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or n.startswith("assignments/")]
     assert modes["setup.sh"] & 0o777 == modes["run_autograder"] & 0o777 == 0o755

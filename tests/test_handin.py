@@ -5,7 +5,8 @@ import zipfile
 
 import pytest
 
-from autograder import config, release
+from autograder import config
+from autograder.release import build
 
 REPO = config.REPO_ROOT
 
@@ -13,7 +14,7 @@ REPO = config.REPO_ROOT
 @pytest.fixture(scope="module")
 def released(tmp_path_factory):
     """Assignment 1 released without its notebook (quick), the reference student files copied in."""
-    out = release.release("assignment1", tmp_path_factory.mktemp("handin") / "assignment1",
+    out = build.release("assignment1", tmp_path_factory.mktemp("handin") / "assignment1",
                           course_root=tmp_path_factory.mktemp("no-course"))
     return out
 
@@ -26,9 +27,9 @@ def folder(released, tmp_path):
     for rel in config.load("assignment1").student_files:
         shutil.copy2(REPO / rel, copy / rel)
     (copy / "conv_pool.ipynb").write_text(json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
-    manifest = json.loads((copy / "release.json").read_text())
+    manifest = json.loads((copy / "build.json").read_text())
     manifest["handin"] = ["conv_pool.ipynb", *manifest["handin"]]
-    (copy / "release.json").write_text(json.dumps(manifest))
+    (copy / "build.json").write_text(json.dumps(manifest))
     return copy
 
 
@@ -75,7 +76,7 @@ def test_a_file_that_does_not_import_is_named_with_its_error(folder, run_alone):
 
 
 def test_a_brought_file_that_is_missing_says_where_it_comes_from(tmp_path, run_alone):
-    out = release.release("assignment2", tmp_path / "assignment2", course_root=tmp_path / "no-course")
+    out = build.release("assignment2", tmp_path / "assignment2", course_root=tmp_path / "no-course")
     result = _handin(run_alone, out)
     assert result.returncode == 1
     assert "cs7150/conv_fast.py (your own, from assignment1: copy it from that assignment's folder)" in result.stderr
@@ -87,5 +88,5 @@ def test_outside_a_release_it_says_so(tmp_path, run_alone):
     shutil.copy2(REPO / "cs7150" / "handin.py", tmp_path / "cs7150")
     shutil.copy2(REPO / "cs7150" / "atomic.py", tmp_path / "cs7150")
     result = _handin(run_alone, tmp_path)
-    assert result.returncode == 1 and "release.json does not exist" in result.stderr
+    assert result.returncode == 1 and "build.json does not exist" in result.stderr
     assert _handin(run_alone, tmp_path, "--zip").returncode == 2

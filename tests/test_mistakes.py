@@ -2,7 +2,7 @@
 
 Every test plants one mistake in a copy of a layer function, runs the check a notebook's test cell runs
 (``check_conv`` / ``check_pool``, PyTorch as the reference) and expects the failure to name that mistake,
-from ``cs7150.mistakes``, the code the grader's ``autograder.diagnoses`` uses.
+from ``cs7150.mistakes``, the code the grader's ``autograder.package.diagnoses`` uses.
 """
 from __future__ import annotations
 

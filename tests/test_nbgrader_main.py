@@ -1,4 +1,4 @@
-"""autograder/nbgrader_main.py: nbgrader's command line without the import it never uses, validating as before."""
+"""autograder/notebook/nbgrader_main.py: nbgrader's command line without the import it never uses, validating as before."""
 import subprocess
 import sys
 from pathlib import Path

@@ -15,7 +15,8 @@ import sys
 import nbformat
 import pytest
 
-from autograder import autograde, config, release
+from autograder import autograde, config
+from autograder.release import build
 
 NAME = "assignment1"
 COURSE_ID = "cs7150-cnn"
@@ -37,7 +38,7 @@ def course(tmp_path_factory):
     exchange = root / "exchange"
     exchange.mkdir()
     exchange.chmod(0o777)
-    release.release(NAME, course / "release" / NAME, course_root=course, gradebook=course / "gradebook.db")
+    build.release(NAME, course / "release" / NAME, course_root=course, gradebook=course / "gradebook.db")
     return {"root": root, "course": course, "exchange": exchange, "at": f"--CourseDirectory.root={course}"}
 
 
@@ -48,7 +49,7 @@ def test_release_records_the_assignment_in_the_gradebook_beside_the_full_release
         notebook = gradebook.find_notebook("conv_pool", NAME)
         assert (notebook.max_code_score, notebook.max_written_score) == (24, 12)
     released = course["course"] / "release" / NAME
-    assert {"conv_pool.ipynb", "README.md", "release.json"} <= {p.name for p in released.iterdir()}
+    assert {"conv_pool.ipynb", "README.md", "build.json"} <= {p.name for p in released.iterdir()}
     assert (released / "cs7150" / "conv.py").is_file()
     said = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", NAME, course["at"]],
                           cwd=course["course"], capture_output=True, text=True)
@@ -97,13 +98,13 @@ def test_a_failed_release_deletes_nothing(course, tmp_path):
     before = sorted(p.relative_to(released).as_posix() for p in released.rglob("*"))
     broken = tmp_path / "gradebook-is-a-folder"
     broken.mkdir()
-    with pytest.raises(release.ReleaseError, match="generate_assignment"):
-        release.release(NAME, released, course_root=course["course"], gradebook=broken)
+    with pytest.raises(build.ReleaseError, match="generate_assignment"):
+        build.release(NAME, released, course_root=course["course"], gradebook=broken)
     assert sorted(p.relative_to(released).as_posix() for p in released.rglob("*")) == before
     book = course["course"] / "gradebook.db"
     written = book.read_bytes()
-    with pytest.raises(release.ReleaseError, match="helpers"):  # a release refused by its own checks
-        release.release(NAME, released, course_root=course["course"], gradebook=book,
+    with pytest.raises(build.ReleaseError, match="helpers"):  # a release refused by its own checks
+        build.release(NAME, released, course_root=course["course"], gradebook=book,
                         config_dir=_without_helper(tmp_path, "cs7150/_params.py"))
     assert book.read_bytes() == written  # the gradebook was not touched
     assert sorted(p.relative_to(released).as_posix() for p in released.rglob("*")) == before

@@ -1,4 +1,4 @@
-"""Test cells run in nbgrader's process (``autograder.notebook_checks``): what crosses from the kernel, and attacks.
+"""Test cells run in nbgrader's process (``autograder.notebook.executor``): what crosses from the kernel, and attacks.
 
 The fast tests check the pieces: which names a test cell takes from the student, the hidden lines, the
 decoding of what a kernel sends back (plain data only, headers checked before any allocation), the exceptions.
@@ -24,8 +24,9 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder import config, evidence
-from autograder import notebook_checks as nc
+from autograder import config
+from autograder.notebook import evidence
+from autograder.notebook import executor as nc
 
 REPO = Path(__file__).resolve().parents[1]
 COURSE = REPO / "assignments"
@@ -461,7 +462,8 @@ def test_assignment2_added_cells_cannot_change_a_verdict_and_see_no_hidden_test(
 
 
 def test_nbgrader_failing_names_the_exception_before_its_warnings(tmp_path):
-    from autograder import notebooks, processes
+    from autograder.notebook import nbgrade as notebooks
+    from autograder.sandbox import processes
 
     job = processes.Job(key="s", command=["true"], cwd=tmp_path, log_dir=tmp_path, wall_s=1, memory_mb=64, file_mb=1)
     (tmp_path / "stderr.txt").write_text(

@@ -1,7 +1,7 @@
 """A student's copy of assignment 1 with one planted mistake: the notebook's own check names it before hand-in.
 
-The release (``autograder.release``) gets the instructor's package files with the ``bias_missing`` sample's
-edit (``autograder/samples/assignment1.py``: ``+ b[f]`` deleted from ``conv_forward_naive``) and runs top to
+The release (``autograder.release.build``) gets the instructor's package files with the ``bias_missing`` sample's
+edit (``coursetools/samples/assignment1.py``: ``+ b[f]`` deleted from ``conv_forward_naive``) and runs top to
 bottom in student mode, as a student runs it. The locked check after ``conv_forward_naive`` must fail with the
 grader's diagnosis (``cs7150.mistakes.BIAS``) and show a picture; every other error is one a half-done
 release may raise. One run (the notebook's exercises are left as released, so they fail fast).
@@ -19,9 +19,9 @@ CLEAN_FAILURES = {"NotImplementedError", "AssertionError"}
 @pytest.mark.slow
 def test_the_notebook_names_a_missing_bias(tmp_path, release_kernel_env):
     from autograder import config
-    from autograder.release import release
-    from autograder.samples import apply_edits
-    from autograder.samples.assignment1 import SAMPLES
+    from autograder.release.build import release
+    from coursetools.samples import apply_edits
+    from coursetools.samples.assignment1 import SAMPLES
 
     sample = next(sample for sample in SAMPLES if sample.name == "bias_missing")
     assert sample.diagnoses == {"conv_forward_naive": mistakes.BIAS}

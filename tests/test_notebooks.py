@@ -19,7 +19,7 @@ Every notebook ``assignments/source/<assignment>/*.ipynb`` must
   stderr and no numeric result in a grade cell (nbgrader would score either),
   each cell within ``Execute.timeout`` (speed is measured by ``make bench``, not here);
 - pass ``nbgrader generate_assignment`` in a temporary copy of the course;
-- released for students (``autograder.release``), run to the end against the
+- released for students (``autograder.release.build``), run to the end against the
   stubbed package with every autograded test failing cleanly, and contain no
   solution or hidden-test line.
 
@@ -208,7 +208,7 @@ def test_release_runs_to_the_end_against_the_stubs(assignment, tmp_path, release
     Earlier assignments' files come as the instructor's reference (``with_reference``); the kernel sees the
     release's own package only (``release_kernel_env``).
     """
-    from autograder.release import release
+    from autograder.release.build import release
 
     out = release(assignment, out=tmp_path / "release" / assignment, with_reference=True)
     for source in sorted((COURSE / "source" / assignment).glob("*.ipynb")):

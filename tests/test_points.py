@@ -17,8 +17,11 @@ import shutil
 
 import pytest
 
-from autograder import autograde, config, gradescope, notebooks, points, release
-from autograder.samples import samples_for, write_sample
+from autograder import autograde, config, gradescope
+from autograder.notebook import nbgrade
+from autograder.output import points
+from autograder.release import build
+from coursetools.samples import samples_for, write_sample
 
 HEADERS = {"assignment1": ("conv_pool.ipynb",), "assignment2": ("lenet5.ipynb",)}  # assignment -> its notebook
 
@@ -39,7 +42,7 @@ def test_header_grades_results_gradebook_and_feedback_agree(tmp_path, name):
 
     total, stated = points.stated(path)  # the header states the total and its three kinds of points
     package, notebook, written = stated.package, stated.autograded, stated.written
-    course = notebooks.base_course(name, config.COURSE_ROOT, tmp_path / "work")  # the grader's gradebook
+    course = nbgrade.base_course(name, config.COURSE_ROOT, tmp_path / "work")  # the grader's gradebook
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         graded = gradebook.find_notebook(path.stem, name)
         autograded_max, manual_max = graded.max_code_score, graded.max_written_score
@@ -90,7 +93,7 @@ MISMATCH = r"differ from what is graded.*\n  package: the header says 88, the co
 def test_release_autograde_and_gradescope_refuse_a_point_value_the_header_does_not_state(tmp_path):
     configs = _changed_config(tmp_path)
     with pytest.raises(points.PointsMismatch, match=MISMATCH):
-        release.release("assignment1", tmp_path / "out", course_root=config.COURSE_ROOT, config_dir=configs)
+        build.release("assignment1", tmp_path / "out", course_root=config.COURSE_ROOT, config_dir=configs)
     assert not (tmp_path / "out").exists()
     with pytest.raises(points.PointsMismatch, match=MISMATCH):
         autograde.autograde("assignment1", tmp_path / "no-submissions", tmp_path / "graded", config_dir=configs,
@@ -155,7 +158,7 @@ def test_extra_credit_is_stated_by_the_header_and_counted_in_no_maximum(tmp_path
 
 
 def test_every_statement_of_a_score_names_the_extra_credit_beside_the_maximum():
-    from autograder import scores
+    from autograder import results as scores
     assert scores.total_statement(80, 112, 12, extra=9, extra_max=12) == (
         "80 of 112 autograded + 9 of 12 extra credit; 12 written points to be graded (total 124)")
     assert scores.total_statement(80, 112, 12) == "80 of 112 autograded; 12 written points to be graded (total 124)"

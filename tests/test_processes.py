@@ -1,7 +1,7 @@
-"""``autograder.processes.run_jobs``: the order of starts, ends and follow-ups."""
+"""``autograder.sandbox.processes.run_jobs``: the order of starts, ends and follow-ups."""
 import sys
 
-from autograder import processes
+from autograder.sandbox import processes
 
 
 def job(tmp_path, key, seconds=0.0):

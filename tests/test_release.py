@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import config, markers, release
+from autograder import config
+from autograder.release import build as release, markers
 
 REPO = config.REPO_ROOT
 PACKAGE = REPO / "cs7150"
@@ -341,7 +342,7 @@ def test_builds_on_is_checked(tmp_path, builds_on, words):
 def test_release_cli_reports_an_unknown_assignment(capsys):
     import argparse
 
-    from autograder import release_cli
+    from autograder.cli import release as release_cli
     parser = argparse.ArgumentParser()
     release_cli.configure(parser)
     assert release_cli.run(parser.parse_args(["no-such-assignment"])) == 1
@@ -360,8 +361,8 @@ def test_leak_check_finds_a_copied_solution_line(tmp_path):
 
 def test_commands_plug_into_the_cs7150_cli(monkeypatch, capsys):
     from coursetools import cli
-    monkeypatch.setitem(cli.COMMANDS, "release", ("autograder.release_cli", "build a student release"))
-    monkeypatch.setitem(cli.COMMANDS, "autograde", ("autograder.autograde_cli", "grade submissions"))
+    monkeypatch.setitem(cli.COMMANDS, "release", ("autograder.cli.release", "build a student release"))
+    monkeypatch.setitem(cli.COMMANDS, "autograde", ("autograder.cli.autograde", "grade submissions"))
     for command in ("release", "autograde"):
         with pytest.raises(SystemExit) as done:
             cli.main([command, "--help"])
@@ -375,7 +376,7 @@ def test_version_and_the_usage_error_statuses(capsys):
     "graded with problems" (3); the autograder's former ``--quiet`` is a usage error naming ``--no-progress``,
     the one name ``train`` and ``compare`` use too."""
     import tomllib
-    from autograder import autograde_cli
+    from autograder.cli import autograde as autograde_cli
     from coursetools import cli
     version = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]["version"]
     with pytest.raises(SystemExit) as done:
@@ -389,7 +390,7 @@ def test_version_and_the_usage_error_statuses(capsys):
     with pytest.raises(SystemExit) as done:
         cli.main(["autograde", "assignment1", "--submisions", "x"])
     assert done.value.code == 2
-    for module in ("autograder.autograde_cli", "coursetools.train_cli", "coursetools.compare_cli"):
+    for module in ("autograder.cli.autograde", "coursetools.train_cli", "coursetools.compare_cli"):
         parser = cli.build_parser(next(k for k, (m, _) in cli.COMMANDS.items() if m == module))
         text = parser.format_help() + "".join(a.format_help() for a in parser._subparsers._group_actions[0].choices.values())
         assert "--no-progress" in text and "--quiet" not in text, module

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import config, markers, release
+from autograder import config
+from autograder.release import build, markers
 
 COURSE = config.COURSE_ROOT
 RUN_NOTEBOOK = r"""
@@ -72,13 +73,13 @@ def student(request, tmp_path_factory):
         pytest.skip("builds fresh virtual environments (minutes): run with -m alone (make release-check)")
     name = request.param
     root = tmp_path_factory.mktemp(f"alone-{name}")
-    built = release.release(name, root / "built" / name)
+    built = build.release(name, root / "built" / name)
     folder = root / "student" / name
     shutil.copytree(built, folder)
     assignment = config.load(name)
     for rel in assignment.student_files:  # the student's own work, here the reference solutions
         (folder / rel).write_text(markers.unmark_source((config.REPO_ROOT / rel).read_text(), rel))
-    for notebook in json.loads((folder / "release.json").read_text())["notebooks"]:
+    for notebook in json.loads((folder / "build.json").read_text())["notebooks"]:
         shutil.copy2(COURSE / "source" / name / notebook, folder / notebook)
     home, venv = root / "home", root / "venv"
     home.mkdir()
@@ -112,7 +113,7 @@ def test_nothing_of_the_repository_is_importable(student):
 
 def test_the_notebook_runs_top_to_bottom(student):
     folder, venv, env = student
-    for notebook in json.loads((folder / "release.json").read_text())["notebooks"]:
+    for notebook in json.loads((folder / "build.json").read_text())["notebooks"]:
         result = subprocess.run([str(venv / "bin" / "python"), "-c", RUN_NOTEBOOK, notebook, str(folder)],
                                 env=env, cwd=folder, capture_output=True, text=True, timeout=3600)
         assert result.returncode == 0, f"{notebook}:\n{result.stdout[-3000:]}\n{result.stderr[-2000:]}"
@@ -123,7 +124,7 @@ def test_hand_in_packs_the_graded_files(student):
     result = subprocess.run([str(venv / "bin" / "python"), "-m", "cs7150.handin"], env=env, cwd=folder,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    manifest = json.loads((folder / "release.json").read_text())
+    manifest = json.loads((folder / "build.json").read_text())
     with zipfile.ZipFile(folder / f"{manifest['assignment']}_submission.zip") as archive:
         assert archive.namelist() == manifest["handin"]
     assert "still not implemented" not in result.stdout

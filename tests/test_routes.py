@@ -35,10 +35,12 @@ from pathlib import Path
 
 import pytest
 
-from autograder import config, gradescope, isolation, release
-from autograder.corpus import update_table
-from autograder.corpus.disruption import disrupted, write_blank
-from autograder.samples import Sample, write_sample
+from autograder import config, gradescope
+from autograder.release import build
+from autograder.sandbox import isolation
+from corpus import update_table
+from corpus.disruption import disrupted, write_blank
+from coursetools.samples import Sample, write_sample
 
 REPO = config.REPO_ROOT
 ASSIGNMENT = "assignment1"
@@ -288,7 +290,7 @@ def route_nbgrader(subs, tmp, deps, notebooks: bool) -> Graded:
     sections = config.all_sections(ASSIGNMENT)
     for student in STUDENTS:
         folder = course / "submitted" / student / ASSIGNMENT
-        release.stub_package(REPO / config.PACKAGE_NAME, folder / config.PACKAGE_NAME, release.stub_message(sections))
+        build.stub_package(REPO / config.PACKAGE_NAME, folder / config.PACKAGE_NAME, build.stub_message(sections))
         shutil.copytree(subs / student, folder, dirs_exist_ok=True)
         for data in config.load(ASSIGNMENT).data:
             shutil.copytree(REPO / data, folder / data)

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import autograde, report, shards
-from autograder.samples import write_samples
+from autograder import autograde
+from autograder.output import report, shards
+from coursetools.samples import write_samples
 from coursetools import cli
 
 LIMITS = autograde.Limits(wall_s=10, case_s=4)
@@ -75,7 +76,7 @@ def test_shards_are_disjoint_cover_the_class_and_do_not_depend_on_the_process():
         parts = [[s for s in ids if shards.Shard(k, count).holds(s)] for k in range(1, count + 1)]
         assert sorted(sum(parts, [])) == ids
         assert min(map(len, parts)) > 0.6 * len(ids) / count  # no shard far from its share
-    code = "from autograder import shards; print([shards.shard_of(f'student{i:03d}', 7) for i in range(300)])"
+    code = "from autograder.output import shards; print([shards.shard_of(f'student{i:03d}', 7) for i in range(300)])"
     other = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONHASHSEED": "123"},
                            capture_output=True, text=True, check=True).stdout
     assert json.loads(other) == [shards.shard_of(s, 7) for s in ids]

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from autograder import isolation, processes
+from autograder.sandbox import isolation, processes
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("ipcmk") or not os.path.isdir("/run/lock"),
                                 reason="needs root (a throwaway uid), util-linux's ipcmk and /run/lock")

@@ -1,0 +1,870 @@
+"""nbgrader's Execute, with every test cell run in the grader's process: the student's kernel only answers calls.
+
+``nbgrader autograde`` runs a notebook top to bottom in one kernel, so code a
+student adds anywhere (or writes in an answer cell) shares the test cells'
+namespace and process: it can redefine the locked helpers, rebind a function
+under test, swallow exceptions, rewrite later cells before they run, or read
+the hidden tests from the kernel's input history. ``ExecuteApart`` (set as
+``Autograde.autograde_preprocessors``' executor in
+``assignments/nbgrader_config.py``, so plain ``nbgrader autograde`` uses it
+too) takes the test cells out of the kernel:
+
+1. before the kernel starts, the notebook file nbgrader left in the kernel's
+   folder (with the hidden tests put back) is rewritten without them (for
+   every assignment, also those whose tests still run in the kernel);
+2. every cell but the autograded test cells runs in the student's kernel as
+   nbgrader would run it; where a test cell stood, the kernel only records
+   which objects the names that the test reads are bound to at that point
+   (a *snapshot*; plain values are copied and sent to the grader);
+3. once the last cell ran, each test cell runs here, in nbgrader's process:
+   its source and the helper cells' (``setup`` and ``*_helpers``, locked) come
+   from the gradebook, never from the submitted notebook; a name the test
+   reads that those do not define is the student's: a plain value from the
+   snapshot, or a function that is called *in the kernel* with arguments sent
+   from here (pickled) and whose result comes back as plain data only
+   (literals, NumPy arrays and tensors as ``.npy`` bytes checked before they
+   are loaded, an exception's class and message), never as an object; a
+   PyTorch model comes back as a description of ``torch.nn`` built-in layers
+   (``LAYERS``: type names, constructor arguments, training flags, parameters
+   and buffers as arrays) that ``build_module`` checks and rebuilds here from
+   ``torch.nn`` itself, and a model of any other class as a ``StudentModel``
+   whose every use fails, saying what a model must be (a snapshot keeps a
+   value's models in the kernel and sends each in a reply of its own when the
+   test's namespace is built, so a value holding many stays under the reply
+   limit);
+4. the test cell's verdict (its stdout, or its error) becomes its outputs,
+   which nbgrader then scores as usual; nothing the kernel prints while it
+   answers calls is shown anywhere, and no cell of the student's runs after
+   the first hidden input was sent. All test cells run first without their
+   hidden lines (their outputs: what the page shows), then the cells with
+   hidden tests in full (their verdict only: a failure there adds its
+   exception's class and "a hidden test failed"), so no text shown, not even
+   a value a student's function returned, was produced after the kernel had
+   seen a hidden input.
+
+So a test cell's helpers, comparisons and assertions are out of the student's
+reach; the student's code decides only what its own functions return. Hidden
+tests never enter the kernel (only the inputs of the calls they make, after
+every output that is shown was produced).
+
+Package functions (``cs7150/*.py``, the files of ``student_files``) are graded
+by ``cs7150 autograde`` alone: a test cell that reads a name the helper cells
+bind to one of them, or imports a student file, fails with a message for the
+instructor instead of testing whatever the kernel holds.
+"""
+from __future__ import annotations
+
+import ast
+import base64
+import builtins
+import contextlib
+import copy
+import io
+import json
+import os
+import pickle
+import re
+import secrets
+import sys
+import traceback
+from pathlib import Path
+
+import numpy as np
+from nbformat import NotebookNode
+from nbgrader.preprocessors import ClearHiddenTests, Execute
+from traitlets import Integer, List, Unicode
+
+from autograder import config
+from autograder.notebook.evidence import FAILED, GRADING_PROOF_ENV, NOT_RUN, PASSED, RECORD
+
+HELPER_IDS = re.compile(r"^(setup|.*_helpers)$")  # locked cells the grader runs before a notebook's test cells
+MAX_REPLY_CHARS = 64 * 2**20  # one answer of the kernel, as text
+MAX_DEPTH = 40  # nesting of a returned value
+HIDDEN_FAILURE = "a hidden test failed (hidden tests show no details)"
+HIDDEN_ENAME = "HiddenTestFailure"  # one name for every hidden failure: which exception it was says nothing either
+
+# The torch.nn layers a model from the kernel may be made of: name -> {constructor argument: check of its value}
+# (Conv2d's and Linear's ``bias`` is a bool: whether it has one). A model is sent as a description (these names,
+# arguments, children, training flags, parameters and buffers as arrays) and rebuilt here from torch.nn itself.
+def _size(value) -> bool:
+    return (type(value) is int and value >= 0) or (type(value) is tuple and 0 < len(value) <= 3
+                                                   and all(type(v) is int and v >= 0 for v in value))
+
+
+def _flag(value) -> bool:
+    return type(value) is bool
+
+
+def _number(value) -> bool:
+    return type(value) in (int, float) and value >= 0
+
+
+def _optional_number(value) -> bool:
+    return value is None or _number(value)
+
+
+LAYERS = {
+    "Sequential": {},
+    "Conv2d": {"in_channels": _size, "out_channels": _size, "kernel_size": _size, "stride": _size,
+               "padding": lambda v: _size(v) or v in ("same", "valid"), "dilation": _size, "groups": _size,
+               "padding_mode": lambda v: v in ("zeros", "reflect", "replicate", "circular"), "bias": _flag},
+    "Linear": {"in_features": _size, "out_features": _size, "bias": _flag},
+    "ReLU": {"inplace": _flag},
+    "MaxPool2d": {"kernel_size": _size, "stride": _size, "padding": _size, "dilation": _size, "return_indices": _flag,
+                  "ceil_mode": _flag},
+    "AvgPool2d": {"kernel_size": _size, "stride": _size, "padding": _size, "ceil_mode": _flag,
+                  "count_include_pad": _flag, "divisor_override": lambda v: v is None or (type(v) is int and v > 0)},
+    "Flatten": {"start_dim": lambda v: type(v) is int, "end_dim": lambda v: type(v) is int},
+    "BatchNorm1d": {"num_features": _size, "eps": _number, "momentum": _optional_number, "affine": _flag,
+                    "track_running_stats": _flag},
+    "BatchNorm2d": {"num_features": _size, "eps": _number, "momentum": _optional_number, "affine": _flag,
+                    "track_running_stats": _flag},
+    "Dropout": {"p": lambda v: _number(v) and v <= 1, "inplace": _flag},
+    "Identity": {},
+}
+_MADE_ON_META = ("Conv2d", "Linear", "BatchNorm1d", "BatchNorm2d")  # layers with parameters: built without memory first
+
+# Runs in the student's kernel (its namespace is the kernel's globals). It is
+# the same for everyone and secret to no one: whatever the student changes in
+# it changes only what their own functions appear to return.
+BRIDGE = r'''
+def _cs7150_bridge():
+    import base64, copy, io, pickle, sys
+    snapshots = {}
+    tag = "\x00cs7150:"
+    LAYERS = %r
+
+    def encode(value, depth=0, kept=None):
+        """Plain data for ``value``; with ``kept`` (a list), a model is kept there and sent as its index."""
+        if depth > 40:
+            return (tag + "object", "a value nested too deeply")
+        if value is None or isinstance(value, (bool, int, str, bytes, complex)):
+            return value
+        if isinstance(value, float):
+            return value if value == value and abs(value) != float("inf") else (tag + "float", repr(value))
+        if is_module(value) and kept is not None:
+            kept.append(value)
+            return (tag + "model", len(kept) - 1)
+        if is_module(value):
+            return describe(value, depth)
+        kind = type(value).__module__.split(".")[0]
+        if kind == "numpy":
+            import numpy
+            if isinstance(value, numpy.generic):
+                return encode(value.item(), depth + 1)
+            if isinstance(value, numpy.ndarray) and value.dtype.kind in "biufc":
+                buffer = io.BytesIO()
+                numpy.save(buffer, value, allow_pickle=False)  # (ascontiguousarray would make a 0-d array 1-d)
+                return (tag + "ndarray", base64.b64encode(buffer.getvalue()).decode("ascii"))
+        if kind == "torch" and hasattr(value, "detach"):
+            array = encode(value.detach().cpu().numpy(), depth + 1)
+            return (tag + "tensor", array[1], bool(value.requires_grad), str(value.device.type))
+
+        if isinstance(value, dict):
+            return (tag + "dict", [(encode(k, depth + 1), encode(v, depth + 1, kept)) for k, v in value.items()])
+        if isinstance(value, (list, tuple, set, frozenset)):
+            items = [encode(v, depth + 1, kept) for v in value]
+            return items if type(value) is list else (tag + type(value).__name__ if type(value) in (tuple, set, frozenset) else tag + "tuple", items)
+        return (tag + "object", type(value).__qualname__)
+
+    def is_module(value):
+        torch = sys.modules.get("torch")
+        return torch is not None and isinstance(value, torch.nn.Module)
+
+    def describe(module, depth):
+        """A torch.nn built-in layer as data: its type's name, constructor arguments, training flag, children and
+        own parameters and buffers (the grader rebuilds it); any other module as its type's name only."""
+        import torch
+        name = type(module).__name__
+        if name not in LAYERS or type(module) is not getattr(torch.nn, name, None) or depth > 40:
+            return (tag + "object", type(module).__qualname__, "module")
+        arguments = {argument: getattr(module, argument) for argument in LAYERS[name]}
+        if name in ("Conv2d", "Linear"):
+            arguments["bias"] = module.bias is not None
+        own = [*module.named_parameters(recurse=False), *module.named_buffers(recurse=False)]
+        return (tag + "module", name, encode(arguments, depth + 1), bool(module.training),
+                [(child_name, describe(child, depth + 1)) for child_name, child in module.named_children()],
+                [(key, encode(tensor.detach().cpu().numpy(), depth + 1)) for key, tensor in own if tensor is not None])
+
+    def snapshot(key, names):
+        found, namespace = {}, globals()
+        for name in names:
+            if name not in namespace:
+                continue
+            value = namespace[name]
+            if callable(value) and not is_module(value):  # a model is a value: it is sent as its description
+                snapshots.setdefault(key, {})[name] = value
+                found[name] = ("function",)
+            else:
+                try:
+                    value = copy.deepcopy(value)
+                except Exception:
+                    pass
+                found[name] = ("value", encode(value, 0, snapshots.setdefault(key, {}).setdefault("\x00models", [])))
+        return repr(found)
+
+    def fetch(key, index):
+        """The description of a model a snapshot kept (one reply per model: a value may hold many)."""
+        try:
+            return repr(("value", describe(snapshots[key]["\x00models"][index], 0)))
+        except BaseException as error:
+            return repr(("raise", [c.__name__ for c in type(error).__mro__], str(error)[:2000]))
+
+    def call(key, name, payload):
+        args, kwargs = pickle.loads(base64.b64decode(payload))
+        try:
+            return repr(("value", encode(snapshots[key][name](*args, **kwargs))))
+        except BaseException as error:
+            return repr(("raise", [c.__name__ for c in type(error).__mro__], str(error)[:2000]))
+
+    return snapshot, call, fetch
+
+_cs7150_snapshot, _cs7150_call, _cs7150_fetch = _cs7150_bridge()
+del _cs7150_bridge
+''' % ({name: tuple(arguments) for name, arguments in LAYERS.items()},)
+
+
+class KernelError(RuntimeError):
+    """The student's kernel did not answer a call (it died, timed out, or sent something unreadable)."""
+
+
+class StudentObject:
+    """What the grader sees of a returned object that is not plain data: its type's name only."""
+
+    def __init__(self, type_name: str):
+        self.type_name = type_name
+
+    def __repr__(self) -> str:
+        return f"<an object of type {self.type_name}>"
+
+
+MODEL_RULE = ("models are sent to the grader as a description and rebuilt there, so a model must be an "
+              "nn.Sequential (or one torch.nn layer) of the torch.nn layers " + ", ".join(sorted(LAYERS)))
+
+
+class StudentModel(StudentObject):
+    """A model from the kernel that the grader cannot rebuild: every use fails, saying why."""
+
+    def __init__(self, type_name: str, why: str):
+        super().__init__(type_name)
+        self.why = why
+
+    def _refuse(self, *args, **kwargs):
+        raise TypeError(f"the notebook's model is a {self.type_name} ({self.why}): {MODEL_RULE}")
+
+    def __getattr__(self, name):
+        if name.startswith("__") or name in ("type_name", "why"):
+            raise AttributeError(name)
+        self._refuse()
+
+    __call__ = __reduce__ = __reduce_ex__ = __iter__ = _refuse
+
+
+def build_module(name: str, arguments, training, children, state, depth: int = 0):
+    """A fresh torch.nn module from a kernel's description (``LAYERS`` only, arguments checked, arrays of the
+    shapes the arguments imply), or a ``StudentModel`` saying what could not be rebuilt."""
+    import torch
+    from torch import nn
+
+    if depth > MAX_DEPTH or name not in LAYERS:
+        return StudentModel(str(name), "not a torch.nn layer the grader rebuilds")
+    checks = LAYERS[name]
+    arguments = decode(arguments, depth + 1)
+    if not (isinstance(arguments, dict) and arguments.keys() == checks.keys()
+            and all(check(arguments[key]) for key, check in checks.items()) and type(training) is bool):
+        return StudentModel(name, f"its arguments {arguments!r} are not those of an nn.{name}")
+    if not (isinstance(children, list) and isinstance(state, list)):
+        return StudentModel(name, "an unreadable description")
+    try:
+        if name == "Sequential":
+            built = [(child_name, decode(child, depth + 1)) for child_name, child in children]
+            broken = next((child for _, child in built if not isinstance(child, nn.Module)), None)
+            if broken is not None:
+                kind = getattr(broken, "type_name", type(broken).__name__)
+                return StudentModel(f"nn.Sequential holding a {kind}", getattr(broken, "why", "not a layer"))
+            from collections import OrderedDict
+            module = nn.Sequential(OrderedDict((str(child_name), child) for child_name, child in built))
+        else:
+            if children:
+                return StudentModel(name, f"an nn.{name} with children of its own")
+            module = getattr(nn, name)(**arguments, **({"device": "meta"} if name in _MADE_ON_META else {}))
+        expected = {key: tuple(t.shape) for key, t in
+                    [*module.named_parameters(recurse=False), *module.named_buffers(recurse=False)] if t is not None}
+        arrays = {str(key): decode(array, depth + 1) for key, array in state}
+        shapes = {key: tuple(getattr(array, "shape", ())) for key, array in arrays.items()}
+        if shapes != expected or not all(isinstance(a, np.ndarray) for a in arrays.values()):
+            return StudentModel(name, f"its parameters {shapes} are not the {expected} of its arguments")
+        if name in _MADE_ON_META:
+            module = module.to_empty(device="cpu")
+        with torch.no_grad():
+            for key, tensor in [*module.named_parameters(recurse=False), *module.named_buffers(recurse=False)]:
+                if tensor is not None:
+                    tensor.copy_(torch.from_numpy(arrays[key]))
+    except (TypeError, ValueError, RuntimeError, KeyError, AttributeError, IndexError) as error:
+        return StudentModel(name, f"it could not be rebuilt: {type(error).__name__}: {str(error)[:200]}")
+    module.training = training  # this module's own flag; its children carry theirs
+    return module
+
+
+def read_npy(data: bytes) -> np.ndarray:
+    """A numeric array from ``.npy`` bytes, its header checked before anything is allocated.
+
+    Raises ValueError for a pickled, non-numeric or truncated array.
+    """
+    stream = io.BytesIO(data)
+    version = np.lib.format.read_magic(stream)
+    readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+    if version not in readers:
+        raise ValueError(f".npy format version {version}")
+    shape, _, dtype = readers[version](stream)
+    if dtype.kind not in "biufc" or np.prod(shape, dtype=np.float64) * dtype.itemsize > len(data):
+        raise ValueError("not a numeric array of the size sent")
+    stream.seek(0)
+    return np.load(stream, allow_pickle=False)
+
+
+def _npy_bytes(text) -> bytes:
+    """The ``.npy`` bytes the bridge sent as base64 text."""
+    if not isinstance(text, str):
+        raise ValueError("an array not sent as base64 text")
+    return base64.b64decode(text.encode("ascii"), validate=True)
+
+
+def decode(value, depth: int = 0, fetch=None):
+    """Plain data from what the kernel's bridge encoded (``ast.literal_eval`` output); never runs code.
+
+    ``fetch(index)``: the encoded description of the model a snapshot kept at ``index`` (asked of the kernel)."""
+    if depth > MAX_DEPTH:
+        raise ValueError("a value nested too deeply")
+    if isinstance(value, list):
+        return [decode(v, depth + 1, fetch) for v in value]
+    if not (isinstance(value, tuple) and value and isinstance(value[0], str) and value[0].startswith("\x00cs7150:")):
+        if isinstance(value, tuple):
+            return tuple(decode(v, depth + 1, fetch) for v in value)
+        return value
+    kind, rest = value[0][len("\x00cs7150:"):], value[1:]
+    if kind == "float":
+        return float(rest[0])
+    if kind == "ndarray":
+        return read_npy(_npy_bytes(rest[0]))
+    if kind == "tensor":
+        import torch
+        tensor = torch.from_numpy(read_npy(_npy_bytes(rest[0])))
+        if len(rest) > 2 and rest[2] != "cpu":  # its values came back; where it lived shows, but it holds none here
+            tensor = tensor.to("meta")
+        return tensor.requires_grad_(bool(rest[1])) if tensor.is_floating_point() else tensor
+    if kind == "module" and len(rest) == 5:
+        return build_module(*rest, depth=depth)
+    if kind == "object" and len(rest) == 2 and rest[1] == "module":
+        return StudentModel(str(rest[0]), "not a torch.nn layer the grader rebuilds")
+    if kind == "dict":
+        return {decode(k, depth + 1): decode(v, depth + 1, fetch) for k, v in rest[0]}
+    if kind in ("tuple", "set", "frozenset"):
+        return {"tuple": tuple, "set": set, "frozenset": frozenset}[kind](decode(v, depth + 1, fetch) for v in rest[0])
+    if kind == "model" and fetch is not None and len(rest) == 1 and type(rest[0]) is int:
+        return decode(fetch(rest[0]), depth)
+    return StudentObject(str(rest[0]))
+
+
+def _exception(names, message: str) -> BaseException:
+    """The first built-in exception class among ``names`` (a raised exception's MRO), with ``message``."""
+    for name in names:
+        kind = getattr(builtins, str(name), None)
+        if isinstance(kind, type) and issubclass(kind, Exception):
+            return kind(str(message))
+    return RuntimeError(f"{names[0] if names else 'an exception'}: {message}")
+
+
+def free_names(source: str) -> set[str]:
+    """Names a cell reads that it never binds (anywhere in it), builtins left out."""
+    tree = ast.parse(source)
+    read, bound = set(), set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (read if isinstance(node.ctx, ast.Load) else bound).add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bound.add(node.name)
+    return read - bound - set(dir(builtins))
+
+
+def imported_modules(source: str) -> set[str]:
+    """The modules a cell imports (``import a.b`` and ``from a.b import c`` give ``a.b``)."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+    return found
+
+
+def hidden_line_numbers(source: str, begin: str, end: str) -> set[int]:
+    """1-based numbers of the lines inside a cell's hidden-test regions (delimiters matched as nbgrader does)."""
+    numbers, hidden = set(), False
+    for number, line in enumerate(source.splitlines(), 1):
+        if begin in line:
+            hidden = True
+        elif end in line:
+            hidden = False
+        elif hidden:
+            numbers.add(number)
+    return numbers
+
+
+def strip_magics(source: str) -> str:
+    """A cell's source without IPython's line magics and shell escapes (the grader runs plain Python)."""
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+
+
+def student_modules() -> set[str]:
+    """Module names of every assignment's student files (``cs7150.conv``, ...)."""
+    modules = set()
+    for path in sorted(config.ASSIGNMENTS_DIR.glob("*.json")):
+        for rel in json.loads(path.read_text(encoding="utf-8")).get("student_files", []):
+            modules.add(rel[:-len(".py")].replace("/", "."))
+    return modules
+
+
+def helper_namespace(sources: list[tuple[str, str]]) -> tuple[dict, set[str]]:
+    """Run the helper cells' ``(grade_id, source)`` here; return their namespace and the package names left out.
+
+    A name bound to a function, class or module of a student file (the
+    reference's, in this process) is left out of the namespace and reported,
+    so that no test cell can grade the reference instead of the student.
+    """
+    namespace = {"__name__": "__cs7150_checks__", "__builtins__": builtins}
+    with contextlib.redirect_stdout(io.StringIO()):
+        import matplotlib
+        matplotlib.use("Agg")
+        for grade_id, source in sources:
+            exec(compile(strip_magics(source), f"<helper cell {grade_id}>", "exec"), namespace)
+        import matplotlib.pyplot as plt
+        plt.close("all")
+    modules = student_modules()
+    package = {name for name, value in namespace.items()
+               if (getattr(value, "__name__", None) if isinstance(value, type(sys)) else getattr(value, "__module__", None))
+               in modules}
+    for name in package:
+        del namespace[name]
+    return namespace, package
+
+
+class KernelFunction:
+    """A function of the student's notebook, called in their kernel; only plain data comes back."""
+
+    def __init__(self, bridge: "Bridge", key: str, name: str):
+        self._bridge, self._key, self.__name__ = bridge, key, name
+
+    def __call__(self, *args, **kwargs):
+        payload = base64.b64encode(pickle.dumps((args, kwargs), protocol=4)).decode("ascii")
+        status, *rest = self._bridge.ask(f"_cs7150_call({self._key!r}, {self.__name__!r}, {payload!r})")
+        if status == "value":
+            result = decode(rest[0])
+            if isinstance(result, StudentModel):  # a model the grader cannot rebuild fails where it is returned
+                result._refuse()
+            return result
+        raise _exception(*rest)
+
+    def __repr__(self) -> str:
+        return f"<the notebook's function {self.__name__}>"
+
+
+class Bridge:
+    """Asks the student's kernel (through the executor's client) and reads its answers as literals only."""
+
+    def __init__(self, executor: "ExecuteApart"):
+        self.executor = executor
+        self.ready = False
+
+    def ask(self, code: str):
+        executor = self.executor
+        if not executor.run_sync_alive():
+            raise KernelError("the notebook's kernel is not running any more (it died or was stopped)")
+        try:
+            reply = executor.run_interactive(("" if self.ready else BRIDGE) + f"\n_cs7150_answer = {code}",
+                                             user_expressions={"answer": "_cs7150_answer"})
+        except TimeoutError:
+            executor.interrupt()
+            raise KernelError(f"the notebook's kernel did not answer within {executor.call_timeout} s") from None
+        self.ready = True
+        content = reply.get("content", {})
+        answer = content.get("user_expressions", {}).get("answer", {})
+        text = answer.get("data", {}).get("text/plain") if isinstance(answer, dict) else None
+        if content.get("status") != "ok" or not isinstance(text, str) or len(text) > MAX_REPLY_CHARS:
+            raise KernelError("the notebook's kernel did not answer (its bridge to the grader was broken)")
+        try:
+            return ast.literal_eval(ast.literal_eval(text))
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            raise KernelError("the notebook's kernel answered something the grader cannot read") from None
+
+
+class _HiddenAware(io.StringIO):
+    """stdout of a test cell: what it prints once a hidden line ran is dropped."""
+
+    def __init__(self, state: dict):
+        super().__init__()
+        self.state = state
+
+    def write(self, text: str) -> int:
+        return len(text) if self.state["hidden_ran"] else super().write(text)
+
+
+def run_test_cell(grade_id: str, source: str, namespace: dict, hidden: set[int]) -> list[NotebookNode]:
+    """Run a test cell here in ``namespace``; return its outputs (stdout, then an error if it failed).
+
+    Output printed after a hidden line ran is dropped; an error raised once a
+    hidden line ran shows its class and ``HIDDEN_FAILURE`` only.
+    """
+    filename = f"<test cell {grade_id}>"
+    state = {"hidden_ran": False}
+
+    def trace(frame, event, arg):
+        if frame.f_code.co_filename != filename:
+            return None
+        if event == "line" and frame.f_lineno in hidden:
+            state["hidden_ran"] = True
+        return trace
+
+    stdout, error = _HiddenAware(state), None
+    try:
+        code = compile(source, filename, "exec")
+        with contextlib.redirect_stdout(stdout):
+            sys.settrace(trace)
+            try:
+                exec(code, namespace)
+            finally:
+                sys.settrace(None)
+    except Exception as raised:  # the test's verdict: every exception fails the cell
+        error = raised
+    outputs = []
+    if stdout.getvalue():
+        outputs.append(NotebookNode(output_type="stream", name="stdout", text=stdout.getvalue()))
+    if error is not None:
+        ename = type(error).__name__
+        if state["hidden_ran"]:
+            ename, evalue, lines = HIDDEN_ENAME, HIDDEN_FAILURE, [f"{HIDDEN_ENAME}: {HIDDEN_FAILURE}"]
+        else:
+            evalue = str(error)
+            frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename.startswith("<")]
+            lines = [f"{f.filename}, line {f.lineno}: {f.line}" for f in frames] + [f"{ename}: {evalue}"]
+        outputs.append(NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=lines))
+    return outputs
+
+
+def _instructor_error(grade_id: str, message: str) -> list[NotebookNode]:
+    text = f"test cell {grade_id}: {message}"
+    return [NotebookNode(output_type="error", ename="GraderConfigurationError", evalue=text, traceback=[text])]
+
+
+def _not_run(why: str) -> list[NotebookNode]:
+    """The outputs of a test cell that did not run to completion here: a failure saying why."""
+    text = f"{NOT_RUN}: {why}"
+    return [NotebookNode(output_type="error", ename="TestNotRun", evalue=text, traceback=[text])]
+
+
+_proof: list[str] = []  # the job's proof, once taken out of the environment (one nbgrader process, many notebooks)
+
+
+def take_proof() -> str:
+    """The proof the grader put in this process's environment (``GRADING_PROOF_ENV``), removed from it so that no kernel
+    started from here inherits it; "" where there is none (plain nbgrader)."""
+    if not _proof:
+        _proof.append(os.environ.pop(GRADING_PROOF_ENV, ""))
+    return _proof[0]
+
+
+def verdict(outputs) -> str:
+    """``PASSED`` for a test cell's outputs with no error, else ``FAILED`` (nbgrader's own rule, on what ran here)."""
+    return FAILED if any(output.get("output_type") == "error" for output in outputs) else PASSED
+
+
+class ExecuteApart(Execute):
+    """nbgrader's ``Execute`` with the autograded test cells run in the grader's process (see the module), and a
+    record of every test cell's verdict in the notebook's metadata (``RECORD``): a test cell that did not run to
+    completion here (the kernel died before it, the grader could not run it) fails, saying why."""
+
+    call_timeout = Integer(120, help="Seconds the kernel may take to answer one call of a test cell").tag(config=True)
+    in_kernel = List(Unicode(), help="Assignments whose test cells run in the student's kernel as stock nbgrader "
+                     "runs them (an explicit, logged opt-out; every other assignment's run apart)").tag(config=True)
+
+    def preprocess(self, nb: NotebookNode, resources=None, km=None):
+        """Run the notebook's cells in the kernel, then its test cells here (nbconvert's loop, plus that step)."""
+        from nbclient import NotebookClient
+
+        proof = take_proof()
+        self._hide_tests_on_disk(nb, resources)
+        self._read_gradebook(nb, resources["nbgrader"])
+        nb.metadata.pop(RECORD, None)
+        if resources["nbgrader"]["assignment"] in self.in_kernel:
+            return self._preprocess_in_kernel(nb, resources, km, proof)
+        try:
+            self._base, self._package = helper_namespace(self._helpers)
+        except Exception as error:  # an instructor's helper cell that does not run here
+            self._base, self._package = None, f"{type(error).__name__}: {error}"
+        self._bridge, self._snapshots, self._pending, self._models = Bridge(self), {}, [], {}
+        self._interrupted = None
+        NotebookClient.__init__(self, nb, km)
+        self.reset_execution_trackers()
+        self._check_assign_resources(resources)
+        with self.setup_kernel():
+            info = self.wait_for_reply(self.kc.kernel_info())
+            self.nb.metadata["language_info"] = info["content"]["language_info"]
+            stopped, end = self._run_cells(resources, len(self.nb.cells))
+            if stopped is not None and self._pending:
+                # The test cells before the cell that ended the kernel are graded in a fresh kernel that ran the
+                # notebook again up to that cell (no hidden input has been sent yet); those after it do not run.
+                self._bridge, self._snapshots, self._pending, self._models = Bridge(self), {}, [], {}
+                if not self._restart():
+                    stopped = f"{stopped}, and no new kernel started to grade the cells before it"
+                elif self._run_cells(resources, end)[0] is not None:
+                    stopped = f"{stopped}, and again when the cells before it ran in a new kernel"
+                    self._pending = []
+            self._run_tests()
+        verdicts = {self._grade_id(cell): verdict(cell.outputs) for cell in self._pending}
+        for cell in self.nb.cells:
+            grade_id = self._grade_id(cell)
+            if cell.cell_type == "code" and grade_id in self._tests and grade_id not in verdicts:
+                cell.outputs = _not_run(stopped or "the cell was not reached")
+                verdicts[grade_id] = f"{NOT_RUN}: {stopped or 'the cell was not reached'}"
+        self._record(verdicts, "apart", proof)
+        self.set_widgets_metadata()
+        return self.nb, self.resources
+
+    def _run_cells(self, resources, end: int) -> tuple[str | None, int]:
+        """Run the notebook's first ``end`` cells (test cells: their snapshots); return why it stopped early (None:
+        it did not) and the index of the cell it stopped at."""
+        from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+        for index, cell in enumerate(self.nb.cells[:end]):
+            try:
+                self.preprocess_cell(cell, resources, index)
+            except DeadKernelError:  # the student's kernel died: the test cells after it do not run
+                why = f"the kernel died at cell {index + 1}"
+            except CellTimeoutError:
+                why = f"cell {index + 1} ran past the {self.timeout} s limit and did not stop when interrupted"
+            except Exception as error:  # noqa: BLE001 - nbclient's own failure on a cell: the rest do not run
+                why = f"cell {index + 1} could not be run ({type(error).__name__})"
+            else:
+                continue
+            self.log.warning("%s; the cells after it were not run", why)
+            return why, index
+        return None, end
+
+    async def _async_handle_timeout(self, timeout: int, cell=None):
+        """nbclient's: a cell past the time limit is interrupted (its error is the cell's output, and the notebook
+        goes on); one that does not stop when interrupted ends the kernel's run (CellTimeoutError)."""
+        from nbclient.exceptions import CellTimeoutError
+
+        if cell is not None and getattr(self, "_interrupted", None) is cell:
+            raise CellTimeoutError.error_from_timeout_and_cell("did not stop when interrupted", timeout, cell)
+        self._interrupted = cell
+        return await super()._async_handle_timeout(timeout, cell)
+
+    def _restart(self) -> bool:
+        """A fresh kernel in place of the one that ended (False where none became ready: the kernel manager and
+        client stay in place, so that nbclient's own clean-up still ends whatever started)."""
+        from nbclient.util import run_sync
+
+        try:
+            run_sync(self._async_restart)()
+            self.wait_for_reply(self.kc.kernel_info())
+            return True
+        except Exception:  # noqa: BLE001 - no second kernel: the tests before the end are not graded
+            self.log.warning("the kernel could not be started again", exc_info=True)
+            return False
+
+    async def _async_restart(self) -> None:
+        from nbclient.util import ensure_async
+
+        await ensure_async(self.kc.stop_channels())
+        await ensure_async(self.km.restart_kernel(now=True))
+        self.kc = self.km.client()
+        await ensure_async(self.kc.start_channels())
+        await ensure_async(self.kc.wait_for_ready(timeout=max(self.startup_timeout, 180)))
+        self.kc.allow_stdin = False
+
+    def _preprocess_in_kernel(self, nb: NotebookNode, resources, km, proof: str):
+        """Stock nbgrader execution (``in_kernel``), logged; a test cell counts as run only if this run ran it."""
+        self.log.warning("assignment %s: its test cells run in the student's kernel (ExecuteApart.in_kernel): "
+                         "code the student adds can change their verdicts", resources["nbgrader"]["assignment"])
+        tests = [cell for cell in nb.cells if cell.cell_type == "code" and self._grade_id(cell) in self._tests]
+        for cell in tests:
+            cell.outputs, cell.execution_count = [], None
+        nb, resources = super().preprocess(nb, resources, km)
+        verdicts = {}
+        for cell in tests:
+            if cell.execution_count is None:
+                cell.outputs = _not_run("the cell was not reached")
+                verdicts[self._grade_id(cell)] = f"{NOT_RUN}: the cell was not reached"
+            else:
+                verdicts[self._grade_id(cell)] = verdict(cell.outputs)
+        self.nb = nb
+        self._record(verdicts, "in-kernel", proof)
+        return nb, resources
+
+    def _record(self, verdicts: dict, executor: str, proof: str) -> None:
+        """Write what ran, and how, into the notebook's metadata (``RECORD``)."""
+        self.nb.metadata[RECORD] = {"executor": executor, "proof": proof, "tests": verdicts}
+
+    def _read_gradebook(self, nb: NotebookNode, info: dict) -> None:
+        """The test cells' and the helper cells' sources, as the instructor wrote them (from the gradebook)."""
+        from nbgrader.api import Gradebook
+
+        with Gradebook(info["db_url"]) as gradebook:
+            notebook = gradebook.find_notebook(info["notebook"], info["assignment"])
+            solutions = {cell.name for cell in notebook.solution_cells}
+            graded = {cell.name for cell in notebook.grade_cells}
+            self._tests = {cell.name: cell.source for cell in notebook.source_cells
+                           if cell.cell_type == "code" and cell.name in graded and cell.name not in solutions}
+            helpers = [(cell.name, cell.source) for cell in notebook.source_cells
+                       if cell.cell_type == "code" and cell.locked and HELPER_IDS.match(cell.name)
+                       and cell.name not in self._tests]
+        order = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+        self._helpers = sorted(helpers, key=lambda item: order.index(item[0]) if item[0] in order else len(order))
+
+    # -- the kernel side ------------------------------------------------------------------------------
+    def _grade_id(self, cell) -> str | None:
+        return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+    def preprocess_cell(self, cell, resources, index):
+        grade_id = self._grade_id(cell)
+        if cell.cell_type != "code" or grade_id not in getattr(self, "_tests", ()):
+            return super().preprocess_cell(cell, resources, index)
+        cell.outputs, cell.execution_count = [], None
+        key = f"{grade_id}-{secrets.token_hex(4)}"
+        try:
+            names = sorted(free_names(self._tests[grade_id]) - set(self._base or ()))
+            self._snapshots[grade_id] = (key, self._bridge.ask(f"_cs7150_snapshot({key!r}, {names!r})"))
+        except (KernelError, SyntaxError) as error:
+            self._snapshots[grade_id] = (key, error)
+        except Exception as error:  # the kernel went away mid-answer, or anything else: this test fails
+            self._snapshots[grade_id] = (key, KernelError(f"the notebook's kernel did not answer "
+                                                          f"({type(error).__name__})"))
+        self._pending.append(cell)
+        return cell, resources
+
+    async def _alive(self) -> bool:
+        from nbclient.util import ensure_async
+        return await ensure_async(self.km.is_alive())
+
+    async def _interactive(self, code: str, user_expressions: dict):
+        # silent: IPython runs no pre/post_run_cell hooks for a call (autoreload's look at every loaded module
+        # made a round trip 15 ms instead of 4 ms), counts no execution and keeps no history.
+        from nbclient.util import ensure_async
+        return await ensure_async(self.kc.execute_interactive(
+            code, silent=True, store_history=False, allow_stdin=False, user_expressions=user_expressions,
+            timeout=self.call_timeout, output_hook=lambda message: None))
+
+    async def _interrupt(self) -> None:
+        from nbclient.util import ensure_async
+        await ensure_async(self.km.interrupt_kernel())
+
+    def run_sync_alive(self) -> bool:
+        from nbclient.util import run_sync
+        return run_sync(self._alive)()
+
+    def run_interactive(self, code: str, user_expressions: dict):
+        from nbclient.util import run_sync
+        return run_sync(self._interactive)(code, user_expressions)
+
+    def interrupt(self) -> None:
+        from nbclient.util import run_sync
+        with contextlib.suppress(Exception):
+            run_sync(self._interrupt)()
+
+    def _hide_tests_on_disk(self, nb: NotebookNode, resources) -> None:
+        """Rewrite the notebook nbgrader left in the kernel's folder without its hidden tests."""
+        import nbformat
+
+        path = Path(resources.get("metadata", {}).get("path") or ".") / f"{resources.get('unique_key', '')}.ipynb"
+        if not path.is_file():
+            return
+        clean = copy.deepcopy(nb)
+        clear = ClearHiddenTests(config=self.config, enforce_metadata=False)
+        for cell in clean.cells:
+            cell.source = "\n".join(line for number, line in enumerate(cell.source.splitlines(), 1)
+                                    if number not in hidden_line_numbers(cell.source, clear.begin_test_delimeter,
+                                                                         clear.end_test_delimeter)
+                                    and clear.begin_test_delimeter not in line and clear.end_test_delimeter not in line)
+        path.write_text(nbformat.writes(clean), encoding="utf-8")
+
+    # -- the grader side ------------------------------------------------------------------------------
+    def _run_tests(self) -> None:
+        """Every test cell here: first all of them without their hidden lines (what they show), then the
+        cells with hidden tests in full (their verdict), so nothing shown depends on a hidden input."""
+        clear = ClearHiddenTests(config=self.config, enforce_metadata=False)
+        base, package = self._base, self._package
+        full = []
+        for cell in self._pending:
+            grade_id = self._grade_id(cell)
+            source = self._tests[grade_id]
+            try:
+                namespace = self._namespace(grade_id, base, package)
+                if not isinstance(namespace, dict):
+                    cell.outputs = namespace
+                    continue
+                hidden = hidden_line_numbers(source, clear.begin_test_delimeter, clear.end_test_delimeter)
+                visible = "\n".join("" if number in hidden or clear.begin_test_delimeter in line
+                                     or clear.end_test_delimeter in line else line
+                                     for number, line in enumerate(source.splitlines(), 1))
+                cell.outputs = run_test_cell(grade_id, visible, namespace, set())
+            except Exception as error:  # the grader's own failure to run it: the test fails, saying so
+                cell.outputs = _not_run(f"the grader could not run this test ({type(error).__name__})")
+                continue
+            if hidden and verdict(cell.outputs) == PASSED:
+                full.append((cell, grade_id, source, hidden))
+        for cell, grade_id, source, hidden in full:
+            try:
+                namespace = self._namespace(grade_id, base, package)
+                outputs = (run_test_cell(grade_id, source, namespace, hidden) if isinstance(namespace, dict)
+                           else namespace)
+            except Exception:  # noqa: BLE001 - whatever it was, the hidden tests did not pass
+                outputs = _not_run("the grader could not run the hidden tests")
+            if verdict(outputs) == FAILED:
+                cell.outputs.append(NotebookNode(output_type="error", ename=HIDDEN_ENAME, evalue=HIDDEN_FAILURE,
+                                                 traceback=[f"{HIDDEN_ENAME}: {HIDDEN_FAILURE}"]))
+
+    def _model(self, key: str, index: int):
+        """The encoded description of the model snapshot ``key`` kept at ``index`` (asked once, then remembered)."""
+        models = self._models
+        if (key, index) not in models:
+            try:
+                status, *rest = self._bridge.ask(f"_cs7150_fetch({key!r}, {int(index)})")
+            except KernelError as error:
+                status, rest = "raise", [str(error)]
+            models[key, index] = (rest[0] if status == "value" else
+                                  ("\x00cs7150:object", f"a model the kernel did not send ({rest[-1]})", "module"))
+        return models[key, index]
+
+    def _namespace(self, grade_id: str, base: dict | None, package) -> dict | list:
+        """A test cell's globals (the helpers' and the student's names), or the outputs of why it cannot run."""
+        source = self._tests[grade_id]
+        key, snapshot = self._snapshots[grade_id]
+        if base is None:
+            return _instructor_error(grade_id, f"the helper cells do not run in the grader: {package}")
+        names = free_names(source)
+        graded_package = sorted((names & package) | {m for m in imported_modules(source) if m in student_modules()})
+        if graded_package:
+            return _instructor_error(grade_id, f"it tests {', '.join(graded_package)}, package code that "
+                                     "cs7150 autograde grades; notebook test cells grade notebook code only")
+        if isinstance(snapshot, Exception):
+            return [NotebookNode(output_type="error", ename=type(snapshot).__name__, evalue=str(snapshot),
+                                 traceback=[str(snapshot)])]
+        if not isinstance(snapshot, dict):
+            return _not_run("the kernel's snapshot of the test's names could not be read")
+        namespace = dict(base)
+        for name, found in snapshot.items():
+            if name in base:
+                continue
+            try:
+                namespace[name] = (KernelFunction(self._bridge, key, name) if found[0] == "function"
+                                   else decode(found[1], fetch=lambda index, key=key: self._model(key, index)))
+            except Exception:  # noqa: BLE001 - an unreadable value: the name stays undefined (NameError in the test)
+                continue
+        return namespace

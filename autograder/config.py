@@ -53,39 +53,14 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder.kinds import KINDS, KindError
+
 AUTOGRADER_DIR = Path(__file__).resolve().parent
 REPO_ROOT = AUTOGRADER_DIR.parent
 PACKAGE_NAME = "cs7150"
 ASSIGNMENTS_DIR = AUTOGRADER_DIR / "assignments"
 COURSE_ROOT = REPO_ROOT / "assignments"
 
-TWIN_PARAMS = ("conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "fc1.weight", "fc1.bias", "fc2.weight",
-               "fc2.bias")  # NumpyLeNet5's params (and grads) keys, as LeNet5().state_dict()'s
-TWIN_OPTIONS = {"pool": ("max", "avg"), "activation": (True, False), "kernel_size": (3, 5, 7), "padding": (True, False),
-                "num_classes": tuple(range(2, 11))}  # a twin case's options, and the values they may take
-SCALAR_OUTPUTS = ("loss",)  # outputs that are one number (a Python float); saved and graded as 0-d arrays
-
-# kind -> (required case keys, optional case keys, names of the outputs graded)
-KINDS = {
-    "conv_forward": ({"x", "w", "conv_param"}, set(), ("out",)),
-    "conv_backward": ({"x", "w", "conv_param"}, set(), ("dx", "dw", "db")),
-    "max_pool_forward": ({"x", "pool_param"}, {"ties"}, ("out",)),
-    "max_pool_backward": ({"x", "pool_param"}, {"ties"}, ("dx",)),
-    "avg_pool_forward": ({"x", "pool_param"}, set(), ("out",)),
-    "avg_pool_backward": ({"x", "pool_param"}, set(), ("dx",)),
-    "batchnorm_forward": ({"x", "bn_param"}, set(), ("out", "running_mean", "running_var")),
-    "batchnorm_backward": ({"x", "bn_param"}, set(), ("dx", "dgamma", "dbeta")),
-    "spatial_batchnorm_forward": ({"x", "bn_param"}, set(), ("out", "running_mean", "running_var")),
-    "spatial_batchnorm_backward": ({"x", "bn_param"}, set(), ("dx", "dgamma", "dbeta")),
-    "affine_forward": ({"x", "w"}, set(), ("out",)),
-    "affine_backward": ({"x", "w"}, set(), ("dx", "dw", "db")),
-    "relu_forward": ({"x"}, {"zeros"}, ("out",)),
-    "relu_backward": ({"x"}, {"zeros"}, ("dx",)),
-    "softmax_loss": ({"x"}, {"scale"}, ("loss", "dx")),
-    "twin_forward": ({"x"}, {"options"}, ("logits",)),
-    "twin_grads": ({"x"}, {"options"}, ("logits", "loss", *(f"grads[{name}]" for name in TWIN_PARAMS))),
-}
-BN_CASE_KEYS = {"mode", "eps", "momentum"}  # a case's bn_param; the running statistics are drawn by the grader
 PARAM_NAMES = ("conv_param", "pool_param", "bn_param")
 DTYPES = ("float64", "float32")
 
@@ -147,7 +122,7 @@ class Part:
 
     @property
     def outputs(self) -> tuple[str, ...]:
-        return KINDS[self.kind][2]
+        return KINDS[self.kind].outputs
 
 
 @dataclass(frozen=True)
@@ -211,7 +186,7 @@ def _case(part_name: str, kind: str, index: int, raw) -> Case:
     where = f"{part_name} case {index}"
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected an object, got {raw!r}")
-    required, optional, _ = KINDS[kind]
+    required, optional = KINDS[kind].required, KINDS[kind].optional
     allowed = required | optional | {"points", "dtype", "name"}
     missing, unknown = required - raw.keys(), raw.keys() - allowed
     if missing or unknown:
@@ -225,20 +200,10 @@ def _case(part_name: str, kind: str, index: int, raw) -> Case:
         shape = raw.get(key)
         if key in required and not (isinstance(shape, list) and shape and all(isinstance(n, int) and n > 0 for n in shape)):
             raise ConfigError(f"{where}: {key!r} must be a shape (a list of positive ints), got {shape!r}")
-    if "bn_param" in required:
-        bn_param = raw.get("bn_param")
-        if not (isinstance(bn_param, dict) and bn_param.get("mode") in ("train", "test")
-                and bn_param.keys() <= BN_CASE_KEYS):
-            raise ConfigError(f"{where}: 'bn_param' must be an object with 'mode' ('train' or 'test') and optionally "
-                              f"'eps', 'momentum'; got {bn_param!r}")
-    options = raw.get("options", {})
-    if not (isinstance(options, dict) and options.keys() <= TWIN_OPTIONS.keys()
-            and all(value in TWIN_OPTIONS[key] and type(value) is type(TWIN_OPTIONS[key][0]) for key, value in options.items())):
-        raise ConfigError(f"{where}: 'options' must be an object of NumpyLeNet5 options {TWIN_OPTIONS}, got {options!r}")
-    if "scale" in raw and not (isinstance(raw["scale"], (int, float)) and not isinstance(raw["scale"], bool) and raw["scale"] > 0):
-        raise ConfigError(f"{where}: 'scale' must be a positive number, got {raw['scale']!r}")
-    if "zeros" in raw and not isinstance(raw["zeros"], bool):
-        raise ConfigError(f"{where}: 'zeros' must be true or false, got {raw['zeros']!r}")
+    try:
+        KINDS[kind].check(raw, where)
+    except KindError as error:
+        raise ConfigError(str(error)) from None
     name = raw.get("name") or f"case {index + 1}"
     return Case(name=name, points=points, spec=dict(raw))
 

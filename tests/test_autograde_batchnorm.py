@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from autograder import autograde, config
+from autograder.kinds import twin
 from autograder.package import cases
 from coursetools.samples import samples_for, write_samples
 from cs7150.numpy_lenet import NumpyLeNet5
@@ -72,9 +73,9 @@ def test_a_twin_case_with_a_bad_option_is_a_config_error(tmp_path, options, word
 def test_twin_cases_grade_the_graders_weights_and_every_gradient():
     prepared = [pc for pc in cases.prepare(config.load("assignment2")) if pc.part.kind.startswith("twin")]
     grads = next(pc for pc in prepared if pc.part.kind == "twin_grads")
-    assert set(grads.reference) == {"logits", "loss", *(f"grads[{name}]" for name in config.TWIN_PARAMS)}
+    assert set(grads.reference) == {"logits", "loss", *(f"grads[{name}]" for name in twin.PARAMS)}
     assert grads.reference["loss"].shape == ()
     call = grads.call()
-    assert call["construct"]["dtype"] == grads.case.dtype and set(call["fill"]["params"]) == set(config.TWIN_PARAMS)
-    seeded = cases.reference_twin(grads.case, {**grads.inputs, **NumpyLeNet5(dtype=grads.case.dtype).params})
+    assert call["construct"]["dtype"] == grads.case.dtype and set(call["fill"]["params"]) == set(twin.PARAMS)
+    seeded = twin.reference_twin(grads.case, {**grads.inputs, **NumpyLeNet5(dtype=grads.case.dtype).params})
     assert not np.allclose(seeded.forward(grads.inputs["x"]), grads.reference["logits"]), "the weights are the grader's"

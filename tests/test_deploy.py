@@ -317,7 +317,7 @@ def test_the_uid_mode_warning_names_what_a_throwaway_uid_can_read_and_nothing_el
     (tree / "cs7150" / "conv.py").write_text("")
     monkeypatch.setattr(isolation, "probe", lambda: isolation.Mode("uid", "namespaces are not allowed here"))
     installations = [site / "torch" / "__init__.py", public]
-    monkeypatch.setattr(autograde.sandbox_python, "pytorch_installations", lambda: installations)
+    monkeypatch.setattr(autograde.interpreter, "pytorch_installations", lambda: installations)
     (root / "submissions").mkdir()
     folders = [("the submissions", root / "submissions"), ("the output folder", root / "not-yet-written")]
     log = []

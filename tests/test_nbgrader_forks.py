@@ -1,4 +1,4 @@
-"""``autograder.notebook.warm``: nbgrader forked from a warm process, watched and ended like any job."""
+"""``autograder.notebook.warm_nbgrader``: nbgrader forked from a warm process, watched and ended like any job."""
 import json
 import os
 import sys
@@ -7,14 +7,14 @@ import textwrap
 import psutil
 import pytest
 
-from autograder.notebook import warm
+from autograder.notebook import warm_nbgrader
 from autograder.sandbox import processes
 
 
 @pytest.fixture(scope="module")
 def warm(tmp_path_factory):
     folder = tmp_path_factory.mktemp("warm")
-    with warm.WarmNbgrader(processes.environment(folder / "home"), folder / "server.log") as server:
+    with warm_nbgrader.WarmNbgrader(processes.environment(folder / "home"), folder / "server.log") as server:
         yield server
 
 
@@ -83,7 +83,7 @@ def test_a_forked_command_past_its_wall_time_is_ended_with_its_kernel(warm, tmp_
 
 
 def test_without_the_server_spawning_is_an_error(tmp_path):
-    server = warm.WarmNbgrader(processes.environment(tmp_path / "home"), tmp_path / "server.log")
+    server = warm_nbgrader.WarmNbgrader(processes.environment(tmp_path / "home"), tmp_path / "server.log")
     server.close()
     with pytest.raises(RuntimeError, match="not running"):
         server.spawn(["--version"], tmp_path, dict(os.environ), tmp_path / "o", tmp_path / "e", 1024, 16, True, False)

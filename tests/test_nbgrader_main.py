@@ -3,7 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[1] / "autograder" / "nbgrader_main.py"
+SCRIPT = Path(__file__).resolve().parents[1] / "autograder" / "notebook" / "nbgrader_main.py"
 SOURCE = Path(__file__).resolve().parents[1] / "assignments" / "source" / "assignment1" / "conv_pool.ipynb"
 
 PROBE = """

@@ -14,7 +14,7 @@ only arranges its inputs and reads its outputs:
 3. ``nbgrader autograde <assignment> --student <id>`` runs in its own process
    group with a memory limit and a wall-time limit (one course per student,
    so students run in parallel without sharing a gradebook), forked from the
-   class's warm nbgrader (``autograder.notebook.warm``: nbgrader's, the
+   class's warm nbgrader (``autograder.notebook.warm_nbgrader``: nbgrader's, the
    course's and the test cells' imports done once per class, not per student);
 4. the gradebook's autograded score per notebook (``code_score``) becomes a
    part; each test cell is a case, with the error its execution printed;
@@ -224,7 +224,7 @@ def _parts(course: Path, student_id: str, name: str, names, missing, job: proces
 def _nbgrader_job(warm, student_id: str, args: list[str], course: Path, log_dir: Path, wall_s: float, limits,
                   network: bool, uid: int | None = None, env: dict | None = None) -> processes.Job:
     """An nbgrader subcommand for one student, forked from the class's warm nbgrader (``warm``, an
-    ``autograder.notebook.warm.WarmNbgrader``) or, without one, started as a new interpreter; with ``network``
+    ``autograder.notebook.warm_nbgrader.WarmNbgrader``) or, without one, started as a new interpreter; with ``network``
     in a network namespace of its own with only ``lo`` (its kernel's and nobody else's)."""
     command = [*NBGRADER, *args]
     spawner = None
@@ -348,12 +348,12 @@ def _private_course(course: Path, student_id: str) -> None:
 
 
 def _warm_nbgrader(work: Path):
-    """The class's warm nbgrader (``autograder.notebook.warm``), or None where it cannot start (every nbgrader
+    """The class's warm nbgrader (``autograder.notebook.warm_nbgrader``), or None where it cannot start (every nbgrader
     command is then a new interpreter: the same grading, slower)."""
-    from autograder.notebook import warm
+    from autograder.notebook import warm_nbgrader
 
     try:
-        return warm.WarmNbgrader(processes.environment(work / "warm-nbgrader"),
+        return warm_nbgrader.WarmNbgrader(processes.environment(work / "warm-nbgrader"),
                                            work / "warm-nbgrader" / "server.log")
     except (OSError, RuntimeError):
         return None

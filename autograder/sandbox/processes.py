@@ -17,7 +17,7 @@ descendants, every process seen in it and every process of its uid are
 killed. ``on_done`` may hand back a follow-up job, which starts before the
 rest of the queue; the next queued jobs start before ``on_done`` runs.
 
-A job with a ``spawner`` is started by it instead (``autograder.notebook.warm``
+A job with a ``spawner`` is started by it instead (``autograder.notebook.warm_nbgrader``
 forks nbgrader from a warm process): the process it returns takes a session of
 its own and the same limits itself, and is watched and ended the same way.
 """
@@ -59,7 +59,7 @@ class Job:
     env: dict = field(default_factory=dict)  # added to the scrubbed environment
     # Starts the process instead of subprocess.Popen: spawner(job, env, stdout path, stderr path) -> an object
     # with Popen's pid, poll(), wait() and returncode, in a session of its own with the job's limits
-    # (``autograder.notebook.warm``: nbgrader forked from a warm process).
+    # (``autograder.notebook.warm_nbgrader``: nbgrader forked from a warm process).
     spawner: Callable | None = None
     process: subprocess.Popen | None = None
     root: psutil.Process | None = None  # the child, identified by pid and start time (its pid may be reused)

@@ -28,7 +28,7 @@ bench: $(STAMP)
 # The whole hostile-submission corpus, every disruption variant of the blank releases and the route matrix
 # (make test runs a fast subset of each); they write docs/attack-table.md.
 attack: $(STAMP)
-	$(PY) -m pytest -m slow tests/test_attacks.py tests/test_disruption.py tests/test_routes.py -q
+	$(PY) -m pytest -m slow tests/autograder/test_attacks.py tests/autograder/test_disruption.py tests/autograder/test_routes.py -q
 
 # The GPU path measured once (benchmarks/gpu_check.py; docs/benchmarks.md). It needs only a Python with
 # torch, numpy, pytest and tqdm: this .venv where there is one, else $(PYTHON) as it is (a GPU machine).
@@ -37,7 +37,7 @@ gpu-check:
 
 # Each release copied alone to a fresh folder, with a fresh venv from its own requirements.txt (minutes).
 release-check: $(STAMP)
-	$(PY) -m pytest -m alone tests/test_release_alone.py -q
+	$(PY) -m pytest -m alone tests/autograder/release/test_release_alone.py -q
 
 # The same, with the oldest numpy and torch the READMEs claim (Colab's, whose students do not install the pins)
 # installed over the release's pins. Where no wheel of that torch is at hand, name one that is:
@@ -45,7 +45,7 @@ release-check: $(STAMP)
 NUMPY_OLDEST ?= 2.1.3
 TORCH_OLDEST ?= 2.11.0
 oldest-check: $(STAMP)
-	CS7150_OLDEST="numpy==$(NUMPY_OLDEST) torch==$(TORCH_OLDEST)" $(PY) -m pytest -m alone tests/test_release_alone.py -q
+	CS7150_OLDEST="numpy==$(NUMPY_OLDEST) torch==$(TORCH_OLDEST)" $(PY) -m pytest -m alone tests/autograder/release/test_release_alone.py -q
 
 clean-venv:
 	rm -rf $(VENV)

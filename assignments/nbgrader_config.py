@@ -31,6 +31,7 @@ if str(COURSE_ROOT.parent) not in sys.path:
 
 from autograder.notebook.feedback import FEEDBACK_PREPROCESSORS, SafeFeedbackExporter  # noqa: E402
 from autograder.notebook.executor import ExecuteApart  # noqa: E402
+from autograder.notebook.nbgrader_course import HIDDEN_TESTS, SOLUTION  # noqa: E402
 from nbgrader.converters.autograde import Autograde  # noqa: E402
 from nbgrader.preprocessors import Execute  # noqa: E402
 
@@ -46,14 +47,12 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 # Solution regions and hidden tests use nbgrader's default delimiters, written
 # as comments in code cells:   ### BEGIN SOLUTION ... ### END SOLUTION
 #                              ### BEGIN HIDDEN TESTS ... ### END HIDDEN TESTS
-c.ClearSolutions.begin_solution_delimeter = "BEGIN SOLUTION"
-c.ClearSolutions.end_solution_delimeter = "END SOLUTION"
+c.ClearSolutions.begin_solution_delimeter, c.ClearSolutions.end_solution_delimeter = SOLUTION
 c.ClearSolutions.code_stub = {
     "python": '# YOUR CODE HERE\nraise NotImplementedError("implement this cell")',
 }
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
-c.ClearHiddenTests.begin_test_delimeter = "BEGIN HIDDEN TESTS"
-c.ClearHiddenTests.end_test_delimeter = "END HIDDEN TESTS"
+c.ClearHiddenTests.begin_test_delimeter, c.ClearHiddenTests.end_test_delimeter = HIDDEN_TESTS
 
 # Naive loops on the notebooks' small inputs finish in seconds; leave headroom
 # for a slow student implementation on a busy grading machine.

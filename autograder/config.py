@@ -1,50 +1,6 @@
 """Per-assignment grading configuration, hidden from students.
 
-``autograder/assignments/<assignment>.json`` (JSON: the
-standard library reads it, and so can any tool) holds:
-
-- ``title``: one line for feedback headers;
-- ``student_files``: the package files a student edits and hands in,
-  relative to the repo root (``cs7150/conv.py``, ...); only these (and the
-  notebooks) are taken from a submission; the release ships them with every
-  solution region stubbed, except those listed in ``builds_on``;
-- ``builds_on`` (optional): ``{"assignment1": ["cs7150/conv_fast.py", ...]}``,
-  student files of earlier assignments that this one uses; each is also in
-  ``student_files`` (it is handed in again) and in that assignment's. The
-  release leaves them out (students bring their own; the hand-in check and
-  ``cs7150.layers`` name a missing one), or ships the instructor's reference
-  for them when the instructor asks (``cs7150 release --with-reference``);
-- ``helpers`` (optional): package files the release ships as they are (the
-  checks, the oracle, data loading...); they hold no solution region;
-- ``requirements`` (optional): the names of the packages a student installs,
-  pinned in the release's ``requirements.txt`` at the versions of the
-  repository's own;
-- ``data`` (optional): repo-relative files or folders the notebooks need,
-  copied into the release under the same relative path;
-- ``sections``: for each function with a solution region, and each graded
-  function, the notebook and section that teach it:
-  ``{"conv_forward_naive": ["conv_pool.ipynb", "3"]}`` (used in the release's
-  stub messages, where other assignments' sections are used for functions
-  taught there; a section's heading states its parts' points as
-  ``(N package points)``);
-- ``parts``: the graded functions in grading order, each
-  ``{"function": ..., "kind": ..., "cases": [...], "cache": [...]?, "extra_credit": true?}``
-  (an extra-credit part's points are earned on top of the maximum: ``Assignment.max_score``
-  counts the required parts only, ``Assignment.extra_max`` the extra-credit ones); a case
-  is ``{"points": ..., "x": [N, C, H, W], ...}`` with the keys its kind needs
-  (see ``KINDS``) and an optional ``"dtype"`` (float64 by default) and
-  ``"name"``. A batch-norm case's ``bn_param`` holds ``mode`` and optionally
-  ``eps`` and ``momentum``; the grader draws gamma, beta and the running
-  statistics, passes them as arrays, and grades the running statistics the
-  forward pass leaves in ``bn_param`` beside its output. The dense kinds take no parameter dict (``affine_*``:
-  ``x`` and ``w`` shapes; ``relu_*``: ``x``, optionally ``"zeros": true`` for exact zeros in it; ``softmax_loss``:
-  ``x`` (N, C), optionally a ``scale`` of the scores, labels drawn by the grader). The twin kinds
-  (``twin_forward``, ``twin_grads``; function ``NumpyLeNet5.forward`` or ``NumpyLeNet5.logits_loss_and_grads``)
-  build ``NumpyLeNet5(**options, dtype)`` (``options`` from ``TWIN_OPTIONS``), set its ``params`` to weights the
-  grader drew, and grade the logits (and the loss and every gradient) against the reference twin's.
-  ``cache`` names the inputs whose tuple is the forward pass's
-  cache; when given, a backward part is graded with that cache if the
-  student's own forward pass fails.
+Its specification: docs/grader.md, `autograder/config.py`.
 """
 from __future__ import annotations
 

@@ -1,24 +1,6 @@
 """An assignment's final grades: the grader's autograded points plus the written points of the course gradebook.
 
-Each kind of point is taken from one place only, so none is counted twice:
-
-- the package functions and the notebooks' autograded test cells from the
-  grader's ``grades.csv`` (``cs7150 autograde --notebooks``; its ``total`` and
-  ``max``, and its ``extra_credit``: points of extra-credit parts, added to the
-  student's total but not to the maximum);
-- the written answers (nbgrader's manually graded cells: markdown answers and
-  tasks) from the course gradebook that formgrader writes
-  (``assignments/gradebook.db``), read with ``nbgrader.api.Gradebook``. A
-  written cell nbgrader still marks ``needs_manual_grade`` is *pending*: its
-  points are listed as such, never as 0, and the student's total is not final.
-
-Lateness (``autograder.output.lateness``): a submission's time is nbgrader's (the
-gradebook's submission timestamp, else ``timestamp.txt`` in the submissions
-folder as ``nbgrader collect`` leaves it); the due date is the one given, else
-the gradebook's (``nbgrader db assignment add --duedate``), moved by a
-student's extension. The grade itself is not changed by lateness.
-
-``canvas_rows`` turns the final grades into Canvas's gradebook-import CSV.
+Its specification: docs/grader.md, `autograder/final_grades.py`.
 """
 from __future__ import annotations
 

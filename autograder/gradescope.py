@@ -1,50 +1,6 @@
 """The Gradescope autograder of an assignment: the zip to upload, and what it runs on Gradescope.
 
-``build(name, out)`` writes the zip. At its top level, as Gradescope's
-autograder specification asks (gradescope-autograders.readthedocs.io, "Autograder
-Specifications"):
-
-- ``setup.sh``: run once, as root, when Gradescope builds the autograder's
-  image; installs Python 3.11 or newer (apt: ``python3`` where it is new
-  enough, as on Ubuntu 24.04, else ``python3.11``, as Ubuntu 22.04, the
-  default base image with Python 3.10, needs) and a virtual environment at
-  ``/autograder/venv`` with PyTorch's CPU wheel and the pinned
-  ``requirements.txt``;
-- ``run_autograder``: run for each submission, in ``/autograder``; runs
-  ``python -m autograder.gradescope ASSIGNMENT`` (``main`` below) from the
-  unpacked zip in ``/autograder/source``;
-- ``requirements.txt``: the repository's own, as pinned there;
-- ``autograder/`` (this package, with ``assignments/*.json``) and the
-  instructor's ``cs7150/`` package: the grader builds the stubbed package from
-  it and takes the reference outputs from it, exactly as ``cs7150 autograde``
-  does;
-- with ``notebooks_too``: ``assignments/nbgrader_config.py``, the
-  assignment's source notebooks and its data, so that the notebooks are graded
-  by nbgrader as well.
-
-The zip holds the reference solutions and the hidden tests: Gradescope never
-shows it to students, and it must not be shared with them either.
-
-Assumptions about Gradescope's image: Ubuntu (the default base image) with
-``apt-get`` and a Python 3.11 or newer it can install, network access while
-``setup.sh`` runs (pip), none needed afterwards; the student's upload
-unpacked in ``/autograder/submission`` (the released files: ``cs7150/conv.py``
-..., or the same files without their folder, and the notebooks); the results
-read from ``/autograder/results/results.json``.
-
-On Gradescope, ``main`` copies the submission into a submissions folder under
-the fixed student id ``STUDENT_ID``, grades it with ``autograde.autograde``
-(the same grader, sandbox and limits), and writes that student's
-``results.json`` (already in Gradescope's format, ``autograder.output.report``) to
-the results folder, with the run's own output hidden from students. If the
-grader itself fails, the student sees a score of 0 and a request to contact
-the course staff; the traceback goes to the run's output (instructors only).
-
-Every path of ``run_autograder`` can be moved for a trial run outside
-Gradescope: ``GRADESCOPE_ROOT`` (default ``/autograder``: ``submission/`` and
-``results/`` are in it), ``GRADESCOPE_SOURCE`` (default
-``$GRADESCOPE_ROOT/source``: the unpacked zip) and ``GRADESCOPE_PYTHON``
-(default ``$GRADESCOPE_ROOT/venv/bin/python``, the environment of setup.sh).
+Its specification: docs/grader.md, `autograder/gradescope.py`.
 """
 from __future__ import annotations
 
@@ -224,8 +180,8 @@ def grade_submission(name: str, root: Path, notebooks_too: bool = False) -> int:
             skipped = submission_files.private_copy(root / "submission", submissions / STUDENT_ID)
             if skipped:
                 print(f"not read: {', '.join(skipped)}", flush=True)
-            autograde.autograde(name, submissions, out, student=STUDENT_ID, progress=False,
-                                notebooks_too=notebooks_too)
+            autograde.autograde(autograde.ClassRun(name, submissions, out, student=STUDENT_ID, progress=False,
+                                notebooks_too=notebooks_too))
             folder = report.student_folder(out, STUDENT_ID)
             results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
             results.update(output_format="text", test_output_format="text", stdout_visibility="hidden")

@@ -108,3 +108,23 @@ class StudentResult:
         """The score as every page states it (``total_statement``)."""
         return total_statement(self.score, self.max_score, self.pending, self.not_run, extra=self.extra,
                                extra_max=self.extra_max)
+
+
+def describe_error(error: BaseException, limit: int = 300) -> str:
+    """``"RecursionError: maximum recursion depth exceeded"``, shortened to ``limit`` characters."""
+    text = f"{type(error).__name__}: {error}"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def not_graded(part, reason: str) -> PartResult:
+    """A part the grader could not grade: 0 points, every case listed, and why."""
+    cases = [CaseResult(case.name, 0, case.points, "not graded") for case in part.cases]
+    return PartResult(part.function, part.file, 0, part.max_score, cases, problem=f"not graded: {reason}",
+                              extra_credit=part.extra_credit)
+
+
+def failed_result(student_id: str, assignment, reason: str, notes=()) -> StudentResult:
+    """The result of a submission the grader could not grade at all: 0 for every part, and why."""
+    return StudentResult(
+        student_id, assignment.title, [not_graded(part, reason) for part in assignment.parts],
+        [*notes, f"the grader could not finish {reason}; what it could not grade scores 0"], grader_errors=[reason])

@@ -1,24 +1,6 @@
 """Find the submissions under a folder, open zips safely, locate the student files.
 
-A submissions folder holds one entry per student, named by the student id:
-
-- ``<id>/``: the student's copy of the released assignment (``<id>/cs7150/conv.py``...),
-  possibly wrapped in one extra folder (``<id>/assignment1/cs7150/...``), which
-  is also nbgrader's ``submitted/<id>/<assignment>/`` layout;
-- ``<id>.zip``: the same as a zip archive; only this top-level archive is
-  opened (zips inside it are ignored).
-
-Either way what is graded is a private copy under the extraction folder, made of
-regular files only: no link is followed at any depth (``private_copy``).
-
-Anything else is skipped with a note (``Skipped``): other files are ignored;
-ids with unsafe characters, a zip whose id also has a folder, ids that
-differ only in case or trailing dots (one folder on macOS and Windows) and
-Windows device names (``con``, ``nul.zip``) are *refused*, so that no two
-students' output folders can ever be the same folder. Nothing here raises
-for a bad submission. Zips are extracted without following or creating links, refusing
-absolute paths and ``..``, with caps on the number of entries and on the
-bytes actually written.
+Its specification: docs/grader.md, `autograder/submissions.py`.
 """
 from __future__ import annotations
 

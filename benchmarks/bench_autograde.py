@@ -117,16 +117,16 @@ def bench_autograde(copies: int = 16, mistakes=MISTAKES, jobs=(1, 2), repeats: i
         expected = write_submissions(folder / "submissions", copies, mistakes, notebooks)
         if not expected:
             raise ValueError("no submissions to grade: give copies >= 1 or some mistakes")
-        autograde.autograde(ASSIGNMENT, folder / "submissions", folder / "warm-up", jobs=1, student=min(expected),
-                            progress=False, log=lambda message: None)  # imports and caches, untimed
+        autograde.autograde(autograde.ClassRun(ASSIGNMENT, folder / "submissions", folder / "warm-up", jobs=1, student=min(expected),
+                            progress=False, log=lambda message: None))  # imports and caches, untimed
         raw = {n: [] for n in jobs}
         child = {n: [] for n in jobs}
         scores_ok = {n: True for n in jobs}
         for _ in range(repeats):
             for n in jobs:  # in turns, so a load spike slows every jobs value alike
                 start = time.perf_counter()
-                results = autograde.autograde(ASSIGNMENT, folder / "submissions", folder / f"out-{n}", jobs=n,
-                                              progress=False, log=lambda message: None, notebooks_too=notebooks)
+                results = autograde.autograde(autograde.ClassRun(ASSIGNMENT, folder / "submissions", folder / f"out-{n}", jobs=n,
+                                              progress=False, log=lambda message: None, notebooks_too=notebooks))
                 raw[n].append(time.perf_counter() - start)
                 child[n].append(statistics.mean(r.execution_time for r in results))
                 scores_ok[n] &= _scores_ok(results, expected)

@@ -2,7 +2,7 @@
 
 Three steps, one JSON and one table:
 
-1. **tests**: ``pytest -m cuda tests/test_train_cuda.py`` (the trainer on
+1. **tests**: ``pytest -m cuda tests/cs7150/test_train_cuda.py`` (the trainer on
    CUDA, with and without autocast and channels_last, against the CPU run).
 2. **train**: LeNet-5 on the bundled subset (``data/mnist-subset``: 8,000
    training, 2,000 held-out digits), the data resident on the device, bf16
@@ -16,7 +16,7 @@ Three steps, one JSON and one table:
 
 Without CUDA it runs the same steps on the CPU at tiny sizes, and says so
 (``mode: cpu-tiny``; the accuracy goal does not apply; the CUDA tests are
-reported as skipped): that mode is what ``tests/test_gpu_check.py`` runs.
+reported as skipped): that mode is what ``tests/coursetools/test_gpu_check.py`` runs.
 
 It needs only Python with torch, numpy, pytest and tqdm: this checkout goes
 on ``sys.path`` itself, nothing is installed, nothing is downloaded.
@@ -45,7 +45,7 @@ sys.path.insert(0, str(REPO))  # this checkout's cs7150, installed or not
 
 TARGET_ACCURACY = 0.985
 GOAL_SECONDS = 2.0  # of training on an H100/H200
-CUDA_TESTS = "tests/test_train_cuda.py"
+CUDA_TESTS = "tests/cs7150/test_train_cuda.py"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -130,8 +130,8 @@ def one_submission(work: Path) -> dict:
             stack.callback(setattr, module, attribute, getattr(module, attribute))
             setattr(module, attribute, value)
         start = time.perf_counter()
-        graded = nbgrade.grade(ASSIGNMENT, found, assignment.student_files, template, work, config.COURSE_ROOT,
-                                 names, 1, autograde.Limits(), progress=False)
+        run = autograde.ClassRun(ASSIGNMENT, subs, work / "out", jobs=1, progress=False)
+        graded = nbgrade.grade(run, assignment, found, template, work, names)
         phases["whole"] = time.perf_counter() - start
     parts, notes, _ = graded[found[0].student_id]
     assert all(p.score == p.max_score > 0 for p in parts), (parts, notes)

@@ -44,9 +44,9 @@ def run_cycle(assignment: str, out: Path, jobs: int | None = None, notebooks_too
         samples.write_sample(sample, config.load(assignment), submitted, config.REPO_ROOT)
     print(f"2. collected {len(written)} synthetic submissions: {submitted}")
     grades_dir = out / "grades"
-    results = autograde.autograde(assignment, submitted, grades_dir, jobs=jobs, progress=True,
+    results = autograde.autograde(autograde.ClassRun(assignment, submitted, grades_dir, jobs=jobs, progress=True,
                                   notebooks_too=notebooks_too, log=lambda message: print(f"   {message}"),
-                                  limits=autograde.Limits(unconfined=True))  # the course's own samples: no attack
+                                  limits=autograde.Limits(unconfined=True)))  # the course's own samples: no attack
     expected = {sample.name: sample.expected for sample in written}
     print(f"3. graded in {time.perf_counter() - started:.1f} s:\n")
     width = max(len(result.student_id) for result in results)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import numbers
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -305,6 +305,22 @@ VARIANTS = {
 """The variant generator of each layer kind."""
 
 
+def differing(found: Iterable[Variant], reference: dict) -> Iterator[Variant]:
+    """Of the variants ``found``, those whose outputs (those not None) differ from ``reference`` (name -> array)."""
+    for diagnosis, outputs in found:
+        outputs = {name: array for name, array in outputs.items() if array is not None}
+        if outputs and not all(matches(array, reference[name]) for name, array in outputs.items()):
+            yield diagnosis, outputs
+
+
+def first_match(found: Iterable[Variant], student: dict) -> str | None:
+    """The diagnosis of the first variant whose outputs all match ``student`` (output name -> array), or None."""
+    for diagnosis, outputs in found:
+        if all(name in student and matches(student[name], array) for name, array in outputs.items()):
+            return diagnosis
+    return None
+
+
 def variants(case: LayerCase) -> Iterator[Variant]:
     """The mistaken outputs for this case that differ from the reference.
 
@@ -312,15 +328,9 @@ def variants(case: LayerCase) -> Iterator[Variant]:
     """
     if case.kind not in VARIANTS:
         raise ValueError(f"no likely mistakes are known for kind {case.kind!r}; known: {sorted(VARIANTS)}")
-    for diagnosis, outputs in VARIANTS[case.kind](case):
-        outputs = {name: array for name, array in outputs.items() if array is not None}
-        if outputs and not all(matches(array, case.reference[name]) for name, array in outputs.items()):
-            yield diagnosis, outputs
+    return differing(VARIANTS[case.kind](case), case.reference)
 
 
 def diagnose(case: LayerCase, student: dict) -> str | None:
     """The first likely mistake whose outputs all match ``student`` (output name -> array), or None."""
-    for diagnosis, outputs in variants(case):
-        if all(name in student and matches(student[name], array) for name, array in outputs.items()):
-            return diagnosis
-    return None
+    return first_match(variants(case), student)

@@ -1,18 +1,6 @@
 """``cs7150 autograde ASSIGNMENT --submissions PATH [--out DIR] [--jobs N] [--student ID] [--shard K/N]``.
 
-Grades the package functions of every submission under ``PATH`` (one folder
-or ``.zip`` per student id, or nbgrader's ``submitted/`` folder) in sandboxed
-child processes and writes ``DIR/grades.csv`` and, per student in
-``DIR/students/<id>/``, ``results.json`` (Gradescope format), ``feedback.txt``
-and ``feedback.html`` (``DIR``
-default ``assignments/autograded-package/ASSIGNMENT/``). ``--student ID``
-regrades one student and updates that row of ``grades.csv`` in place;
-``--notebooks`` also runs ``nbgrader autograde`` on the notebooks and adds one
-part per notebook. ``--shard K/N`` grades only the K-th of N disjoint parts of
-the class (chosen by a hash of the student id; ``autograder.output.shards``) and
-records them in ``DIR/shard.json`` for ``cs7150 merge-grades``. The limits
-(time, memory, file size, disk, processes) and the jail that confines student
-code are described in ``docs/security.md``.
+Its specification: docs/grader.md, `autograder/cli/autograde.py`.
 """
 from __future__ import annotations
 
@@ -103,23 +91,21 @@ def run(args: argparse.Namespace) -> int:
     limits = autograde.Limits(wall_s=args.time_limit, case_s=args.case_time_limit, memory_mb=args.memory_limit,
                               file_mb=args.file_size_limit, disk_mb=args.disk_limit, processes=args.process_limit,
                               unconfined=args.unconfined)
-    out = args.out or autograde.default_out(args.assignment)
-    problems = []
+    run = autograde.ClassRun(args.assignment, args.submissions, args.out, jobs=args.jobs, student=args.student,
+                             limits=limits, progress=not args.no_progress, notebooks_too=args.notebooks,
+                             log=lambda message: print(message, file=sys.stderr), shard=shard)
     try:
-        results = autograde.autograde(args.assignment, args.submissions, out, jobs=args.jobs, student=args.student,
-                                      limits=limits, progress=not args.no_progress, notebooks_too=args.notebooks,
-                                      log=lambda message: print(message, file=sys.stderr), problems=problems,
-                                      shard=shard)
+        results = autograde.autograde(run)
     except (config.ConfigError, FileNotFoundError, autograde.JailUnavailable, report.ColumnsDiffer) as error:
         print(f"cs7150 autograde: {error}", file=sys.stderr)
         return 1
     for result in results:
         print(f"{result.student_id}: {result.short_score}")
-    print(f"wrote {out / 'grades.csv'} and {len(results)} feedback folder(s) in {out / report.STUDENTS}")
-    if problems:
-        print(f"cs7150 autograde: {len(problems)} problem(s); the submissions concerned score 0 for what could not "
+    print(f"wrote {run.out / 'grades.csv'} and {len(results)} feedback folder(s) in {run.out / report.STUDENTS}")
+    if run.problems:
+        print(f"cs7150 autograde: {len(run.problems)} problem(s); the submissions concerned score 0 for what could not "
               "be graded:", file=sys.stderr)
-        for problem in problems:
+        for problem in run.problems:
             print(f"  {problem}", file=sys.stderr)
         return PROBLEMS
     return 0

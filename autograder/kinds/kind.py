@@ -7,7 +7,9 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-Variant = tuple[str, dict]  # (diagnosis, {output name: the mistaken array})
+from cs7150 import mistakes
+from cs7150.mistakes import Variant  # (diagnosis, {output name: the mistaken array})
+
 
 
 class KindError(ValueError):
@@ -57,8 +59,6 @@ def reference_function(name: str):
 def layer_variants(pc) -> Iterator[Variant]:
     """``cs7150.mistakes``'s variants of a convolution or pooling case, with the instructor's implementation as
     reference: the same diagnoses the notebooks' own checks name."""
-    from cs7150 import mistakes
-
     backward = pc.part.kind.endswith("_backward")
     case = mistakes.LayerCase(
         kind=pc.part.kind, inputs=pc.inputs, params=pc.case.params, reference=pc.reference,

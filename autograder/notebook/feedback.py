@@ -1,41 +1,6 @@
 """nbgrader's HTML feedback for a graded notebook: no hidden test, nothing that runs, only safe outputs.
 
-``nbgrader generate_feedback`` renders the autograded notebook, and
-``nbgrader autograde`` has put every test cell back as the instructor wrote
-it, hidden tests included: the default feedback page shows them. The course's
-``nbgrader_config.py`` (and the copy the grader runs nbgrader in,
-``autograder.notebook.nbgrade``) sets ``GenerateFeedback.preprocessors`` to
-``FEEDBACK_PREPROCESSORS``, whose ``ClearHiddenTestsFromFeedback``, before the
-page is rendered:
-
-- removes every hidden-test region (nbgrader's ``ClearHiddenTests``, with the
-  course's delimiters), and of a cell that had one keeps only its error's
-  class and message (a traceback quotes the code around the failing line; a
-  print can show the hidden inputs);
-- shows the outputs of the student's code only where nothing it printed can
-  hold a hidden test, whatever its encoding: when the kernel could not read the
-  course's files (``kernel_confined``, set by ``cs7150 autograde`` when its
-  jail runs the kernel) and either the notebook's test cells ran in the
-  grader's process (the executor's record in the notebook's metadata, see ``autograder.notebook.executor``)
-  or the cell ran before the first cell with hidden tests; other outputs are
-  replaced by a note saying why;
-- sanitises what is left (``autograder.output.sanitise``): HTML outputs and raw HTML
-  in markdown through nh3, text without escape sequences, no JavaScript, SVG
-  or widget outputs.
-
-``GetGradesPending`` (nbgrader's ``GetGrades``, which fills in each cell's
-score) also notes which answers graded by hand are not graded yet; the page then
-states its score as every page of the grader does
-(``autograder.results.total_statement``: "56 of 56 autograded; 20 written points to
-be graded (total 76)") and each such answer as pending, not as 0 points
-(``mark_pending``).
-
-``safe_page`` then gives the written page a restrictive Content-Security-Policy
-(the first element of its head) and runs nh3 over its whole body:
-``SafeFeedbackExporter``, the exporter that the course's config gives
-``GenerateFeedback`` (``exporter_class``), does so for every page plain
-``nbgrader generate_feedback`` writes, and ``autograder.notebook.nbgrade`` again for
-every page it hands out.
+Its specification: docs/grader.md, `autograder/notebook/feedback.py`.
 """
 from __future__ import annotations
 

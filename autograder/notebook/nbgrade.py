@@ -1,29 +1,6 @@
 """Grade an assignment's notebooks with ``nbgrader autograde`` and turn the scores into parts.
 
-nbgrader is the notebook grader (its test cells, its gradebook); this module
-only arranges its inputs and reads its outputs:
-
-1. a temporary course copy runs ``nbgrader generate_assignment`` once (the
-   gradebook learns the notebooks, their grade cells and points);
-2. each student gets a copy of that course whose ``submitted/<id>/<assignment>/``
-   holds the student's notebooks (by the source names only) next to the
-   stubbed ``cs7150/`` package with the student's allow-listed files over it —
-   no other submitted file; ``Autograde.exclude_overwriting`` (from
-   ``assignments/nbgrader_config.py``) keeps nbgrader from copying reference
-   files over them;
-3. ``nbgrader autograde <assignment> --student <id>`` runs in its own process
-   group with a memory limit and a wall-time limit (one course per student,
-   so students run in parallel without sharing a gradebook), forked from the
-   class's warm nbgrader (``autograder.notebook.warm_nbgrader``: nbgrader's, the
-   course's and the test cells' imports done once per class, not per student);
-4. the gradebook's autograded score per notebook (``code_score``) becomes a
-   part; each test cell is a case, with the error its execution printed;
-5. ``nbgrader generate_feedback`` (same limits, right after) writes each
-   notebook's HTML feedback page without the hidden tests and sanitised
-   (``autograder.notebook.feedback``); the page rides on the part (``feedback_html``)
-   and ``autograder.output.report`` writes it to ``<out>/students/<id>/feedback/<notebook>.html``.
-
-Written answers (manually graded cells) are not part of these scores.
+Its specification: docs/grader.md, `autograder/notebook/nbgrade.py`.
 """
 from __future__ import annotations
 
@@ -32,7 +9,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +16,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from autograder import config, submissions
-from autograder.notebook import evidence
+from autograder.notebook import evidence, nbgrader_course
 from autograder.sandbox import isolation, processes
 from autograder.results import CaseResult, PartResult
 from autograder.sandbox.protocol import open_regular
@@ -49,7 +25,6 @@ MAX_NOTEBOOK_BYTES = 20 * 2**20
 MAX_PAGE_BYTES = 2 * MAX_NOTEBOOK_BYTES  # a feedback page: the notebook's outputs plus nbgrader's styles
 ERROR_TEXT = 300
 FEEDBACK_S = 300.0  # nbgrader generate_feedback for one submission's notebooks
-NBGRADER = [sys.executable, str(Path(__file__).with_name("nbgrader_main.py"))]  # `nbgrader`, imported faster
 # Once its last cell has run, the kernel is killed rather than asked to exit (its atexit hooks and the wait for
 # them grade nothing; the grader kills every process of its uid anyway).
 AUTOGRADE_OPTIONS = ["--Execute.shutdown_kernel=immediate"]
@@ -67,15 +42,6 @@ def notebook_names(name: str, course_root: Path = config.COURSE_ROOT) -> list[st
     return sorted(p.name for p in (Path(course_root) / "source" / name).glob("*.ipynb"))
 
 
-def _nbgrader(args: list[str], cwd: Path) -> None:
-    """Run an nbgrader subcommand (instructor files only) with this interpreter's scripts on PATH."""
-    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
-    result = subprocess.run([*NBGRADER, *args, "--log-level=WARN"], cwd=cwd,
-                            capture_output=True, text=True, env=env)
-    if result.returncode != 0:
-        raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{result.stderr[-3000:]}")
-
-
 def base_course(name: str, course_root: Path, work: Path, kernel_confined: bool = False) -> Path:
     """A temporary course with the assignment generated into its gradebook (and feedback without hidden tests;
     with ``kernel_confined``, the kernels run in the jail, so the pages may show the outputs of student code)."""
@@ -85,11 +51,8 @@ def base_course(name: str, course_root: Path, work: Path, kernel_confined: bool 
     from autograder.notebook import feedback  # imports nbgrader: only when notebooks are graded
 
     base = work / "nbgrader-base"
-    shutil.copytree(Path(course_root) / "source" / name, base / "source" / name,
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
     config_file = (Path(course_root) / "nbgrader_config.py").resolve()
-    (base / "nbgrader_config.py").write_text(feedback.nbgrader_config(kernel_confined, config_file), encoding="utf-8")
-    _nbgrader(["generate_assignment", name, "--force", f"--CourseDirectory.root={base}"], cwd=base)
+    nbgrader_course.generate(name, course_root, base, feedback.nbgrader_config(kernel_confined, config_file))
     return base
 
 
@@ -221,12 +184,12 @@ def _parts(course: Path, student_id: str, name: str, names, missing, job: proces
     return parts, notes
 
 
-def _nbgrader_job(warm, student_id: str, args: list[str], course: Path, log_dir: Path, wall_s: float, limits,
-                  network: bool, uid: int | None = None, env: dict | None = None) -> processes.Job:
-    """An nbgrader subcommand for one student, forked from the class's warm nbgrader (``warm``, an
-    ``autograder.notebook.warm_nbgrader.WarmNbgrader``) or, without one, started as a new interpreter; with ``network``
-    in a network namespace of its own with only ``lo`` (its kernel's and nobody else's)."""
-    command = [*NBGRADER, *args]
+def _nbgrader_job(warm, args: list[str], network: bool, limits, **job) -> processes.Job:
+    """An nbgrader subcommand as a job (``job``: the other fields of ``processes.Job``: its key, folder, logs, wall
+    time, uid, environment), forked from the class's warm nbgrader (``warm``, an
+    ``autograder.notebook.warm_nbgrader.WarmNbgrader``) or, without one, started as a new interpreter; with
+    ``network`` in a network namespace of its own with only ``lo`` (its kernel's and nobody else's)."""
+    command = [*nbgrader_course.NBGRADER, *args]
     spawner = None
     if warm is not None:
         def spawner(job, job_env, stdout, stderr):
@@ -234,9 +197,8 @@ def _nbgrader_job(warm, student_id: str, args: list[str], course: Path, log_dir:
                               job.allow_processes, network)
     elif network:
         command = isolation.network_only(command)
-    return processes.Job(key=student_id, command=command, cwd=course, log_dir=log_dir, wall_s=wall_s,
-                         memory_mb=limits.notebook_memory_mb, file_mb=limits.file_mb, allow_processes=True,
-                         uid=uid, env=env or {}, spawner=spawner)
+    return processes.Job(command=command, memory_mb=limits.notebook_memory_mb, file_mb=limits.file_mb,
+                         allow_processes=True, spawner=spawner, **job)
 
 
 def _feedback_job(warm, course: Path, student_id: str, name: str, limits, proof: str) -> processes.Job:
@@ -244,8 +206,8 @@ def _feedback_job(warm, course: Path, student_id: str, name: str, limits, proof:
     ``proof`` goes in its environment (``evidence.FEEDBACK_PROOF_ENV``) for the course's exporter to put in each page."""
     args = ["generate_feedback", name, f"--student={student_id}", "--force", f"--CourseDirectory.root={course}",
             "--log-level=WARN"]
-    return _nbgrader_job(warm, student_id, args, course, course / "feedback-logs", FEEDBACK_S, limits, network=False,
-                         env={evidence.FEEDBACK_PROOF_ENV: proof})
+    return _nbgrader_job(warm, args, False, limits, key=student_id, cwd=course, log_dir=course / "feedback-logs",
+                         wall_s=FEEDBACK_S, env={evidence.FEEDBACK_PROOF_ENV: proof})
 
 
 def _attach_pages(course: Path, student_id: str, name: str, parts, job: processes.Job, proof: str) -> list[str]:
@@ -359,9 +321,9 @@ def _warm_nbgrader(work: Path):
         return None
 
 
-def grade(name: str, found, student_files, template: Path, work: Path, course_root: Path, names, parallel: int,
-          limits, progress: bool = True) -> dict:
-    """student id -> (notebook parts, notes, seconds) for every submission in ``found``.
+def grade(run, assignment, found, template: Path, work: Path, names) -> dict:
+    """student id -> (notebook parts, notes, seconds) for every submission in ``found`` of the class run ``run``
+    (``autograder.classrun.ClassRun``), its notebooks ``names`` graded in the folder ``work``.
 
     Where the grader can confine code (``autograder.sandbox.isolation``), each
     student's kernel runs as a uid of its own: in the jail, with nbgrader in a
@@ -369,6 +331,7 @@ def grade(name: str, found, student_files, template: Path, work: Path, course_ro
     in a course private to root (``_kernel_jail``); otherwise both run as the
     grader.
     """
+    name, course_root, limits = run.name, run.course_root, run.limits
     mode = isolation.probe() if limits.confine else isolation.Mode(None, "confinement was turned off")
     confine = mode.kind is not None
     base = base_course(name, course_root, work, kernel_confined=_sources_out_of_reach(mode, course_root, name))
@@ -377,13 +340,13 @@ def grade(name: str, found, student_files, template: Path, work: Path, course_ro
     (work / "kernels").mkdir(mode=0o711, exist_ok=True)
     courses, graded, jobs, proofs = {}, {}, [], {}
     for submission in found:
-        courses[submission.student_id] = _student_course(base, submission, name, student_files, template, names)
+        courses[submission.student_id] = _student_course(base, submission, name, assignment.student_files, template, names)
         if confine:
             _private_course(courses[submission.student_id][0], submission.student_id)
     if courses and confine:
         (work / "nbgrader").chmod(0o711)
     with contextlib.ExitStack() as stack, \
-            tqdm(total=len(courses), unit="submission", desc="notebooks", disable=not progress) as bar:
+            tqdm(total=len(courses), unit="submission", desc="notebooks", disable=not run.progress) as bar:
         python_group = stack.enter_context(isolation.python_access()) if confine else None
         warm = _warm_nbgrader(work) if any(len(missing) < len(names) for _, missing in courses.values()) else None
         if warm is not None:
@@ -396,8 +359,8 @@ def grade(name: str, found, student_files, template: Path, work: Path, course_ro
             uid, env = (_kernel_jail(course, student_id, name, work, limits, mode, python_group) if confine
                         else (None, {}))
             proofs[student_id] = {"autograde": evidence.new_proof(), "feedback": evidence.new_proof()}
-            jobs.append(_nbgrader_job(warm, student_id, args, course, course / "logs", limits.notebook_s, limits,
-                                      network=mode.kind == "namespaces", uid=uid,
+            jobs.append(_nbgrader_job(warm, args, mode.kind == "namespaces", limits, key=student_id, cwd=course,
+                                      log_dir=course / "logs", wall_s=limits.notebook_s, uid=uid,
                                       env={**env, evidence.GRADING_PROOF_ENV: proofs[student_id]["autograde"]}))
 
         def done(job):
@@ -419,5 +382,5 @@ def grade(name: str, found, student_files, template: Path, work: Path, course_ro
             if len(missing) == len(names):  # no notebook submitted: nothing to run
                 graded[student_id] = (*_parts(course, student_id, name, names, missing, None), 0.0)
                 bar.update(1)
-        processes.run_jobs(jobs, parallel, done)
+        processes.run_jobs(jobs, run.jobs, done)
     return graded

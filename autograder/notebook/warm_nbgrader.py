@@ -1,38 +1,6 @@
 """One warm nbgrader for a class run: it imports once, then forks a fresh process per nbgrader command.
 
-Every ``nbgrader autograde`` and ``nbgrader generate_feedback`` the grader
-starts used to be a new interpreter that imported nbgrader, nbconvert and the
-course's grading modules, and (for the test cells that run in nbgrader's
-process, ``autograder.notebook.executor``) PyTorch and matplotlib: about 4 s of
-one core per autograde and 2 s per feedback page on the 2-core development
-machine, paid by every student. Here one **server** process (this file, run
-by its path: ``python nbgrader_forks.py``) does those imports once, with the
-grader's scrubbed environment, and then, for each request, ``fork``\\ s a child
-that becomes that command:
-
-- a session of its own (``setsid``: the grader's ``autograder.sandbox.processes``
-  watches, limits and kills it and all it started exactly as it does a
-  process it started itself), the job's resource limits, stdout/stderr into
-  the job's log files, ``/dev/null`` as stdin, the job's folder and
-  environment, and, for a confined grade, a network namespace of its own with
-  only ``lo`` up (what ``autograder.sandbox.isolation.network_only`` gives a command);
-- then nbgrader's own command line (``autograder.notebook.nbgrader_main``) with the
-  job's arguments, and ``os._exit`` with its status.
-
-No student code ever runs in the server or its children (a notebook's code
-runs in its jailed kernel, which each child starts fresh), and each child is
-a copy of the server as it was before any student was graded, so nothing of
-one student's grade reaches another's. The server imports only; it runs no
-PyTorch operation, so it holds no thread pool that a fork could copy in a
-locked state.
-
-Protocol (one JSON object per line): the grader writes
-``{"argv", "cwd", "env", "stdout", "stderr", "memory_mb", "file_mb",
-"allow_processes", "network"}``; the server answers ``{"pid": N}`` (or
-``{"error": why}``), and ``{"exited": N, "status": S}`` (``os.waitpid``'s
-status) when a child ends. ``WarmNbgrader`` is the grader's side: it starts
-the server and hands out ``Forked`` processes with ``subprocess.Popen``'s
-``pid``, ``poll()``, ``wait()`` (without a timeout) and ``returncode``.
+Its specification: docs/grader.md, `autograder/notebook/warm_nbgrader.py`.
 """
 from __future__ import annotations
 

@@ -1,22 +1,6 @@
 """The points an assignment's notebook header states, checked against what is configured to be graded.
 
-The header (the first cell of a source notebook) states the assignment's total
-and its three kinds of points, for example::
-
-    **Total: 123 points**: 56 autograded in this notebook, 20 for written answers graded by hand, and 47 for
-    your package files ...
-
-and, for an assignment with extra-credit parts, their points once, as ``up to 14 extra-credit points``: earned on
-top of the total, which does not count them.
-
-What is configured: the package functions' points from
-``autograder/assignments/<assignment>.json`` (``Assignment.max_score``), and
-from the source notebooks' nbgrader cell metadata (read with nbgrader's own
-``nbgrader.utils``) the autograded points (test cells: graded code cells that
-are not answers) and the points graded by hand (written answers, answer code
-cells and tasks). ``check`` refuses a header that says otherwise, so a point
-value changed in one place and not the other stops ``cs7150 release``,
-``autograde`` and ``gradescope`` with a message instead of passing silently.
+Its specification: docs/grader.md, `autograder/output/points.py`.
 """
 from __future__ import annotations
 

@@ -1,21 +1,6 @@
 """What the grader writes: grades.csv, and per student results.json, feedback.txt, feedback.html.
 
-The output folder's layout: ``<out>/grades.csv`` (the class) beside
-``<out>/students/<id>/`` (one folder per student: ``results.json``,
-``feedback.txt``, ``feedback.html``), so no student id can name a class file.
-A graded notebook's part also carries nbgrader's feedback page
-(``feedback_html``, see ``autograder.notebook.nbgrade``): it is written to
-``students/<id>/feedback/<notebook>.html`` and linked from feedback.html.
-
-``results.json`` follows Gradescope's documented autograder format (top level:
-``score``, ``execution_time``, ``output``, ``tests``, ``extra_data``; each test:
-``name``, ``score``, ``max_score``, ``status`` "passed"/"failed", ``output``,
-``visibility``). Every file is written atomically (temporary file, then
-rename), and nothing but ``execution_time`` depends on the clock, so a rerun
-on the same submissions writes identical files apart from that field. Text
-goes through ``autograder.output.sanitise`` (no escape sequences or control
-characters; HTML sanitised by nh3 under a Content-Security-Policy; CSV
-formulas neutralised).
+Its specification: docs/grader.md, `autograder/output/report.py`.
 """
 from __future__ import annotations
 

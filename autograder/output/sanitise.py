@@ -1,23 +1,6 @@
 """Make what the grader writes safe to open: text, HTML pages and CSV cells.
 
-Student code controls much of what reaches feedback and logs (exception
-messages, file names, printed output). So every file the grader writes
-passes through here:
-
-- ``clean_text``: terminal escape sequences (CSI, OSC, DCS... as a whole, so
-  their parameters do not survive either), every other control character
-  but newline and tab, and the Unicode bidirectional overrides are removed:
-  ``cat feedback.txt`` cannot retitle the terminal, set its clipboard or
-  make text read in another order than it is stored;
-- ``html_page``: a page whose body is sanitised by nh3 (the Rust ``ammonia``
-  sanitiser: an allow-list of tags and attributes, no scripts, no event
-  handlers, no ``javascript:`` links), images only as ``data:image/png``,
-  and a ``Content-Security-Policy`` that forbids scripts, frames, plugins,
-  forms and any fetch, so that even markup the sanitiser let through cannot
-  run or call home;
-- ``csv_cell``: a cell starting with ``=``, ``+``, ``-``, ``@``, tab or
-  carriage return gets a leading ``'`` (OWASP's rule against spreadsheet
-  formula injection).
+Its specification: docs/grader.md, `autograder/output/sanitise.py`.
 """
 from __future__ import annotations
 

@@ -1,27 +1,6 @@
 """Grading a class in parts (``--shard K/N``) and merging the parts' outputs into one.
 
-A student's shard depends only on their id: shard ``1 + h mod N`` where
-``h`` is the first 8 bytes of the SHA-256 of the id (UTF-8), big-endian. So
-the N shards are disjoint, cover the class, and a rerun of shard K (on any
-machine, any Python) grades exactly the same students.
-
-A sharded run writes, beside ``grades.csv`` and ``students/``, the record
-``shard.json``::
-
-    {"assignment": "assignment1", "shard": "2/4",
-     "class": [every student id found in the submissions folder],
-     "students": [the ids of this shard, graded here],
-     "columns": [the columns of grades.csv]}
-
-``merge`` checks the shards' records against each other and against their
-files (the same assignment, columns and class; every shard 1..N exactly
-once; every student of the class graded by exactly one shard, in its own
-shard, with a row and a folder), and only then writes the merged output:
-``grades.csv`` (the shards' header, then their rows sorted by id, byte for
-byte as a single run writes it), ``students/<id>/`` copied, and a record of
-shard ``1/1`` naming its sources. It is built in a temporary folder beside
-the destination and renamed into place, so a refused or failed merge leaves
-nothing half-written.
+Its specification: docs/grader.md, `autograder/output/shards.py`.
 """
 from __future__ import annotations
 

@@ -166,10 +166,10 @@ def map_picture(pc: PreparedCase, arrays: dict) -> str | None:
     return None
 
 
-def grade_case(pc: PreparedCase, record: dict | None, results: Path, run_note: str, max_bytes: int,
-               limits, picture: bool = False) -> CaseResult:
-    """Score one case from its status record and saved arrays (``limits``: the run's, for the numbers in messages;
-    ``picture``: attach ``map_picture`` when the outputs are wrong)."""
+def grade_case(pc: PreparedCase, record: dict | None, results: Path, run_note: str, limits,
+               picture: bool = False) -> CaseResult:
+    """Score one case from its status record and saved arrays (``limits``: the run's, for the numbers in messages
+    and the largest output file read; ``picture``: attach ``map_picture`` when the outputs are wrong)."""
     points = pc.case.points
 
     def failed(summary, details=()):
@@ -189,7 +189,7 @@ def grade_case(pc: PreparedCase, record: dict | None, results: Path, run_note: s
         return failed(f"not run: the process grading this function died {record.get('workers')} times")
     if status != protocol.OK:
         return failed(str(record.get("message", f"no usable result (status {status!r})")))
-    arrays, problem = read_outputs(results, pc.id, pc.part.outputs, max_bytes)
+    arrays, problem = read_outputs(results, pc.id, pc.part.outputs, limits.file_mb << 20)
     if arrays is None:
         return failed(problem)
     problems = [p for p in (_check_output(n, arrays[n], pc.reference[n]) for n in pc.part.outputs) if p]
@@ -224,7 +224,7 @@ def runtime_violations(part: Part, records: list[dict]) -> list[tuple[str, str]]
 
 
 def grade_part(part: Part, prepared: list[PreparedCase], records: dict, results: Path, *, source: str | None,
-               run_note: str, max_bytes: int, limits, missing: str = "was not found in the submission") -> PartResult:
+               run_note: str, limits, missing: str = "was not found in the submission") -> PartResult:
     """Score one function: 0 with a reason for a missing file (``missing``: why) or a forbidden use, else case
     by case."""
     result = PartResult(part.function, part.file, 0, part.max_score, extra_credit=part.extra_credit)
@@ -234,7 +234,7 @@ def grade_part(part: Part, prepared: list[PreparedCase], records: dict, results:
         return result
     for pc in prepared:  # a picture for the first failing case only: the feedback details that one
         first_failure = all(case.passed for case in result.cases)
-        result.cases.append(grade_case(pc, records.get(pc.id), results, run_note, max_bytes, limits, first_failure))
+        result.cases.append(grade_case(pc, records.get(pc.id), results, run_note, limits, first_failure))
     try:
         uses = static_checks.violations(source, part.function, part.is_naive)
     except static_checks.Unparsable as error:

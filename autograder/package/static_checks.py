@@ -1,18 +1,6 @@
 """Static checks of a student's source, done in the grader's process (nothing is run).
 
-Graded functions must be NumPy only, and a ``*_naive`` function must not call
-the fast path. ``forbidden_uses(source)`` finds, for every top-level function,
-what it uses directly or through other functions of the same file:
-
-- PyTorch: ``import torch`` inside the function, a module-level name bound to
-  torch (``import torch as T``, ``from torch.nn import functional as F``,
-  ``T2 = T``) that the function reads, or ``__import__("torch")`` /
-  ``importlib.import_module("torch...")``;
-- the fast path: a name ending in ``_fast``, or a name imported from a
-  ``*_fast`` module, or an import of a ``*_fast`` module.
-
-The grader also watches, at run time, which modules a call imports
-(``autograder/sandbox/runner.py``); the two checks complement each other.
+Its specification: docs/grader.md, `autograder/package/static_checks.py`.
 """
 from __future__ import annotations
 

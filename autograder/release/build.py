@@ -1,31 +1,6 @@
 """Build a student release of an assignment from the instructor tree, as its manifest lists.
 
-``release("assignment1")`` writes ``assignments/release/assignment1/`` with
-exactly what ``autograder/assignments/assignment1.json`` names:
-
-- the notebooks of ``assignments/source/assignment1/`` run through
-  ``nbgrader generate_assignment`` (solutions and hidden tests removed), in a
-  temporary copy of the course so the instructor tree is never touched;
-- the assignment's own student files, every solution region replaced by
-  ``raise NotImplementedError("<function>: implement this in <file>
-  (<notebook>, section <N>)")``;
-- the files of earlier assignments it builds on (``builds_on``): left out, as
-  students bring their own, unless the instructor asks for the reference
-  (``with_reference``), which ships without its markers;
-- the ``helpers`` as they are (a helper may hold no solution region), its
-  ``data``, a student ``README.md`` (``autograder.release.student_readme``), a
-  ``requirements.txt`` pinned as the repository's, and ``release.json``,
-  which ``cs7150.handin`` reads to zip the graded files.
-
-Every ``cs7150`` module a released file or notebook imports must be in the
-release (or brought by the student); otherwise the release is refused with
-the file and the import named. The release is built in a temporary folder
-beside the destination and renamed into place, so a reader sees the previous
-release or the new one, never half of one; a destination that holds anything
-but a previous release of the same assignment is refused, so releasing never
-deletes what is not its own. Before the rename the built tree is scanned for
-leaks: any marker text, any non-trivial line of a solution region or a hidden
-test, and any line of the hidden ``autograder/`` files aborts the release.
+Its specification: docs/grader.md, `autograder/release/build.py`.
 """
 from __future__ import annotations
 
@@ -34,20 +9,18 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 from importlib import metadata
 from pathlib import Path
 
 from autograder import config
+from autograder.notebook import nbgrader_course
 from autograder.output import points
 from autograder.release import markers, student_readme
 
 IGNORED_NAMES = {"__pycache__", ".ipynb_checkpoints", ".DS_Store"}
 IGNORED = shutil.ignore_patterns(*IGNORED_NAMES, "*.pyc", "*.egg-info")
-MARKER_TEXTS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
-NOTEBOOK_HIDDEN = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 
 
 MANIFEST = "release.json"  # what cs7150.handin reads; also marks the folder as a release of its assignment
@@ -97,7 +70,7 @@ def stub_package(source: Path, dest: Path, message) -> list[tuple[str, markers.R
             continue
         rel = path.relative_to(dest.parent).as_posix()
         if path.suffix != ".py":
-            if any(text.encode() in path.read_bytes() for text in MARKER_TEXTS):
+            if any(text.encode() in path.read_bytes() for text in nbgrader_course.DELIMITERS):
                 raise ReleaseError(f"{rel}: solution markers in a non-Python file cannot be stubbed")
             continue
         new_source, regions = markers.stub_source(path.read_text(encoding="utf-8"), str(source.parent / rel),
@@ -199,11 +172,9 @@ def missing_requirements(sources: dict[str, str], requirements) -> list[str]:
 
 def notebook_code(path: Path) -> str:
     """The code cells of a notebook as one Python source (IPython's ``%`` and ``!`` lines left out)."""
-    cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
     lines = []
-    for cell in cells:
-        if cell["cell_type"] == "code":
-            source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+    for source, kind, _ in _notebook_cells(path):
+        if kind == "code":
             lines += [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
     return "\n".join(lines) + "\n"
 
@@ -225,17 +196,6 @@ def missing_imports(sources: dict[str, str], present: set[str], repo_root: Path)
     return problems
 
 
-def _nbgrader(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    """Run an nbgrader subcommand with this interpreter, its scripts first on PATH (a new gradebook runs
-    ``alembic``, found there also when the venv is not activated); raise ReleaseError on failure."""
-    command = [sys.executable, "-m", "nbgrader", *args, "--log-level=WARN"]
-    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
-    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=env)
-    if result.returncode != 0:
-        raise ReleaseError(f"nbgrader {' '.join(args)} failed (exit {result.returncode}):\n{result.stderr[-4000:]}")
-    return result
-
-
 def generate_notebooks(name: str, course_root: Path, dest: Path, gradebook: Path | None = None) -> list[str]:
     """Run ``nbgrader generate_assignment`` on a temporary course copy; copy its output to ``dest``.
 
@@ -247,16 +207,14 @@ def generate_notebooks(name: str, course_root: Path, dest: Path, gradebook: Path
     Returns the released files (relative paths). Does nothing when the course
     has no ``source/<name>/`` folder.
     """
-    source = course_root / "source" / name
-    if not source.is_dir():
+    if not (course_root / "source" / name).is_dir():
         return []
     with tempfile.TemporaryDirectory(prefix="cs7150-nbgrader-") as tmp:
-        course = Path(tmp)
-        shutil.copytree(source, course / "source" / name, ignore=IGNORED)
-        shutil.copy2(course_root / "nbgrader_config.py", course / "nbgrader_config.py")
-        database = ["--no-db"] if gradebook is None else [f"--CourseDirectory.db_url=sqlite:///{Path(gradebook).resolve()}"]
-        _nbgrader(["generate_assignment", name, "--force", *database, f"--CourseDirectory.root={course}"], cwd=course)
-        released = course / "release" / name
+        try:
+            released = nbgrader_course.generate(name, course_root, Path(tmp), (course_root / "nbgrader_config.py").read_text(
+                encoding="utf-8"), gradebook if gradebook is not None else False)
+        except nbgrader_course.NbgraderError as error:
+            raise ReleaseError(str(error)) from None
         shutil.copytree(released, dest, dirs_exist_ok=True, ignore=IGNORED)
         return sorted(p.relative_to(released).as_posix() for p in released.rglob("*") if p.is_file())
 
@@ -265,17 +223,18 @@ def _code_lines(text: str) -> set[str]:
     return {line.strip() for line in text.splitlines() if line.strip()}
 
 
-def _notebook_cells(path: Path) -> list[tuple[str, bool]]:
-    """(source, is a written-answer solution cell) for each cell of a notebook."""
+def _notebook_cells(path: Path) -> list[tuple[str, str, bool]]:
+    """(source, cell type, is a written-answer solution cell) for each cell of a notebook."""
     cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
-    return [("".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"],
+    return [("".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"], cell["cell_type"],
              cell["cell_type"] == "markdown" and cell.get("metadata", {}).get("nbgrader", {}).get("solution", False))
             for cell in cells]
 
 
 def _split_cell(text: str) -> tuple[list[str], list[str]]:
     """(lines inside solution/hidden-test regions, lines outside them) of a notebook cell."""
-    starts = {markers.BEGIN: markers.END, NOTEBOOK_HIDDEN[0]: NOTEBOOK_HIDDEN[1]}
+    starts = {nbgrader_course.COMMENT + begin: nbgrader_course.COMMENT + end
+              for begin, end in (nbgrader_course.SOLUTION, nbgrader_course.HIDDEN_TESTS)}
     inside, outside, closing = [], [], None
     for line in text.splitlines():
         stripped = line.strip()
@@ -314,7 +273,7 @@ def secret_lines(repo_root: Path, course_root: Path, name: str, shipped_referenc
         secret |= _code_lines("\n".join(lines[i - 1] for i in sorted(inside)))
         given |= _code_lines("\n".join(line for i, line in enumerate(lines, 1) if i not in inside))
     for path in sorted((course_root / "source" / name).rglob("*.ipynb")):
-        for cell, written_answer in _notebook_cells(path):
+        for cell, _, written_answer in _notebook_cells(path):
             if written_answer:  # nbgrader replaces the whole cell
                 secret |= _code_lines(cell)
                 continue
@@ -336,7 +295,7 @@ def release_lines(release_dir: Path) -> dict[str, set[str]]:
             continue
         rel = path.relative_to(release_dir).as_posix()
         if path.suffix == ".ipynb":
-            found[rel] = _code_lines("\n".join(source for source, _ in _notebook_cells(path)))
+            found[rel] = _code_lines("\n".join(source for source, _, _ in _notebook_cells(path)))
         else:
             try:
                 found[rel] = _code_lines(path.read_text(encoding="utf-8"))
@@ -350,7 +309,7 @@ def find_leaks(release_dir: Path, secret: set[str]) -> list[str]:
     leaks = []
     for rel, lines in release_lines(release_dir).items():
         for line in sorted(lines):
-            if line in secret or any(text in line for text in MARKER_TEXTS):
+            if line in secret or any(text in line for text in nbgrader_course.DELIMITERS):
                 leaks.append(f"{rel}: {line}")
     return leaks
 

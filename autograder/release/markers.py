@@ -1,20 +1,6 @@
 """Solution regions in package ``.py`` files: find them, check them, stub them.
 
-A region is a run of lines inside a function body::
-
-    def conv_forward_naive(x, w, b, conv_param):
-        \"\"\"docstring\"\"\"
-        check_array(x, ...)            # validation stays in the student copy
-        ### BEGIN SOLUTION
-        ...reference code...
-        ### END SOLUTION
-
-Markers are found with ``tokenize`` (so the words inside a string or a
-docstring are not markers) and their enclosing function with ``ast``. A
-malformed file (BEGIN without END, END without BEGIN, nested regions, a marker
-after code on the same line, a misspelt marker, a region outside a function or
-spanning two functions, BEGIN and END at different indentation) raises
-``MarkerError`` naming the file and line; nothing is guessed.
+Its specification: docs/grader.md, `autograder/release/markers.py`.
 """
 from __future__ import annotations
 
@@ -25,8 +11,9 @@ import tokenize
 from dataclasses import dataclass
 from typing import Callable
 
-BEGIN = "### BEGIN SOLUTION"
-END = "### END SOLUTION"
+from autograder.notebook.nbgrader_course import COMMENT, SOLUTION
+
+BEGIN, END = (COMMENT + delimiter for delimiter in SOLUTION)  # "### BEGIN SOLUTION", "### END SOLUTION"
 
 
 class MarkerError(ValueError):
@@ -63,7 +50,7 @@ def _marker_comments(source: str, tokens, filename: str) -> list[tuple[int, str,
             continue
         text = token.string.strip()
         words = " ".join(text.lstrip("#").split()).upper()
-        if "BEGIN SOLUTION" not in words and "END SOLUTION" not in words:
+        if not any(delimiter in words for delimiter in SOLUTION):
             continue
         line, column = token.start
         before = lines[line - 1][:column]

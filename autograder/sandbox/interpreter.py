@@ -1,22 +1,6 @@
 """The Python that package grading runs student code with: the standard library and NumPy, nothing else.
 
-What a graded function can use is decided by what its process can reach, not
-by what a check of its source recognises. ``build(folder)`` makes, inside the
-grader's own temporary folder, a Python installation holding only
-
-- the interpreter and its shared library (``bin/``, ``lib/``),
-- the standard library (``lib/python3.X/``, without its ``site-packages`` and
-  its test suite),
-- ``site-packages/`` with NumPy alone (and the libraries its wheel bundles),
-
-as hard links to the grader's own files where the file system allows (a
-copy elsewhere), so it costs about a second per grading run, not a per-student
-install. No PyTorch, SciPy or anything else of the grader's environment is in
-it, and the jail shows student code this installation instead of the
-grader's; without the jail's own root (``autograder.sandbox.isolation``'s uid mode)
-the grader's PyTorch must not be readable by a throwaway uid either
-(``pytorch_installations`` lists where it could be; ``deploy/Dockerfile``
-makes the folder above the grader's environment root's alone).
+Its specification: docs/grader.md, `autograder/sandbox/interpreter.py`.
 """
 from __future__ import annotations
 

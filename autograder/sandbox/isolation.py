@@ -1,22 +1,6 @@
 """Confining the processes that run student code, and ending everything they started.
 
-On Linux, when the grader runs as root, every process that runs student code
-(a package run, a notebook kernel) is started through ``autograder/sandbox/jail.py``
-with a ``Confinement``: a fresh uid and gid of its own, a new root that holds
-only the Python installation, the system folders and the job's own files, a
-private ``/tmp``, no network and a cap on its number of processes. Because the
-uid is used by nothing else, ``kill_user`` ends every process the job started,
-wherever it moved (new sessions, double forks), and ``user_processes`` lets
-the grader watch their memory together.
-
-Where the grader is root but may not create namespaces (a container without
-CAP_SYS_ADMIN, Docker's default) ``probe()`` says so and the job still runs
-as a throwaway uid (``Confinement(namespaces=False)``): its own uid, no
-groups, no capabilities, ``no_new_privs``, the process limit, and only its
-own folders writable and reachable among the grader's; ``kill_user`` still
-ends everything it started. Elsewhere (not root, or not Linux) nothing can
-be confined and the grader grades only when told to run student code
-unconfined. ``docs/security.md`` lists what each mode leaves open.
+Its specification: docs/grader.md, `autograder/sandbox/isolation.py`.
 """
 from __future__ import annotations
 

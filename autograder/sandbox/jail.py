@@ -1,44 +1,6 @@
 """Start a command confined: ``python -I -S jail.py SPEC_JSON COMMAND...`` (Linux, run as root).
 
-The grader starts every process that runs student code through this launcher
-(``autograder.sandbox.isolation`` writes the spec). As root, before it replaces
-itself with ``COMMAND``, it
-
-1. enters new namespaces: mount and IPC always, network when
-   ``"network": "none"`` (no interface up: every connection fails) or
-   ``"loopback"`` (only ``lo``, up: a kernel can talk to the nbgrader process
-   that started it and to nothing else);
-2. with a ``"uid"``: builds a new root on an empty tmpfs mounted at
-   ``"mount_point"`` holding only the folders and files listed in
-   ``"read_only"`` and ``"writable"`` (bound at their own paths), the
-   system's top-level ``"links"`` (``/lib64 -> usr/lib64``), a few device
-   files, a private size-limited tmpfs at ``/tmp`` and a ``/proc`` that shows
-   only the confined user's own processes; chroots into it; sets
-   ``RLIMIT_NPROC`` to ``"processes"`` and drops to that uid and gid (no
-   supplementary groups, no capabilities). The instructor tree, other
-   students' files, the grader's output and environment are simply not there.
-   The folders in ``"noexec"`` (the system's program folders) are mounted
-   so that nothing in them can be executed; when there are any, the same
-   holds for ``/tmp`` and the writable folders (a program copied there).
-   ``"handoff"`` names a flag of ``COMMAND`` whose file (a notebook kernel's
-   connection file, readable by root only) is copied into the jail's /tmp for
-   the uid; ``"env"`` adds environment variables.
-
-With ``"namespaces": false`` (a container without CAP_SYS_ADMIN, where
-``unshare`` is not allowed) steps 1 and 2's new root are left out: the
-command still gets ``RLIMIT_NPROC``, the uid and gid, no supplementary groups
-(but ``"groups"``: a notebook kernel's access to a private Python) and no
-capabilities, in ``"cwd"``; a handed-over file goes into ``"handoff_dir"``.
-With ``"share_cwd"`` the command's folder (a kernel's notebook folder, the
-grader's) becomes readable, not writable, by the uid's own group first. In
-both modes the command runs with umask 077. In both modes ``"stdin"`` names a file
-opened here, as root, as the command's standard input (its plan, which the
-uid cannot open itself), and ``no_new_privs`` is set, so no setuid program
-can give the uid its privileges back.
-
-It uses only the standard library (``ctypes`` for ``unshare``, ``mount``,
-``chroot`` and ``prctl``) and exits with status 125 and a message on stderr
-if a step fails, so that a broken jail never runs student code unconfined.
+Its specification: docs/grader.md, `autograder/sandbox/jail.py`.
 """
 import ctypes
 import fcntl

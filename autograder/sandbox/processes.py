@@ -1,25 +1,6 @@
 """Run graded child processes a few at a time, each limited, watched, and ended with all it started.
 
-Every child gets its own session (process group), stdout/stderr in files, and
-resource limits set by ``preexec_fn`` between fork and exec: ``RLIMIT_AS``
-(memory), ``RLIMIT_FSIZE`` (so the output files are capped too),
-``RLIMIT_CORE`` = 0 and, for a child that must not start processes, and when
-not root (root is exempt), ``RLIMIT_NPROC`` = 0. A job may name the ``uid``
-its confined processes run as (``autograder.sandbox.isolation``): that uid's
-processes belong to the job wherever they moved.
-
-One thread polls every child (so ``preexec_fn`` is safe: no other threads),
-and stops a job, with everything it started, when its wall time runs out,
-when the memory of all its processes together (PSS: shared pages counted
-once) passes its memory limit, or when the files in its ``disk_folders``
-pass ``disk_mb``. When a job ends, its process group and session, its
-descendants, every process seen in it and every process of its uid are
-killed. ``on_done`` may hand back a follow-up job, which starts before the
-rest of the queue; the next queued jobs start before ``on_done`` runs.
-
-A job with a ``spawner`` is started by it instead (``autograder.notebook.warm_nbgrader``
-forks nbgrader from a warm process): the process it returns takes a session of
-its own and the same limits itself, and is watched and ended the same way.
+Its specification: docs/grader.md, `autograder/sandbox/processes.py`.
 """
 from __future__ import annotations
 

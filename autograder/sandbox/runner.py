@@ -1,59 +1,6 @@
 """The per-submission runner: calls a student's functions on the grader's inputs.
 
-Started by the grader as ``python -I -S -B runner.py PLAN HEADER`` (confined:
-``runner.py - HEADER``, the plan on stdin, opened by the jail as root) with the working
-directory set to the submission's sandbox, resource limits already applied and
-a scrubbed environment (inside the jail of ``autograder/sandbox/jail.py`` where the
-grader can confine it). It uses only the standard library and NumPy, and
-imports nothing of the grader.
-
-A graded function is a function of the student's module or, for ``Class.method``
-with ``construct``, the method of an instance the worker builds from the plan's
-arguments, its dict attributes named in ``fill`` (a model's ``params``) set to
-the grader's arrays.
-
-The runner itself never runs student code. For each graded function (the
-plan's consecutive cases with the same ``function``) it forks a worker that
-imports the student's module and, case by case, calls the function (for a
-backward pass: first the student's forward pass, for its cache) under a
-per-case time limit, then exits with ``os._exit`` (threads it left running
-end with it). So a function that patches builtins or NumPy, leaves threads, or
-ends its process affects only itself: when a worker dies mid-case, the runner
-records how, and forks a new worker for the function's remaining cases. Where
-forking is not allowed (``RLIMIT_NPROC`` = 0 outside the jail) the cases run
-in the runner's process instead. A module whose import failed or timed out is
-not imported again: its later cases get the same record.
-
-Each case writes to ``<results>/status.jsonl`` a ``started`` line, then its
-record: ``ok`` / ``exception`` (type, message, student frame, the file it
-names) / ``timeout`` / ``bad_output``, the ``phase`` (import, forward, call),
-the seconds taken, the watched modules (``torch``, ``cs7150.*``) that
-importing the student's module and, separately, calling its functions
-imported, and the threads left running. The runner adds ``ended``
-for a case during which the worker died, ``skipped`` after too many deaths,
-and, keyed by the function's name, ``strays``: how many processes its worker
-left running (in the jail, where the runner kills them all).
-
-The plan (``autograder.autograde.write_plans``, one per phase of the class)
-is a stream of frames: for each graded function its calls and its inputs; the
-header (JSON: folders, limits, the ids of the cases this child grades) says
-which are this child's, and the others are read past. The runner
-reads a function's frames only when that function's turn comes, with exact
-reads (no read-ahead buffer), so when it forks a worker it holds the inputs of
-that function and of those already graded, never those of a function graded
-after it; the worker replaces the plan's descriptor by ``/dev/null`` before
-it imports anything of the student's. Confined, the plan file is the
-grader's (0600), so the uid cannot open it again, and the runner makes itself
-non-dumpable (``PR_SET_DUMPABLE`` 0), so no process of the uid can trace it,
-read its memory or copy its descriptors (``/proc/PID/mem``, ``ptrace``,
-``pidfd_getfd``); its workers make themselves dumpable again, as ordinary
-processes. Unconfined, where cases run in the runner's own process when it
-may not fork, none of this holds (``docs/security.md``).
-
-The arrays go to ``<results>/<case id>.npz``. Nothing here decides a score:
-the grader re-reads the arrays with ``allow_pickle=False`` and compares them
-with its own reference outputs, so whatever the student's code writes into
-these files cannot raise a score.
+Its specification: docs/grader.md, `autograder/sandbox/runner.py`.
 """
 import ctypes
 import importlib

@@ -6,7 +6,7 @@ stubbed release (``blank``) and applies edits inside named solution regions:
 ``count`` times within that function's region (a clear error if the reference
 changed so that ``old`` no longer appears), ``Body(function, code)`` replaces
 the whole region. Each sample states its expected score and the diagnosis its
-feedback must contain; ``tests/test_autograde.py`` checks both.
+feedback must contain; ``tests/autograder/test_autograde.py`` checks both.
 
 ``python -m coursetools.samples assignment1 DIR`` writes the samples of an
 assignment into ``DIR`` (one folder or zip per synthetic student).

@@ -13,12 +13,12 @@ submissions and output folders, another student's id...).
 ``run_corpus`` grades a list of attacks together with honest students in one
 ``autograde`` run, grades the honest students again alone, and returns what
 happened; ``attack_table`` turns that into ``docs/attack-table.md``.
-``tests/test_attacks.py`` asserts every outcome. The corpus of an assignment
+``tests/autograder/test_attacks.py`` asserts every outcome. The corpus of an assignment
 lives in ``tests/corpus/<assignment>.py`` (``ATTACKS``).
 
 ``python -m corpus [--fast] [--table FILE]`` runs every corpus. ``docs/attack-table.md`` holds
 several generated sections (this corpus, the disruption variants of ``corpus.disruption``, the route
-matrix of ``tests/test_routes.py``); ``update_table`` rewrites one of them and keeps the others.
+matrix of ``tests/autograder/test_routes.py``); ``update_table`` rewrites one of them and keeps the others.
 """
 from __future__ import annotations
 
@@ -263,8 +263,8 @@ def run_corpus(attacks, root: Path, limits: autograde.Limits, jobs: int = 2, not
     messages = []
     start = time.monotonic()
     try:
-        results = autograde.autograde(name, ctx.submissions, ctx.out, jobs=jobs, limits=limits,
-                                      progress=False, notebooks_too=notebooks_too, log=messages.append)
+        results = autograde.autograde(autograde.ClassRun(name, ctx.submissions, ctx.out, jobs=jobs, limits=limits,
+                                      progress=False, notebooks_too=notebooks_too, log=messages.append))
     finally:
         peers = listener.close()
     seconds, alone_results, alone_seconds = time.monotonic() - start, [], 0.0
@@ -272,8 +272,8 @@ def run_corpus(attacks, root: Path, limits: autograde.Limits, jobs: int = 2, not
         for build in honest.values():
             build(ctx, root / "alone" / "submissions")
         start = time.monotonic()
-        alone_results = autograde.autograde(name, root / "alone" / "submissions", root / "alone" / "out",
-                                            jobs=jobs, limits=limits, progress=False, notebooks_too=notebooks_too)
+        alone_results = autograde.autograde(autograde.ClassRun(name, root / "alone" / "submissions", root / "alone" / "out",
+                                            jobs=jobs, limits=limits, progress=False, notebooks_too=notebooks_too))
         alone_seconds = time.monotonic() - start
     return CorpusRun(ctx, list(attacks), list(honest), {r.student_id: r for r in results},
                      {r.student_id: r for r in alone_results}, messages, seconds, alone_seconds, peers)
@@ -315,7 +315,7 @@ def attack_table(runs: list[CorpusRun], command: str) -> str:
              "credit; 47 in assignment 2), plus the notebook's points in the "
              "runs graded with `--notebooks` (the honest student's notebook score is the reference for what a "
              "tampered notebook must get). (CI) marks the "
-             "cases of the fast subset in `tests/test_attacks.py`; the others run with `-m slow`.", ""]
+             "cases of the fast subset in `tests/autograder/test_attacks.py`; the others run with `-m slow`.", ""]
     for run in runs:
         kind = "with --notebooks" if any(a.notebooks for a in run.attacks) else "package only"
         lines += [f"## {run.context.assignment}: {len(run.attacks)} attacks, {kind}", "",

@@ -6,7 +6,7 @@ assignment's package attacks in one run, its notebook attacks in a second run
 with ``--notebooks``, the honest students alone after each. Prints
 the Markdown table of what happened (``--table FILE`` also writes it there,
 e.g. ``docs/attack-table.md``, as its corpus section). It asserts nothing: ``pytest -m slow
-tests/test_attacks.py`` runs the same corpus and checks every outcome.
+tests/autograder/test_attacks.py`` runs the same corpus and checks every outcome.
 """
 import argparse
 import os

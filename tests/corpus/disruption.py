@@ -12,7 +12,7 @@ and package case by package case (``excess``).
 ``grade_variants`` grades the blank release and a list of variants in ONE ``autograde`` run with
 ``--notebooks``, so that the executor's record and the feedback filters' proof are checked as on any grading
 run; ``short_timeout_repo`` gives that run a course configuration with a short per-cell timeout, so that a hang
-costs seconds. ``tests/test_disruption.py`` asserts every outcome (a fast subset in ``make test``, all of it
+costs seconds. ``tests/autograder/test_disruption.py`` asserts every outcome (a fast subset in ``make test``, all of it
 with ``-m slow``), and ``disruption_table`` writes what happened into ``docs/attack-table.md``.
 """
 from __future__ import annotations
@@ -258,9 +258,9 @@ def grade_variants(name: str, chosen: list[Variant], root: Path, limits: autogra
         write_variant(variant, submissions, blank)
     messages: list[str] = []
     start = time.monotonic()
-    results = autograde.autograde(name, submissions, root / "out", jobs=jobs, limits=limits, progress=False,
+    results = autograde.autograde(autograde.ClassRun(name, submissions, root / "out", jobs=jobs, limits=limits, progress=False,
                                   notebooks_too=True, repo_root=short_timeout_repo(root / "repo", cell_timeout_s),
-                                  log=messages.append)
+                                  log=messages.append))
     return DisruptionRun(name, list(chosen), {r.student_id: r for r in results}, messages, time.monotonic() - start)
 
 
@@ -301,7 +301,7 @@ def disruption_table(runs: list[DisruptionRun], command: str) -> str:
              "(`tests/corpus/disruption.py`), graded with `--notebooks` in one run per assignment beside the "
              f"blank release itself, the per-cell timeout set to {CELL_TIMEOUT_S} s. Every variant must score no "
              "more than the blank release, test cell by test cell. (CI) marks the fast subset of "
-             "`tests/test_disruption.py`.", ""]
+             "`tests/autograder/test_disruption.py`.", ""]
     for run in runs:
         blank = run.results[BLANK]
         lines += [f"### {run.assignment}: {len(run.variants)} variants, graded in {run.seconds:.0f} s", "",

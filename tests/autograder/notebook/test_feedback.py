@@ -190,9 +190,9 @@ def test_feedback_pages_show_the_score_and_no_hidden_test(tmp_path):
                           ("hidden_failure", (f"{SOLUTION}\n    span = D * (K - 1) + 1",
                                              f"{SOLUTION}\n    span = min(D, 2) * (K - 1) + 1"))]:
         (subs / student / SOURCE.name).write_text(_student_notebook(edit))
-    results = {r.student_id: r for r in autograde.autograde(
+    results = {r.student_id: r for r in autograde.autograde(autograde.ClassRun(
         "assignment1", subs, out, jobs=2, limits=autograde.Limits(wall_s=30, case_s=10, unconfined=True), progress=False,
-        notebooks_too=True)}
+        notebooks_too=True))}
 
     hidden, visible = _hidden_and_visible(SOURCE)
     # A hidden line that is also (part of) a line students see cannot tell whether hidden tests leaked.

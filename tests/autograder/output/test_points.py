@@ -37,8 +37,8 @@ def test_header_grades_results_gradebook_and_feedback_agree(tmp_path, name):
     reference = next(s for s in samples_for(name) if s.name == "reference")
     folder = write_sample(reference, assignment, subs)
     shutil.copyfile(path, folder / path.name)  # the student hands in the notebook and cs7150/, no data
-    [result] = autograde.autograde(name, subs, out, jobs=1, limits=autograde.Limits(unconfined=True),
-                                   progress=False, notebooks_too=True)
+    [result] = autograde.autograde(autograde.ClassRun(name, subs, out, jobs=1, limits=autograde.Limits(unconfined=True),
+                                   progress=False, notebooks_too=True))
 
     total, stated = points.stated(path)  # the header states the total and its three kinds of points
     package, notebook, written = stated.package, stated.autograded, stated.written
@@ -96,8 +96,8 @@ def test_release_autograde_and_gradescope_refuse_a_point_value_the_header_does_n
         build.release("assignment1", tmp_path / "out", course_root=config.COURSE_ROOT, config_dir=configs)
     assert not (tmp_path / "out").exists()
     with pytest.raises(points.PointsMismatch, match=MISMATCH):
-        autograde.autograde("assignment1", tmp_path / "no-submissions", tmp_path / "graded", config_dir=configs,
-                            progress=False)
+        autograde.autograde(autograde.ClassRun("assignment1", tmp_path / "no-submissions", tmp_path / "graded", config_dir=configs,
+                            progress=False))
     assert not (tmp_path / "graded").exists()
     shutil.copytree(config.REPO_ROOT / config.PACKAGE_NAME, tmp_path / config.PACKAGE_NAME)  # the zip's repository
     shutil.copytree(config.COURSE_ROOT / "source" / "assignment1", tmp_path / "assignments" / "source" / "assignment1")

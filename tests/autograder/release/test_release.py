@@ -378,7 +378,7 @@ def test_version_and_the_usage_error_statuses(capsys):
     import tomllib
     from autograder.cli import autograde as autograde_cli
     from coursetools import cli
-    version = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"]["version"]
+    version = tomllib.loads((Path(__file__).resolve().parents[3] / "pyproject.toml").read_text())["project"]["version"]
     with pytest.raises(SystemExit) as done:
         cli.main(["--version"])
     assert done.value.code == 0 and capsys.readouterr().out.strip() == f"cs7150 {version}"

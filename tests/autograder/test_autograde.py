@@ -47,7 +47,7 @@ def graded(tmp_path_factory):
     shutil.copytree(subs / "reference", subs / "bad id!")  # an unsafe student id: skipped
     (subs / "README.txt").write_text("not a submission")
     log = []
-    results = autograde.autograde("assignment1", subs, out, jobs=2, limits=LIMITS, progress=False, log=log.append)
+    results = autograde.autograde(autograde.ClassRun("assignment1", subs, out, jobs=2, limits=LIMITS, progress=False, log=log.append))
     return {"subs": subs, "out": out, "results": {r.student_id: r for r in results}, "log": log, "root": root}
 
 
@@ -189,7 +189,7 @@ def test_student_regrade_updates_one_row_in_place_and_is_idempotent(graded):
     files = {name: (out / "students" / "reference" / name).read_text() for name in ("feedback.txt", "feedback.html")}
     results_before = json.loads((out / "students" / "reference" / "results.json").read_text())
     grades.write_text(before.replace("\nreference,15,15,", "\nreference,0,0,"))
-    autograde.autograde("assignment1", graded["subs"], out, student="reference", limits=LIMITS, progress=False)
+    autograde.autograde(autograde.ClassRun("assignment1", graded["subs"], out, student="reference", limits=LIMITS, progress=False))
     assert grades.read_text() == before
     assert {name: (out / "students" / "reference" / name).read_text() for name in files} == files
     results_after = json.loads((out / "students" / "reference" / "results.json").read_text())
@@ -220,7 +220,7 @@ def test_a_regrade_with_other_columns_than_the_class_file_is_refused(tmp_path, c
 
 def test_unknown_student_is_an_error(graded):
     with pytest.raises(FileNotFoundError, match="no submission for student 'nobody'"):
-        autograde.autograde("assignment1", graded["subs"], graded["root"] / "other", student="nobody", progress=False)
+        autograde.autograde(autograde.ClassRun("assignment1", graded["subs"], graded["root"] / "other", student="nobody", progress=False))
 
 
 def test_cli_full_rerun_writes_identical_files(tmp_path, capsys):
@@ -453,10 +453,10 @@ def test_the_runner_reads_each_functions_inputs_only_when_its_turn_comes(tmp_pat
 
     import numpy as np
 
-    from autograder.package import cases
+    from autograder.package import cases, runs
     from autograder.sandbox import runner as child
     prepared = cases.prepare(config.load("assignment1"))
-    plans = autograde.write_plans(prepared, tmp_path)
+    plans = runs.write_plans(prepared, tmp_path)
     assert {stat.S_IMODE(path.stat().st_mode) for path in plans.values()} == {0o600}
     naive = [pc for pc in prepared if pc.part.is_naive]
     data = plans[True].read_bytes()
@@ -497,8 +497,8 @@ def test_notebooks_are_graded_by_nbgrader_and_merged(tmp_path):
     for name in names:
         shutil.copy(config.COURSE_ROOT / "source" / "assignment1" / name, reference / name)
     release.release("assignment1", subs / "blank")
-    results = autograde.autograde("assignment1", subs, tmp_path / "out", jobs=2, limits=LIMITS, progress=False,
-                                  notebooks_too=True)
+    results = autograde.autograde(autograde.ClassRun("assignment1", subs, tmp_path / "out", jobs=2, limits=LIMITS, progress=False,
+                                  notebooks_too=True))
     by_id = {r.student_id: r for r in results}
     for name in names:
         graded = {r.student_id: next(p for p in r.parts if p.name == name) for r in results}

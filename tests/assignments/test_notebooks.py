@@ -9,7 +9,7 @@ Every notebook ``assignments/source/<assignment>/*.ipynb`` must
   configuration) are worth M; where it says ``(extension: up to E
   extra-credit points)``, its extra-credit parts are worth E (not counted in
   N); grade cells and the required package parts together are worth N (the
-  one points model; ``tests/test_points.py`` checks the rest);
+  one points model; ``tests/autograder/output/test_points.py`` checks the rest);
 - carry valid nbgrader metadata (schema 3, a unique ``grade_id``, points on
   every grade cell, autograded tests locked, markers only in the cells that
   nbgrader clears);
@@ -24,7 +24,7 @@ Every notebook ``assignments/source/<assignment>/*.ipynb`` must
   solution or hidden-test line.
 
 The tests that start a kernel are marked ``slow`` (about a minute together on
-two busy cores); ``pytest -m "not slow" tests/test_notebooks.py`` checks only
+two busy cores); ``pytest -m "not slow" tests/assignments/test_notebooks.py`` checks only
 the metadata.
 """
 from __future__ import annotations

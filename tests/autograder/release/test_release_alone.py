@@ -4,7 +4,7 @@ made from the release's requirements.txt, nothing of the repository importable.
 With the student files filled in (the reference solutions copied in, the instructor's notebook in place of the
 released one) the notebook runs top to bottom without an error, and the hand-in helper packs the graded files.
 Creating the environments takes minutes (pip, from its cache or the package index), so these tests run only
-when asked for: ``make release-check`` (``pytest -m alone tests/test_release_alone.py``).
+when asked for: ``make release-check`` (``pytest -m alone tests/autograder/release/test_release_alone.py``).
 
 ``CS7150_OLDEST`` (requirement specifiers, e.g. ``numpy==2.1.3 torch==2.11.0``) installs those over the release's
 pins, as a Colab student has them (Colab's own numpy and torch, not the pins): ``make oldest-check`` runs these

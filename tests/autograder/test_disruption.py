@@ -121,5 +121,5 @@ def test_every_variant_of_every_assignment_and_its_table(request, tmp_path):
     if not _slow_selected(request.config):
         pytest.skip("every disruption variant runs with -m slow (make attack)")
     runs = [d.grade_variants(name, d.variants(name), tmp_path / name, limits=_limits()) for name in CORPORA]
-    update_table(TABLE, "disruption", d.disruption_table(runs, "pytest -m slow tests/test_disruption.py"))
+    update_table(TABLE, "disruption", d.disruption_table(runs, "pytest -m slow tests/autograder/test_disruption.py"))
     assert not [p for run in runs for p in _problems(run)], "\n".join(p for run in runs for p in _problems(run))

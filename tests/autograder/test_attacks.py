@@ -6,7 +6,7 @@ one small run with ``--notebooks`` (three notebook attacks), and four attacks
 graded without the jail (the fallback where the grader is not root). The
 corpus's outcomes are those of the jail: where it is not available the first
 two are skipped. The full corpus runs only when slow tests are asked for
-(``pytest -m slow tests/test_attacks.py``, ``make attack``) and writes
+(``pytest -m slow tests/autograder/test_attacks.py``, ``make attack``) and writes
 ``docs/attack-table.md``.
 
 For every case: the score it must get and the words its feedback must
@@ -38,7 +38,7 @@ FAST = [a for a in ATTACKS if a.fast and not a.notebooks]
 FAST_NOTEBOOKS = [a for a in ATTACKS if a.fast and a.notebooks]
 REPO = config.REPO_ROOT
 REPO_CANARY = REPO / ".pytest_cache" / "cs7150-attacks" / "canary.txt"  # an ignored path inside the tree
-MARKER_SOURCES = ("tests/corpus/", "tests/test_attacks.py")  # they name the attack marker themselves
+MARKER_SOURCES = ("tests/corpus/", "tests/autograder/test_attacks.py")  # they name the attack marker themselves
 SKIPPED_DIRS = {".venv", ".git", "__pycache__", ".pytest_cache", ".hypothesis", "node_modules"}
 TABLE = REPO / "docs" / "attack-table.md"
 NO_JAIL = ("the corpus's outcomes are those of the jail (Linux, the grader running as root); without it "
@@ -288,7 +288,7 @@ def test_whole_corpus_and_its_table(request, tmp_path, environment):
         run_list, found = corpus_runs(name, tmp_path / name, environment)
         runs += run_list
         problems += found
-    update_table(TABLE, "corpus", attack_table(runs, "pytest -m slow tests/test_attacks.py"))
+    update_table(TABLE, "corpus", attack_table(runs, "pytest -m slow tests/autograder/test_attacks.py"))
     assert not problems, "\n".join(problems)
 
 

@@ -27,8 +27,9 @@ import pytest
 from autograder import config
 from autograder.notebook import evidence
 from autograder.notebook import executor as nc
+from autograder.notebook import wire
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 COURSE = REPO / "assignments"
 ASSIGNMENT = "assignment1"
 NOTEBOOK = "conv_pool.ipynb"
@@ -53,28 +54,28 @@ def _npy(array) -> bytes:
 
 def test_arrays_come_back_as_numbers_only():
     array = np.arange(6.0).reshape(2, 3)
-    assert np.array_equal(nc.decode(("\x00cs7150:ndarray", base64.b64encode(_npy(array)).decode())), array)
+    assert np.array_equal(wire.decode(("\x00cs7150:ndarray", base64.b64encode(_npy(array)).decode())), array)
     with pytest.raises(ValueError):
-        nc.decode(("\x00cs7150:ndarray", _npy(array)))  # arrays travel as base64 text (about 1.3x, not 3x as repr)
+        wire.decode(("\x00cs7150:ndarray", _npy(array)))  # arrays travel as base64 text (about 1.3x, not 3x as repr)
     with pytest.raises(ValueError):
-        nc.read_npy(_npy(np.array([object()], dtype=object)))  # a pickle inside: never loaded
+        wire.read_npy(_npy(np.array([object()], dtype=object)))  # a pickle inside: never loaded
     forged = _npy(np.zeros(2)).replace(b"(2,)", b"(9999999999,)".ljust(4))  # a header claiming 80 GB
     with pytest.raises(ValueError):
-        nc.read_npy(forged)
+        wire.read_npy(forged)
 
 
 def test_values_keep_their_shape_and_objects_stay_opaque():
     encoded = ("\x00cs7150:dict", [((32, 5, 0, 1, 1), 28), ("k", ("\x00cs7150:tuple", [1, ("\x00cs7150:float", "nan")]))])
-    decoded = nc.decode(encoded)
+    decoded = wire.decode(encoded)
     assert decoded[(32, 5, 0, 1, 1)] == 28 and decoded["k"][0] == 1 and np.isnan(decoded["k"][1])
-    opaque = nc.decode(("\x00cs7150:object", "AlwaysEqual"))
-    assert isinstance(opaque, nc.StudentObject) and opaque != 1 and "AlwaysEqual" in repr(opaque)
+    opaque = wire.decode(("\x00cs7150:object", "AlwaysEqual"))
+    assert isinstance(opaque, wire.StudentObject) and opaque != 1 and "AlwaysEqual" in repr(opaque)
 
 
 def test_a_kernels_exception_becomes_a_builtin_one():
-    error = nc._exception(["MyError", "ValueError", "Exception", "BaseException", "object"], "too long")
+    error = wire.student_exception(["MyError", "ValueError", "Exception", "BaseException", "object"], "too long")
     assert type(error) is ValueError and str(error) == "too long"
-    assert type(nc._exception(["SystemExit", "BaseException", "object"], "bye")) is RuntimeError
+    assert type(wire.student_exception(["SystemExit", "BaseException", "object"], "bye")) is RuntimeError
 
 
 def test_a_failure_after_a_hidden_line_shows_no_details():
@@ -316,7 +317,7 @@ def _through_the_bridge(value):
     kernel = {"value": value}
     exec(nc.BRIDGE, kernel)
     snapshot = ast.literal_eval(kernel["_cs7150_snapshot"]("k", ["value"]))["value"][1]
-    return nc.decode(snapshot, fetch=lambda index: ast.literal_eval(kernel["_cs7150_fetch"]("k", index))[1])
+    return wire.decode(snapshot, fetch=lambda index: ast.literal_eval(kernel["_cs7150_fetch"]("k", index))[1])
 
 
 def _snapshot_text(value) -> str:
@@ -362,7 +363,7 @@ def test_a_model_of_another_class_fails_every_use_saying_what_a_model_must_be():
 
     for value in (Liar(nn.Linear(2, 2)), nn.Sequential(nn.Linear(2, 2), Liar())):
         model = _through_the_bridge(value)
-        assert isinstance(model, nc.StudentModel) and "Liar" in repr(model)
+        assert isinstance(model, wire.StudentModel) and "Liar" in repr(model)
         for use in (lambda: model(torch.zeros(1, 2)), lambda: model.named_children(), lambda: pickle.dumps(model),
                     lambda: list(model)):
             with pytest.raises(TypeError, match="must be an nn.Sequential"):
@@ -377,8 +378,8 @@ def test_a_model_of_another_class_fails_every_use_saying_what_a_model_must_be():
     (("\x00cs7150:module", "ReLU", ("\x00cs7150:dict", [("inplace", False), ("extra", 1)]), True, [], []), "arguments"),
 ])
 def test_a_forged_description_is_refused_before_anything_is_allocated(description, why):
-    model = nc.decode(description)  # a Linear of 10^18 weights would need 4 EB: it is made on the meta device first
-    assert isinstance(model, nc.StudentModel) and why in model.why
+    model = wire.decode(description)  # a Linear of 10^18 weights would need 4 EB: it is made on the meta device first
+    assert isinstance(model, wire.StudentModel) and why in model.why
 
 
 # ---------------------------------------------------------------------------------------------
@@ -478,10 +479,7 @@ def test_nbgrader_failing_names_the_exception_before_its_warnings(tmp_path):
 def test_every_assignment_runs_its_test_cells_apart_unless_it_opts_out_explicitly():
     """A new assignment (say one copied from the first) gets the strict executor without a word of configuration:
     the course names no assignment list, only the opt-outs, and there are none."""
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).parent))
-    import nbtools
+    import nbtools  # tests/, on the path through its conftest.py
 
     settings = nbtools.course_config()
     assert settings.ExecuteApart.in_kernel == [] and "assignments" not in settings.ExecuteApart

@@ -17,7 +17,7 @@ from coursetools import cli
 LIMITS = autograde.Limits(wall_s=10, case_s=4)
 CLASS = ("reference", "blank", "bias_missing", "stride_ignored", "flipped_kernel", "partial_files", "forger", "quitter")
 COUNT = 3
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _cs7150(*argv, **kwargs):
@@ -33,7 +33,7 @@ def graded(tmp_path_factory):
     write_samples("assignment1", subs, only=CLASS)
     (subs / "README.txt").write_text("not a submission")
     whole = root / "whole"
-    autograde.autograde("assignment1", subs, whole, jobs=2, limits=LIMITS, progress=False, log=lambda m: None)
+    autograde.autograde(autograde.ClassRun("assignment1", subs, whole, jobs=2, limits=LIMITS, progress=False, log=lambda m: None))
     limits = ["--time-limit", str(LIMITS.wall_s), "--case-time-limit", str(LIMITS.case_s), "--jobs", "1", "--no-progress"]
     outputs = [root / f"shard{k}" for k in range(1, COUNT + 1)]
     running = [_cs7150("autograde", "assignment1", "--submissions", str(subs), "--out", str(out),
@@ -168,8 +168,8 @@ def test_empty_shard_writes_its_header_and_record(graded, tmp_path):
     count = 16
     empty = next(k for k in range(1, count + 1) if all(shards.shard_of(s, count) != k for s in CLASS))
     out = tmp_path / "empty"
-    results = autograde.autograde("assignment1", graded["subs"], out, jobs=1, limits=LIMITS, progress=False,
-                                  log=lambda m: None, shard=shards.Shard(empty, count))
+    results = autograde.autograde(autograde.ClassRun("assignment1", graded["subs"], out, jobs=1, limits=LIMITS, progress=False,
+                                  log=lambda m: None, shard=shards.Shard(empty, count)))
     assert results == []
     assert (out / "grades.csv").read_text() == (graded["whole"] / "grades.csv").read_text().splitlines(True)[0]
     assert json.loads((out / shards.RECORD).read_text())["students"] == []

@@ -78,8 +78,8 @@ def test_exchange_route_gives_students_the_package_and_collects_it_for_the_grade
     [student] = [p for p in (c / "submitted").iterdir()]
     collected = student / NAME
     assert (collected / "timestamp.txt").is_file() and (collected / "cs7150" / "conv.py").is_file()
-    [result] = autograde.autograde(NAME, c / "submitted", tmp_path / "graded", jobs=1, progress=False,
-                                   limits=autograde.Limits(unconfined=True), log=lambda m: None)
+    [result] = autograde.autograde(autograde.ClassRun(NAME, c / "submitted", tmp_path / "graded", jobs=1, progress=False,
+                                   limits=autograde.Limits(unconfined=True), log=lambda m: None))
     assignment = config.load("assignment1")  # the reference earns every required point and the extra credit
     assert (result.student_id, result.score, result.max_score, result.extra) == (
         student.name, assignment.max_score, assignment.max_score, assignment.extra_max)

@@ -1,6 +1,6 @@
 """Assignment 2 (LeNet-5 on MNIST): the source notebook in grading and student mode, its nbgrader metadata, points and release.
 
-The generic checks run for every notebook in ``tests/test_notebooks.py``: nbgrader's metadata rules, the points
+The generic checks run for every notebook in ``tests/assignments/test_notebooks.py``: nbgrader's metadata rules, the points
 adding up to the header's total, a clean run in grading mode (no error, no stderr, no value at the end of a grade
 cell), ``nbgrader generate_assignment`` and the student release. Here, what is
 particular to this notebook: every autograded test cell passes its tests with the reference solutions in both modes, and the cells print what
@@ -9,7 +9,7 @@ and every variant, conv1 filters that left their random start (as Q4's reference
 compares like with like (the step with the step, conv2 with conv2) with spreads and whose GPU row says "no GPU"
 without one, the parts of the student's conv2, the figures), and that the batch-norm graph exercise checks out.
 
-The notebook runs once per session: ``execute`` is memoized, so this file and ``tests/test_notebooks.py`` share one run.
+The notebook runs once per session: ``execute`` is memoized, so this file and ``tests/assignments/test_notebooks.py`` share one run.
 """
 from __future__ import annotations
 

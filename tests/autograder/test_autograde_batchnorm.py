@@ -23,7 +23,7 @@ def graded(tmp_path_factory):
     root = tmp_path_factory.mktemp("autograde2")
     subs, out = root / "submissions", root / "out"
     write_samples("assignment2", subs)
-    results = autograde.autograde("assignment2", subs, out, jobs=2, limits=LIMITS, progress=False, log=lambda _: None)
+    results = autograde.autograde(autograde.ClassRun("assignment2", subs, out, jobs=2, limits=LIMITS, progress=False, log=lambda _: None))
     return {"out": out, "results": {r.student_id: r for r in results}}
 
 

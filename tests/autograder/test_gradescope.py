@@ -152,8 +152,8 @@ def test_each_tests_visibility_comes_from_the_assignment_configuration(tmp_path)
     (configs / "assignment1.json").write_text(json.dumps(raw))
     subs = tmp_path / "subs"
     write_sample(SAMPLE, config.load("assignment1"), subs)
-    autograde.autograde("assignment1", subs, tmp_path / "out", jobs=1, progress=False, config_dir=configs,
-                        limits=autograde.Limits(wall_s=20, case_s=4, unconfined=True), log=lambda m: None)
+    autograde.autograde(autograde.ClassRun("assignment1", subs, tmp_path / "out", jobs=1, progress=False, config_dir=configs,
+                        limits=autograde.Limits(wall_s=20, case_s=4, unconfined=True), log=lambda m: None))
     tests = json.loads((tmp_path / "out" / "students" / SAMPLE.name / "results.json").read_text())["tests"]
     shown = {test["name"].split(" ")[0]: test["visibility"] for test in tests}
     assert shown.pop("conv_backward_naive") == "after_due_date" and set(shown.values()) == {"visible"}

@@ -19,7 +19,7 @@ from autograder.cli import autograde as autograde_cli
 from autograder.sandbox import isolation
 from coursetools.samples import write_samples
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 CLASS = ("reference", "blank", "bias_missing", "flipped_kernel")
 LIMITS = autograde.Limits(wall_s=10, case_s=4)
@@ -52,8 +52,8 @@ def course(tmp_path_factory):
     root = tmp_path_factory.mktemp("deploy")
     subs = root / "submissions"
     write_samples("assignment1", subs, only=CLASS)
-    autograde.autograde("assignment1", subs, root / "whole", jobs=2, limits=LIMITS, progress=False,
-                        log=lambda m: None)
+    autograde.autograde(autograde.ClassRun("assignment1", subs, root / "whole", jobs=2, limits=LIMITS, progress=False,
+                        log=lambda m: None))
     env = _shim(root / "bin", f'exec {shlex.quote(sys.executable)} -m coursetools "$@"')
     return {"root": root, "subs": subs, "whole": root / "whole", "env": env}
 

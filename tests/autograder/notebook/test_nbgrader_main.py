@@ -3,8 +3,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[1] / "autograder" / "notebook" / "nbgrader_main.py"
-SOURCE = Path(__file__).resolve().parents[1] / "assignments" / "source" / "assignment1" / "conv_pool.ipynb"
+SCRIPT = Path(__file__).resolve().parents[3] / "autograder" / "notebook" / "nbgrader_main.py"
+SOURCE = Path(__file__).resolve().parents[3] / "assignments" / "source" / "assignment1" / "conv_pool.ipynb"
 
 PROBE = """
 import runpy, sys

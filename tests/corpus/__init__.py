@@ -16,7 +16,7 @@ happened; ``attack_table`` turns that into ``docs/attack-table.md``.
 ``tests/autograder/test_attacks.py`` asserts every outcome. The corpus of an assignment
 lives in ``tests/corpus/<assignment>.py`` (``ATTACKS``).
 
-``python -m corpus [--fast] [--table FILE]`` runs every corpus. ``docs/attack-table.md`` holds
+``PYTHONPATH=tests python -m corpus [--fast] [--table FILE]`` runs every corpus. ``docs/attack-table.md`` holds
 several generated sections (this corpus, the disruption variants of ``corpus.disruption``, the route
 matrix of ``tests/autograder/test_routes.py``); ``update_table`` rewrites one of them and keeps the others.
 """

@@ -1,4 +1,4 @@
-"""``python -m corpus [--fast] [--table FILE] [--jobs N] [--assignment NAME]``: grade the hostile corpus.
+"""``PYTHONPATH=tests python -m corpus [--fast] [--table FILE] [--jobs N] [--assignment NAME]``: grade the hostile corpus.
 
 Grades every attack of every corpus (``CORPORA``; ``--assignment``: of that one
 only; ``--fast``: only the CI subset) with two honest students: an
@@ -17,7 +17,7 @@ from pathlib import Path
 from corpus import (CORPORA, LIMITS, SECRET_NAME, SECRET_VALUE, attack_table, attacks_for, run_corpus,
                                update_table)
 
-parser = argparse.ArgumentParser(prog="python -m corpus", description=__doc__)
+parser = argparse.ArgumentParser(prog="PYTHONPATH=tests python -m corpus", description=__doc__)
 parser.add_argument("--fast", action="store_true", help="only the attacks of the CI subset")
 parser.add_argument("--table", type=Path, help="also write the Markdown table to this file")
 parser.add_argument("--jobs", type=int, default=2, help="submissions graded at the same time (default 2)")
@@ -36,7 +36,7 @@ with tempfile.TemporaryDirectory(prefix="cs7150-corpus-") as tmp:
             (root / "canary").mkdir(parents=True)
             (root / "canary" / "victim.txt").write_text("canary\n")
             runs.append(run_corpus(group, root, LIMITS, jobs=args.jobs, notebooks_too=notebooks_too, name=name))
-command = ("python -m corpus" + (" --fast" if args.fast else "") + (f" --table {args.table}" if args.table else "")
+command = ("PYTHONPATH=tests python -m corpus" + (" --fast" if args.fast else "") + (f" --table {args.table}" if args.table else "")
            + "".join(f" --assignment {name}" for name in args.assignment or ()))
 table = attack_table(runs, command)
 print(table)

@@ -1,8 +1,9 @@
-"""Where the fast convolution's time goes: each stage of cs7150.conv_fast timed on its own.
+"""Where the fast 2-D convolution's time goes: each stage of cs7150.conv_fast's conv_forward_fast and
+conv_backward_fast (groups 1, assignment 1's section 6) timed on its own.
 
 For LeNet-5's conv1 and conv2 at a given batch, in float32 and float64: the
 chunk size the layer picks (``_batch_chunks``), then every stage of one
-chunk (pad, im2col, the products, col2im, the layout moves) timed alone,
+chunk (pad, im2col, the products, col2im, the transposes) timed alone,
 median of ``--repeats``, times the number of chunks; the products also in
 GFLOP/s. The last two lines time the whole forward and backward passes. The
 stages' sum falls short of the whole when the whole runs slower than its
@@ -14,7 +15,6 @@ parts (chunks cold in cache, a slow spell of a shared machine).
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 
@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's 
 
 LAYERS = {"conv1": ((1, 28, 28), (20, 1, 5, 5)), "conv2": ((20, 14, 14), (50, 20, 5, 5))}  # pad 2, stride 1
 PAD, STRIDE, DILATION = (2, 2), (1, 1), (1, 1)
-PAD_BEFORE_AFTER = tuple((p, p) for p in PAD)  # the zeros before and after each axis, as _pad_batch_last takes them
-PRODUCTS = ("w @ cols", "dw = (cols @ dout.T).T", "dcols = w.T @ dout")
+NP_PAD = ((0, 0), (0, 0), *((p, p) for p in PAD))  # np.pad's zeros before and after each axis of (n, C, H, W)
+PRODUCTS = ("w @ cols", "dw = dout @ cols.T", "dcols = w.T @ dout")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -61,26 +61,26 @@ def stage_times(layer: str, dtype: str, batch: int, repeats: int, seed: int = 0)
     K, P = KH * KW, H * W  # taps; output positions (pad 2 keeps the size)
     chunks = conv_fast._batch_chunks(batch, C * K * P * x.itemsize)
     n = chunks[0].stop  # the first chunk's samples; the last one may be shorter
-    x_padded = conv_fast._pad_batch_last(x[:n], PAD_BEFORE_AFTER, x.dtype)  # (C, H + 4, W + 4, n)
-    cols = conv_fast.im2col(x_padded, (KH, KW), STRIDE, DILATION)  # (C, KH, KW, H, W, n)
-    w_matrix, cols_matrix = w.reshape(F, C * K), cols.reshape(C * K, -1)
-    out_chunk = (w_matrix @ cols_matrix).reshape(F, H, W, n)
+    x_padded = np.pad(x[:n], NP_PAD)  # (n, C, H + 4, W + 4)
+    cols = conv_fast.im2col(x_padded, KH, KW, STRIDE, DILATION)  # (C*KH*KW, n*H*W)
+    w_rows = w.reshape(F, C * K)
+    out_rows = w_rows @ cols  # (F, n*H*W)
     out = np.empty((batch, F, H, W), dtype=dtype)
-    dout_matrix = np.ascontiguousarray(np.moveaxis(dout[:n], 0, -1)).reshape(F, -1)  # (F, P*n)
-    dcols = (w_matrix.T @ dout_matrix).reshape(cols.shape)
-    dx_padded = conv_fast.col2im(dcols, x_padded.shape[1:-1], STRIDE, DILATION)
+    dout_rows = dout[:n].transpose(1, 0, 2, 3).reshape(F, -1)  # (F, n*H*W)
+    dcols = w_rows.T @ dout_rows
+    dx_padded = conv_fast.col2im(dcols, x_padded.shape, KH, KW, STRIDE, DILATION)
     dx = np.empty_like(x)
     stages = {
-        "pad": lambda: conv_fast._pad_batch_last(x[:n], PAD_BEFORE_AFTER, x.dtype),
-        "im2col": lambda: conv_fast.im2col(x_padded, (KH, KW), STRIDE, DILATION),
-        "w @ cols": lambda: w_matrix @ cols_matrix,
-        "bias": lambda: np.add(out_chunk, b.reshape(F, 1, 1, 1), out=out_chunk),
-        "out to batch-first": lambda: np.copyto(out[:n], np.moveaxis(out_chunk, -1, 0)),
-        "dout to batch-last": lambda: np.ascontiguousarray(np.moveaxis(dout[:n], 0, -1)),
-        "dw = (cols @ dout.T).T": lambda: cols_matrix @ dout_matrix.T,
-        "dcols = w.T @ dout": lambda: w_matrix.T @ dout_matrix,
-        "col2im": lambda: conv_fast.col2im(dcols, x_padded.shape[1:-1], STRIDE, DILATION),
-        "dx to batch-first": lambda: np.copyto(dx[:n], np.moveaxis(dx_padded[:, 2:-2, 2:-2], -1, 0)),
+        "pad": lambda: np.pad(x[:n], NP_PAD),
+        "im2col": lambda: conv_fast.im2col(x_padded, KH, KW, STRIDE, DILATION),
+        "w @ cols": lambda: w_rows @ cols,
+        "out to (n, F, H, W)": lambda: np.copyto(out[:n], out_rows.reshape(F, n, H, W).transpose(1, 0, 2, 3)),
+        "bias": lambda: np.add(out[:n], b.reshape(F, 1, 1), out=out[:n]),
+        "dout to (F, n*H*W)": lambda: dout[:n].transpose(1, 0, 2, 3).reshape(F, -1),
+        "dw = dout @ cols.T": lambda: dout_rows @ cols.T,
+        "dcols = w.T @ dout": lambda: w_rows.T @ dout_rows,
+        "col2im": lambda: conv_fast.col2im(dcols, x_padded.shape, KH, KW, STRIDE, DILATION),
+        "dx without the padding": lambda: np.copyto(dx[:n], dx_padded[:, :, 2:-2, 2:-2]),
     }
     flops = 2 * batch * F * C * K * P  # one product over the whole batch
     rows = []

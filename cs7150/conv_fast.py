@@ -1,35 +1,32 @@
 """Fast convolution in NumPy: im2col, one matrix product, col2im.
 
-One N-d implementation serves 1-D (N, C, L), 2-D (N, C, H, W) and 3-D
-(N, C, D, H, W) inputs; the public functions are thin wrappers that check
-their inputs and call it. Assignment 1 requires the 2-D case with groups 1
-(``conv_forward_fast``, ``conv_backward_fast``; section 6); 1-D, 3-D and
-groups (``conv1d_*_fast``, ``conv3d_*_fast``; section 9) are its extension,
-graded as extra credit.
+Assignment 1, section 6 (required): the 2-D convolution of the lecture,
+batch first, (N, C, H, W), groups 1.
 
-- ``im2col`` copies every (dilated, strided) window of the padded input into
-  a matrix ``cols`` of shape (C, *kernel_size, *out_size, N): one row per
-  filter weight, one column per output position of every sample.
-- The forward pass is then one matrix product per group,
-  ``(F_g, C_g*K) @ (C_g*K, P*N)``, where K is the number of kernel taps and
-  P the number of output positions.
-- The backward pass needs two more: ``dw = dout @ cols.T`` and
-  ``dcols = w.T @ dout``; ``col2im`` adds ``dcols`` back into the input, one
-  kernel offset at a time (overlapping windows add up).
+- ``im2col`` copies every (strided, dilated) window of the padded input into
+  one column of a matrix ``cols`` of shape (C*HH*WW, N*H_out*W_out). Its rows
+  are ordered as a filter's entries, so ``w.reshape(F, C*HH*WW) @ cols`` is
+  every output value at once: the lecture's product of one position's
+  (N, C*HH*WW) patches with the (C*HH*WW, F) filters, for all positions in
+  one matrix product (transposed: one column per patch).
+- The backward pass needs two more products, ``dw = dout @ cols.T`` and
+  ``dcols = w.T @ dout``; ``col2im`` adds every column of ``dcols`` back into
+  the window it came from. Windows overlap, so a pixel receives the sum of
+  its windows' gradients: the ``+=`` of the lecture's backward loop.
+- Both copy one kernel tap (p, q) at a time: for that tap, the pixels of
+  every window form one strided slice of the padded input, (N, C, H_out, W_out).
 
-Memory layout: inside this module the padded input and the columns keep the
-batch axis last, (C, *spatial, N). Every window copy then moves runs of N
-contiguous numbers instead of a handful, which is what makes im2col and
-col2im cheap next to the matrix products; the inputs and results of the
-public functions are ordinary (N, C, *spatial) arrays.
+The reference goes through the batch in chunks of a few samples
+(``_batch_chunks``, about ``CHUNK_BYTES`` of columns each): a chunk's columns
+are used while they are still in the processor's cache, and the backward pass
+builds them again instead of keeping the whole batch's. One chunk of all N
+samples gives the same results.
 
-Chunks: the batch goes through in chunks of a few samples (``_batch_chunks``,
-about ``CHUNK_BYTES`` of columns each). A chunk's columns are used while they
-are still in the processor's cache, and the backward pass builds them again
-instead of keeping the whole batch's from the forward pass: for LeNet-5's
-conv2 at batch 128 those are 50 MB in float32, and writing and reading them
-back from memory cost more than the copies (measured in docs/benchmarks.md of the
-course repository; a student release does not include it).
+The extension (section 9, extra credit): the same for any number of spatial
+axes (1-D (N, C, L), 3-D (N, C, D, H, W)) and for groups, with the batch axis
+last inside the layer: ``im2col_nd``, ``col2im_nd``, ``conv_nd_forward``,
+``conv_nd_backward`` behind ``conv1d_*_fast``, ``conv3d_*_fast`` and the 2-D
+functions with ``groups > 1``.
 
 Results equal ``cs7150.conv.conv_forward_naive`` / ``conv_backward_naive`` up
 to floating-point rounding. ``conv_param`` takes the same keys, one int per
@@ -47,11 +44,174 @@ from numpy.lib.stride_tricks import sliding_window_view
 from cs7150._windows import check_conv_dout, conv_geometry
 
 CHUNK_BYTES = 4 * 2**20  # columns per batch chunk: about what stays in this course's machines' caches
-MIN_CHUNK = 8  # samples: the shortest run of contiguous numbers im2col copies
+MIN_CHUNK = 8  # samples per chunk in the extension: the shortest run of contiguous numbers im2col_nd copies
 
 
-def im2col(x_padded, kernel_size, stride, dilation):
-    """Copy every window of a padded, batch-last input into the columns of a matrix.
+def _batch_chunks(N, bytes_per_sample, min_chunk=1):
+    """Slices of the batch, each small enough that its columns stay in the processor's cache.
+
+    A chunk holds ``CHUNK_BYTES // bytes_per_sample`` samples (at least
+    ``min_chunk``), the last one the rest.
+    """
+    size = min(N, max(min_chunk, CHUNK_BYTES // bytes_per_sample))
+    return [slice(start, min(start + size, N)) for start in range(0, N, size)]
+
+
+# ---- Section 6: the 2-D convolution, batch first ------------------------------------------------
+
+
+def im2col(x_padded, HH, WW, stride, dilation):
+    """Copy every window of a padded input into one column of a matrix.
+
+    Inputs:
+    - x_padded: (N, C, H_padded, W_padded) array, the input with its padding
+    - HH, WW: the kernel's height and width (ints >= 1)
+    - stride: (stride_h, stride_w); dilation: (dil_h, dil_w); ints >= 1
+
+    Returns cols, an array of shape (C*HH*WW, N*H_out*W_out) in x_padded's dtype:
+    column ``n*H_out*W_out + i*W_out + j`` holds the window of output position
+    (i, j) of sample n, row ``c*HH*WW + p*WW + q`` its tap (c, p, q):
+    ``cols[c*HH*WW + p*WW + q, n*H_out*W_out + i*W_out + j] =
+    x_padded[n, c, i*stride_h + p*dil_h, j*stride_w + q*dil_w]``, where
+    H_out = (H_padded - dil_h*(HH - 1) - 1) // stride_h + 1 (the same for W_out).
+    The rows are in the order of ``w[f].reshape(-1)``, so
+    ``w.reshape(F, C*HH*WW) @ cols`` holds every output value (without the bias).
+    """
+    ### BEGIN SOLUTION
+    N, C, H_padded, W_padded = x_padded.shape
+    (stride_h, stride_w), (dil_h, dil_w) = stride, dilation
+    H_out = (H_padded - dil_h * (HH - 1) - 1) // stride_h + 1
+    W_out = (W_padded - dil_w * (WW - 1) - 1) // stride_w + 1
+    cols = np.empty((C, HH, WW, N, H_out, W_out), dtype=x_padded.dtype)
+    for p in range(HH):
+        for q in range(WW):
+            # tap (p, q) of every window: one strided slice of x_padded, (N, C, H_out, W_out)
+            rows = slice(p * dil_h, p * dil_h + stride_h * (H_out - 1) + 1, stride_h)
+            columns = slice(q * dil_w, q * dil_w + stride_w * (W_out - 1) + 1, stride_w)
+            cols[:, p, q] = x_padded[:, :, rows, columns].transpose(1, 0, 2, 3)  # (C, N, H_out, W_out)
+    return cols.reshape(C * HH * WW, N * H_out * W_out)
+    ### END SOLUTION
+
+
+def col2im(dcols, padded_shape, HH, WW, stride, dilation):
+    """Add every column of ``dcols`` back into the window it came from (im2col's adjoint).
+
+    Inputs:
+    - dcols: (C*HH*WW, N*H_out*W_out), laid out as ``im2col`` returns its columns
+    - padded_shape: (N, C, H_padded, W_padded), the shape of the padded input
+    - HH, WW: the kernel's height and width; stride: (stride_h, stride_w);
+      dilation: (dil_h, dil_w)
+
+    Returns dx_padded, an array of ``padded_shape`` in dcols' dtype where every
+    entry is the sum of the values of ``dcols`` at the places ``im2col`` copied
+    it to (windows overlap when the stride is smaller than the kernel: a pixel
+    in several windows receives the sum; 0 where no window reaches).
+    """
+    ### BEGIN SOLUTION
+    N, C, H_padded, W_padded = padded_shape
+    (stride_h, stride_w), (dil_h, dil_w) = stride, dilation
+    H_out = (H_padded - dil_h * (HH - 1) - 1) // stride_h + 1
+    W_out = (W_padded - dil_w * (WW - 1) - 1) // stride_w + 1
+    dcols = dcols.reshape(C, HH, WW, N, H_out, W_out)
+    dx_padded = np.zeros(padded_shape, dtype=dcols.dtype)
+    for p in range(HH):
+        for q in range(WW):
+            rows = slice(p * dil_h, p * dil_h + stride_h * (H_out - 1) + 1, stride_h)
+            columns = slice(q * dil_w, q * dil_w + stride_w * (W_out - 1) + 1, stride_w)
+            # add, never assign: another tap of a neighbouring window may already have written here
+            dx_padded[:, :, rows, columns] += dcols[:, p, q].transpose(1, 0, 2, 3)  # (N, C, H_out, W_out)
+    return dx_padded
+    ### END SOLUTION
+
+
+def conv_forward_fast(x, w, b, conv_param):
+    """Fast 2-D convolution forward pass; same inputs and output as ``conv_forward_naive``.
+
+    Inputs:
+    - x: (N, C, H, W), float32 or float64
+    - w: (F, C // groups, HH, WW); b: (F,)
+    - conv_param: 'stride' (int or pair), 'pad' (int, pair, 'same' or 'valid'), optional
+      'dilation' (int or pair) and 'groups' (int); no other key
+
+    Returns (out, cache): out (N, F, H_out, W_out) with dtype ``np.result_type(x, w)``;
+    cache (x, w, b, conv_param) for ``conv_backward_fast``.
+
+    Pad x (``pad`` holds the zeros (before, after) of each axis: ``np.pad``'s form),
+    ``im2col``, one matrix product, add the bias; going through the batch in chunks
+    is optional. ``groups > 1`` is the extension's (``conv_nd_forward``, section 9).
+
+    Raises TypeError/ValueError for bad shapes, dtypes or conv_param entries (or an unknown key).
+    """
+    # pad: ((pad_top, pad_bottom), (pad_left, pad_right)); stride, dilation: pairs of ints
+    stride, pad, dilation, groups, (H_out, W_out) = conv_geometry(x, w, b, conv_param, nd=2)
+    if groups > 1:  # grouped convolution: the extension (section 9)
+        return conv_nd_forward(x, w, b, stride, pad, dilation, groups), (x, w, b, conv_param)
+    ### BEGIN SOLUTION
+    N, C, H, W = x.shape
+    F, _, HH, WW = w.shape
+    dtype = np.result_type(x, w)
+    w_rows = w.reshape(F, C * HH * WW).astype(dtype, copy=False)  # (F, C*HH*WW): one row per filter
+    out = np.empty((N, F, H_out, W_out), dtype=dtype)
+    for batch in _batch_chunks(N, C * HH * WW * H_out * W_out * np.dtype(dtype).itemsize):
+        x_padded = np.pad(x[batch].astype(dtype, copy=False), ((0, 0), (0, 0), *pad))  # (n, C, H_padded, W_padded)
+        cols = im2col(x_padded, HH, WW, stride, dilation)  # (C*HH*WW, n*H_out*W_out)
+        out_rows = w_rows @ cols  # (F, n*H_out*W_out): every output value of the chunk
+        out[batch] = out_rows.reshape(F, -1, H_out, W_out).transpose(1, 0, 2, 3)  # (n, F, H_out, W_out)
+    out += b.reshape(F, 1, 1)
+    cache = (x, w, b, conv_param)
+    return out, cache
+    ### END SOLUTION
+
+
+def conv_backward_fast(dout, cache):
+    """Fast 2-D convolution backward pass; same results as ``conv_backward_naive``.
+
+    Inputs:
+    - dout: (N, F, H_out, W_out)
+    - cache: (x, w, b, conv_param) from ``conv_forward_fast``
+
+    Returns (dx, dw, db): (N, C, H, W), (F, C // groups, HH, WW), (F,), in the
+    dtypes of x, w and b.
+
+    ``im2col`` of the padded x again, ``dw = dout @ cols.T``, ``dcols = w.T @ dout``,
+    ``col2im(dcols)`` without the padding is dx. ``groups > 1`` is the extension's
+    (``conv_nd_backward``, section 9).
+
+    Raises TypeError/ValueError when dout is not a float array of the output's shape.
+    """
+    x, w, b, conv_param = cache
+    geometry = conv_geometry(x, w, b, conv_param, nd=2)
+    check_conv_dout(dout, x, w, geometry)
+    stride, pad, dilation, groups, (H_out, W_out) = geometry
+    if groups > 1:  # grouped convolution: the extension (section 9)
+        dx, dw, db = conv_nd_backward(dout, x, w, stride, pad, dilation, groups)
+        return dx, dw, db.astype(b.dtype, copy=False)
+    ### BEGIN SOLUTION
+    N, C, H, W = x.shape
+    F, _, HH, WW = w.shape
+    (pad_top, _), (pad_left, _) = pad
+    dtype = np.result_type(dout, x, w)
+    w_rows = w.reshape(F, C * HH * WW).astype(dtype, copy=False)  # (F, C*HH*WW)
+    dw_rows = np.zeros((F, C * HH * WW), dtype=dtype)
+    dx = np.empty(x.shape, dtype=x.dtype)
+    db = dout.sum(axis=(0, 2, 3))  # (F,)
+    for batch in _batch_chunks(N, C * HH * WW * H_out * W_out * np.dtype(dtype).itemsize):
+        x_padded = np.pad(x[batch].astype(dtype, copy=False), ((0, 0), (0, 0), *pad))  # (n, C, H_padded, W_padded)
+        cols = im2col(x_padded, HH, WW, stride, dilation)  # (C*HH*WW, n*H_out*W_out)
+        dout_rows = dout[batch].transpose(1, 0, 2, 3).reshape(F, -1)  # (F, n*H_out*W_out), columns as in cols
+        dw_rows += dout_rows @ cols.T  # every sample and position adds to dw: +=, also across chunks
+        dcols = w_rows.T @ dout_rows  # (C*HH*WW, n*H_out*W_out)
+        dx_padded = col2im(dcols, x_padded.shape, HH, WW, stride, dilation)  # (n, C, H_padded, W_padded)
+        dx[batch] = dx_padded[:, :, pad_top:pad_top + H, pad_left:pad_left + W]
+    return dx, dw_rows.reshape(w.shape).astype(w.dtype, copy=False), db.astype(b.dtype, copy=False)
+    ### END SOLUTION
+
+
+# ---- Section 9 (extension, extra credit): any number of spatial axes, groups, the batch axis last --------
+
+
+def im2col_nd(x_padded, kernel_size, stride, dilation):
+    """Copy every window of a padded, batch-last input into the columns of a matrix (any number of axes).
 
     Inputs:
     - x_padded: (C, *padded_size, N) array with ``nd = len(kernel_size)`` spatial axes
@@ -59,7 +219,8 @@ def im2col(x_padded, kernel_size, stride, dilation):
 
     Returns cols, a C-contiguous array of shape (C, *kernel_size, *out_size, N)
     with ``cols[c, *k, *o, n] = x_padded[c, *(o*stride + k*dilation), n]``;
-    out_size is the number of window positions along each axis.
+    out_size is the number of window positions along each axis. With the batch
+    last, every window copy moves runs of N neighbouring numbers.
     """
     ### BEGIN SOLUTION
     nd = len(kernel_size)
@@ -74,11 +235,11 @@ def im2col(x_padded, kernel_size, stride, dilation):
     ### END SOLUTION
 
 
-def col2im(dcols, padded_size, stride, dilation):
-    """Add the columns of ``dcols`` back into the windows they came from (im2col's adjoint).
+def col2im_nd(dcols, padded_size, stride, dilation):
+    """Add the columns of ``dcols`` back into the windows they came from (``im2col_nd``'s adjoint).
 
     Inputs:
-    - dcols: (C, *kernel_size, *out_size, N), laid out as ``im2col`` returns
+    - dcols: (C, *kernel_size, *out_size, N), laid out as ``im2col_nd`` returns
     - padded_size: the ``nd`` spatial sizes of the padded input
     - stride, dilation: ``nd``-tuples of ints (each >= 1)
 
@@ -99,19 +260,8 @@ def col2im(dcols, padded_size, stride, dilation):
     ### END SOLUTION
 
 
-def _batch_chunks(N, bytes_per_sample):
-    """Slices of the batch, each small enough that its columns stay in the processor's cache.
-
-    A chunk holds ``CHUNK_BYTES // bytes_per_sample`` samples (at least
-    ``MIN_CHUNK``: the batch axis is the innermost one of ``cols``, so fewer
-    samples would make im2col copy runs of a few numbers), the last one the rest.
-    """
-    size = min(N, max(MIN_CHUNK, CHUNK_BYTES // bytes_per_sample))
-    return [slice(start, min(start + size, N)) for start in range(0, N, size)]
-
-
 def _pad_batch_last(x, pad, dtype):
-    """(n, C, *size) -> zero-padded (C, *padded_size, n) in ``dtype``: the layout ``im2col`` reads.
+    """(n, C, *size) -> zero-padded (C, *padded_size, n) in ``dtype``: the layout ``im2col_nd`` reads.
 
     ``pad`` holds the zeros (before, after) of each spatial axis.
     """
@@ -125,19 +275,19 @@ def _pad_batch_last(x, pad, dtype):
 def _column_chunks(x, kernel_size, out_size, stride, pad, dilation, dtype):
     """(batch slice, cols) for each chunk of the batch (``_batch_chunks``), in the order of the batch.
 
-    cols is ``im2col`` of the chunk's padded input, (C, *kernel_size, *out_size, n)
+    cols is ``im2col_nd`` of the chunk's padded input, (C, *kernel_size, *out_size, n)
     in ``dtype``; the forward and the backward pass each build them chunk by chunk.
+    A chunk holds at least ``MIN_CHUNK`` samples: the batch axis is the innermost
+    one of ``cols``, so fewer samples would make ``im2col_nd`` copy runs of a few numbers.
     """
     N, C = x.shape[:2]
     bytes_per_sample = C * math.prod(kernel_size) * math.prod(out_size) * np.dtype(dtype).itemsize
-    for batch in _batch_chunks(N, bytes_per_sample):
-        yield batch, im2col(_pad_batch_last(x[batch], pad, dtype), kernel_size, stride, dilation)
+    for batch in _batch_chunks(N, bytes_per_sample, MIN_CHUNK):
+        yield batch, im2col_nd(_pad_batch_last(x[batch], pad, dtype), kernel_size, stride, dilation)
 
 
 def conv_nd_forward(x, w, b, stride, pad, dilation, groups):
-    """Convolution forward pass with already validated parameters, any number of spatial axes.
-
-    Section 6 needs ``nd == 2`` and ``groups == 1`` only; any ``nd`` and groups are the extra-credit extension.
+    """Convolution forward pass with already validated parameters, any number of spatial axes and groups.
 
     Inputs:
     - x: (N, C, *size); w: (F, C // groups, *kernel_size); b: (F,)
@@ -147,10 +297,10 @@ def conv_nd_forward(x, w, b, stride, pad, dilation, groups):
     Returns out: (N, F, *out_size), dtype ``np.result_type(x, w)``, with
     out_size[i] = floor((size[i] + before + after - dilation[i]*(kernel_size[i] - 1) - 1) / stride[i]) + 1.
 
-    The batch goes through in chunks (``_column_chunks``: pad, ``im2col``), one
-    product per group, add the bias, and move the chunk's result to the
-    batch-first output while its columns are still in cache. One chunk of all
-    N samples gives the same result.
+    The batch goes through in chunks (``_column_chunks``: pad batch-last,
+    ``im2col_nd``), one product per group, add the bias, and move the chunk's
+    result to the batch-first output while its columns are still in cache. One
+    chunk of all N samples gives the same result.
     """
     ### BEGIN SOLUTION
     N, C, *size = x.shape
@@ -171,9 +321,7 @@ def conv_nd_forward(x, w, b, stride, pad, dilation, groups):
 
 
 def conv_nd_backward(dout, x, w, stride, pad, dilation, groups):
-    """Convolution backward pass with already validated parameters, any number of spatial axes.
-
-    Section 6 needs ``nd == 2`` and ``groups == 1`` only; any ``nd`` and groups are the extra-credit extension.
+    """Convolution backward pass with already validated parameters, any number of spatial axes and groups.
 
     Inputs:
     - dout: (N, F, *out_size), upstream gradient
@@ -184,9 +332,9 @@ def conv_nd_backward(dout, x, w, stride, pad, dilation, groups):
     Returns (dx, dw, db): (N, C, *size), (F, C // groups, *kernel_size) and
     (F,), dx and dw in the dtypes of x and w, db in that of dout.
 
-    Chunk by chunk of the batch, as the forward pass: ``im2col`` again
+    Chunk by chunk of the batch, as the forward pass: ``im2col_nd`` again
     (cheaper than keeping every chunk's columns from the forward pass),
-    ``dw += dout @ cols.T``, ``dcols = w.T @ dout``, and ``col2im(dcols)`` less
+    ``dw += dout @ cols.T``, ``dcols = w.T @ dout``, and ``col2im_nd(dcols)`` less
     the padding is the chunk's dx.
     """
     ### BEGIN SOLUTION
@@ -208,7 +356,7 @@ def conv_nd_backward(dout, x, w, stride, pad, dilation, groups):
         # dw += dout @ cols.T, computed as (cols @ dout.T).T: OpenBLAS is faster this way round (measured by the course)
         dw += np.matmul(cols_by_group, dout_by_group.swapaxes(1, 2)).swapaxes(1, 2)
         dcols = np.matmul(w_by_group.swapaxes(1, 2), dout_by_group).reshape(cols.shape)
-        dx_padded = col2im(dcols, padded_size, stride, dilation)  # (C, *padded_size, n)
+        dx_padded = col2im_nd(dcols, padded_size, stride, dilation)  # (C, *padded_size, n)
         dx[batch] = np.moveaxis(dx_padded[(slice(None), *interior)], -1, 0)  # (n, C, *size)
     return dx, dw.reshape(w.shape).astype(w.dtype, copy=False), db
     ### END SOLUTION
@@ -228,38 +376,6 @@ def _backward(dout, cache, nd):
     stride, pad, dilation, groups, _ = geometry
     dx, dw, db = conv_nd_backward(dout, x, w, stride, pad, dilation, groups)
     return dx, dw, db.astype(b.dtype, copy=False)
-
-
-def conv_forward_fast(x, w, b, conv_param):
-    """Fast 2-D convolution forward pass; same inputs and output as ``conv_forward_naive``.
-
-    Inputs:
-    - x: (N, C, H, W), float32 or float64
-    - w: (F, C // groups, HH, WW); b: (F,)
-    - conv_param: 'stride' (int or pair), 'pad' (int, pair, 'same' or 'valid'), optional
-      'dilation' (int or pair), 'groups' (int; groups > 1 is the extra-credit extension); no other key
-
-    Returns (out, cache): out (N, F, H_out, W_out) with dtype ``np.result_type(x, w)``;
-    cache for ``conv_backward_fast``.
-
-    Raises TypeError/ValueError for bad shapes, dtypes or conv_param entries (or an unknown key).
-    """
-    return _forward(x, w, b, conv_param, nd=2)
-
-
-def conv_backward_fast(dout, cache):
-    """Fast 2-D convolution backward pass; same results as ``conv_backward_naive``.
-
-    Inputs:
-    - dout: (N, F, H_out, W_out)
-    - cache: from ``conv_forward_fast``
-
-    Returns (dx, dw, db): (N, C, H, W), (F, C // groups, HH, WW), (F,), in the
-    dtypes of x, w and b.
-
-    Raises TypeError/ValueError when dout is not a float array of the output's shape.
-    """
-    return _backward(dout, cache, nd=2)
 
 
 def conv1d_forward_fast(x, w, b, conv_param):

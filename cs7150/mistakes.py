@@ -147,6 +147,7 @@ def _conv_backward(case: LayerCase) -> Iterator[Variant]:
         yield DX_PADDED, {"dx": case.backward(dout, cache)[0]}
     if case.fast:
         yield from _dw_last_chunk(case)
+    yield DX_ASSIGNED, {"dx": _conv_taps_assigned(case)}
     if nd != 2:
         return
     x_padded, (ph, pw), window, (F, H_out, W_out) = _conv_windows(case)
@@ -177,6 +178,25 @@ def _conv_backward(case: LayerCase) -> Iterator[Variant]:
     yield DW_ASSIGNED, {"dw": dw_last}
 
 
+def _conv_taps_assigned(case: LayerCase) -> np.ndarray:
+    """dx of a col2im that assigns (=) where it must add: a loop over the kernel's taps in row-major order, each
+    writing what that tap of every window sends back into one strided slice of dx_padded, so at a pixel in several
+    windows the last tap wins (equal int padding; any number of spatial axes, groups)."""
+    x, w, dout = case.inputs["x"], case.inputs["w"], case.inputs["dout"]
+    nd = x.ndim - 2
+    params = case.params
+    pad, stride = _tuple(params["pad"], nd), _tuple(params["stride"], nd)
+    dilation, groups = _tuple(params.get("dilation", 1), nd), params.get("groups", 1)
+    F_g, out_size = w.shape[0] // groups, dout.shape[2:]
+    dx_padded = np.zeros((*x.shape[:2], *(n + 2 * p for n, p in zip(x.shape[2:], pad))), dtype=np.result_type(x, w))
+    for offset in np.ndindex(*w.shape[2:]):
+        per_group = [np.tensordot(dout[:, g * F_g:(g + 1) * F_g], w[(slice(g * F_g, (g + 1) * F_g), slice(None), *offset)],
+                                  axes=([1], [0])) for g in range(groups)]  # (N, *out_size, C // groups) each
+        window = tuple(slice(k * d, k * d + s * (o - 1) + 1, s) for k, d, s, o in zip(offset, dilation, stride, out_size))
+        dx_padded[(slice(None), slice(None), *window)] = np.moveaxis(np.concatenate(per_group, axis=-1), -1, 1)
+    return dx_padded[(slice(None), slice(None), *(slice(p, p + n) for p, n in zip(pad, x.shape[2:])))]
+
+
 def _dw_last_chunk(case: LayerCase) -> Iterator[Variant]:
     """dw of the last k samples only, for every k < N: what a chunked loop with ``dw =`` returns, whatever
     its chunk size (each sample's dw from the reference, summed from the end)."""
@@ -198,6 +218,17 @@ def _pool_geometry(case: LayerCase):
     H_out, W_out = (H - PH) // sh + 1, (W - PW) // sw + 1
     windows = [(i * sh, j * sw) for i in range(H_out) for j in range(W_out)]
     return PH, PW, windows, (H_out, W_out)
+
+
+def _pool_taps_assigned(case: LayerCase, shares: np.ndarray) -> np.ndarray:
+    """dx of an add_windows that assigns (=) where it must add: for each pixel (r, s) of the window in row-major
+    order, ``shares[..., r, s]`` (N, C, H_out, W_out) written into one strided slice of dx, the last one winning."""
+    sh, sw = _tuple(case.params["stride"], 2)
+    H_out, W_out, PH, PW = shares.shape[2:]
+    dx = np.zeros_like(case.inputs["x"])
+    for r, s in np.ndindex(PH, PW):
+        dx[:, :, r:r + sh * (H_out - 1) + 1:sh, s:s + sw * (W_out - 1) + 1:sw] = shares[..., r, s]
+    return dx
 
 
 def _unpadded(case: LayerCase) -> bool:
@@ -240,6 +271,12 @@ def _max_pool_backward(case: LayerCase) -> Iterator[Variant]:
                 target += share
         yield {(True, False): TIES, (False, True): DX_ASSIGNED, (True, True): f"{TIES}; and {DX_ASSIGNED}"}[
             tied_all, assign], {"dx": dx}
+    shares = np.zeros((*dout.shape, PH * PW), dtype=np.result_type(x, dout))  # dout at each window's first maximum
+    for k, (h0, w0) in enumerate(windows):
+        i, j = divmod(k, W_out)
+        first = x[:, :, h0:h0 + PH, w0:w0 + PW].reshape(*x.shape[:2], -1).argmax(axis=2)  # (N, C)
+        np.put_along_axis(shares[:, :, i, j], first[..., None], dout[:, :, i, j, None], axis=2)
+    yield DX_ASSIGNED, {"dx": _pool_taps_assigned(case, shares.reshape(*dout.shape, PH, PW))}
 
 
 def _avg_pool_backward(case: LayerCase) -> Iterator[Variant]:
@@ -253,6 +290,8 @@ def _avg_pool_backward(case: LayerCase) -> Iterator[Variant]:
         i, j = divmod(k, W_out)
         dx[:, :, h0:h0 + PH, w0:w0 + PW] = dout[:, :, i:i + 1, j:j + 1] / (PH * PW)
     yield DX_ASSIGNED, {"dx": dx}
+    shares = np.broadcast_to((dout / (PH * PW))[..., None, None], (*dout.shape, PH, PW))
+    yield DX_ASSIGNED, {"dx": _pool_taps_assigned(case, shares)}
 
 
 VARIANTS = {

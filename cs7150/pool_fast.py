@@ -1,38 +1,38 @@
-"""Max and average pooling without Python loops over positions: one axis at a time.
+"""Max and average pooling without Python loops over positions: every window at once.
 
-Max and sum over a PH x PW window are separable: the window's maximum is the
-maximum over its PH rows of each row's PW-pixel segment maximum (the same for
-sums). So pooling is two short loops over window offsets, one per axis:
+The naive loops (``cs7150.pool``) take one window ``x_padded[n, c, h0:h0 + PH, w0:w0 + PW]``
+for each output value. Here the loops are swapped: there are only PH * PW
+offsets (r, s) inside a window, and for each offset the pixels
+``x_padded[n, c, i*stride_h + r, j*stride_w + s]`` of every window form one
+strided slice of ``x_padded``, shape (N, C, H_out, W_out). ``window_view``
+returns all of them at once, as a view (no copy) of shape
+(N, C, H_out, W_out, PH, PW): ``windows[n, c, i, j]`` is the window of output
+value (n, c, i, j), the lecture's window, for every output value together.
 
-1. along W: for an offset ``s < PW`` the pixels ``x[n, c, h, j*stride_w + s]`` of
-   all output columns ``j`` form one strided view of ``x`` (no copy) of shape
-   ``(N, C, H, W_out)``; combining the PW views with ``np.maximum`` (or ``+``)
-   gives every row segment's maximum (or sum);
-2. along H: the PH views ``[n, c, i*stride_h + r, j]`` of that result give the
-   windows' values, ``(N, C, H_out, W_out)``.
-
-That is PW passes over x and PH over a PW-times smaller array, instead of
-PH * PW passes over x. Max pooling also keeps, at each step, the first offset
-that holds the maximum (``first_col`` per row segment, ``first_row`` per
-window): the window's first row holding its maximum, then that row's first
-pixel holding it, is the first maximum in row-major window order, where the
-naive loops (and PyTorch on CPU) send the gradient. The backward passes run the
-two steps in reverse, spreading ``dout`` over rows, then over columns.
+- Max pooling keeps each window's maximum and, in its cache, the position of
+  the window's first maximum in row-major order (``np.argmax`` of the
+  flattened window): where the naive loops, and PyTorch on the CPU, send the
+  gradient. The backward pass puts each window's ``dout`` there (a mask that
+  is 1 at the argmax) and adds every window back into the input.
+- Average pooling divides each window's sum by its divisor; the backward pass
+  gives every pixel of a window its share ``dout / divisor``.
+- ``add_windows`` is ``window_view``'s adjoint (pooling's col2im): it adds
+  every window's values back where the window came from, so a pixel in two
+  overlapping windows receives the sum of both.
 
 Padding and ceil mode: ``_padded`` puts x into a larger array filled with
 -inf (max) or zeros (average), long enough for the last window (in ceil mode
-it may reach past the padding); the backward passes spread over that array
-and cut x's part out of it. Average pooling divides each window's sum by its
-divisor, the product of a row count and a column count (``_window_counts``).
-Without padding or ceil mode x is pooled as it is, without a copy. As for the
-naive versions, assignment 1 checks and grades windows inside the input only;
-padding and ceil mode are an optional extension worth no points.
+it may reach past the padding); the backward passes add into an array of that
+size and cut x's part out of it. Average pooling's divisor is the product of a
+row count and a column count (``_window_counts``). As for the naive versions,
+assignment 1 checks and grades windows inside the input only; padding and
+ceil mode are an optional extension worth no points.
 
 The results equal ``cs7150.pool``'s naive loops (sums up to rounding: they
 add in another order). ``pool_param`` (the same keys; any other is a
-ValueError) and the output size are as in ``cs7150.pool``. A cache from a ``*_forward_fast`` function goes to its
-``*_backward_fast`` twin only (``max_pool_forward_fast`` caches the first-maximum
-offsets; the naive one does not).
+ValueError) and the output size are as in ``cs7150.pool``. A cache from a
+``*_forward_fast`` function goes to its ``*_backward_fast`` twin only
+(``max_pool_forward_fast`` caches the argmax; the naive one does not).
 """
 from __future__ import annotations
 
@@ -40,23 +40,17 @@ import numpy as np
 
 from cs7150._windows import check_pool_dout, pool_geometry
 
-W_AXIS, H_AXIS = 3, 2  # spatial axes of (N, C, H, W)
-
-
-def _offset_view(a, axis, offset, stride, n_out):
-    """The strided view of ``a`` holding ``a[..., offset + i*stride, ...]`` at index ``i < n_out`` along ``axis``.
-
-    For an (N, C, H, W) array, ``_offset_view(x, 3, s, stride_w, W_out)`` is the
-    (N, C, H, W_out) view with ``x[n, c, h, j*stride_w + s]`` at ``[n, c, h, j]``.
-    """
-    index = [slice(None)] * a.ndim
-    index[axis] = slice(offset, offset + stride * (n_out - 1) + 1, stride)
-    return a[tuple(index)]
-
 
 def _padded_size(size, pad, window, stride, n_out):
     """Length of the padded axis: ``pad`` before x's ``size``, and room for the last window's end."""
     return max(pad + size, (n_out - 1) * stride + window)
+
+
+def _padded_shape(x, geometry):
+    """(N, C, H_padded, W_padded): x's shape with each spatial axis as long as ``_padded_size`` makes it."""
+    PH, PW, stride_h, stride_w, pad_h, pad_w, H_out, W_out = geometry
+    N, C, H, W = x.shape
+    return N, C, _padded_size(H, pad_h, PH, stride_h, H_out), _padded_size(W, pad_w, PW, stride_w, W_out)
 
 
 def _padded(x, geometry, fill):
@@ -66,12 +60,12 @@ def _padded(x, geometry, fill):
     for the last window (in ceil mode it may end after the padding). Without
     padding or ceil mode's extra window that is x's own size: x itself, no copy.
     """
-    PH, PW, stride_h, stride_w, pad_h, pad_w, H_out, W_out = geometry
-    N, C, H, W = x.shape
-    size = (_padded_size(H, pad_h, PH, stride_h, H_out), _padded_size(W, pad_w, PW, stride_w, W_out))
-    if size == (H, W):
+    pad_h, pad_w = geometry.pad_h, geometry.pad_w
+    shape = _padded_shape(x, geometry)
+    if shape == x.shape:
         return x
-    x_padded = np.full((N, C, *size), fill, dtype=x.dtype)
+    H, W = x.shape[2:]
+    x_padded = np.full(shape, fill, dtype=x.dtype)
     x_padded[:, :, pad_h:pad_h + H, pad_w:pad_w + W] = x
     return x_padded
 
@@ -90,57 +84,58 @@ def _window_counts(size, pad, window, stride, n_out, count_include_pad):
     return end - start
 
 
-def _max_along(a, axis, size, stride, n_out):
-    """Maximum over ``size`` window offsets along ``axis``, and the first offset holding it.
+def _divisors(x, geometry, count_include_pad):
+    """(H_out, W_out) array in x's dtype: the divisor of each average-pooling window."""
+    PH, PW, stride_h, stride_w, pad_h, pad_w, H_out, W_out = geometry
+    H, W = x.shape[2:]
+    rows = _window_counts(H, pad_h, PH, stride_h, H_out, count_include_pad)  # (H_out,)
+    cols = _window_counts(W, pad_w, PW, stride_w, W_out, count_include_pad)  # (W_out,)
+    return np.multiply.outer(rows, cols).astype(x.dtype)
 
-    Returns (best, first), both of a's shape with ``n_out`` along ``axis``:
-    ``best`` in a's dtype, ``first`` (unsigned ints) the smallest offset k with
-    ``_offset_view(a, axis, k, stride, n_out) == best``.
+
+def window_view(x_padded, PH, PW, stride, out_size):
+    """Every pooling window of ``x_padded`` at once, as a view (no copy).
+
+    Inputs:
+    - x_padded: (N, C, H_padded, W_padded) array
+    - PH, PW: the window's height and width (ints >= 1)
+    - stride: (stride_h, stride_w), ints >= 1
+    - out_size: (H_out, W_out), the number of windows along each axis; the last
+      window, ``(H_out - 1)*stride_h + PH`` rows, fits in ``x_padded``
+
+    Returns windows, a view of x_padded of shape (N, C, H_out, W_out, PH, PW) with
+    ``windows[n, c, i, j, r, s] = x_padded[n, c, i*stride_h + r, j*stride_w + s]``.
     """
     ### BEGIN SOLUTION
-    best = _offset_view(a, axis, 0, stride, n_out).copy()
-    first = np.zeros(best.shape, dtype=np.min_scalar_type(size - 1))
-    for k in range(1, size):
-        # a contiguous copy first: np.maximum and np.greater on a strided view run several times slower
-        values = np.ascontiguousarray(_offset_view(a, axis, k, stride, n_out))
-        later = np.greater(values, best)  # strictly: a tie keeps the earlier offset
-        np.maximum(first, later * first.dtype.type(k), out=first)  # k exceeds every earlier offset
-        np.maximum(best, values, out=best)
-    return best, first
+    (stride_h, stride_w), (H_out, W_out) = stride, out_size
+    every = np.lib.stride_tricks.sliding_window_view(x_padded, (PH, PW), axis=(2, 3))  # a window at every position
+    return every[:, :, :stride_h * (H_out - 1) + 1:stride_h, :stride_w * (W_out - 1) + 1:stride_w]
     ### END SOLUTION
 
 
-def _sum_along(a, axis, size, stride, n_out):
-    """Sum over ``size`` window offsets along ``axis``: a's shape with ``n_out`` along ``axis``, a's dtype."""
-    ### BEGIN SOLUTION
-    total = _offset_view(a, axis, 0, stride, n_out).copy()
-    for k in range(1, size):
-        total += _offset_view(a, axis, k, stride, n_out)
-    return total
-    ### END SOLUTION
+def add_windows(dwindows, padded_shape, stride):
+    """Add every window's values back where ``window_view`` took them from (its adjoint).
 
+    Inputs:
+    - dwindows: (N, C, H_out, W_out, PH, PW), a value for every pixel of every window
+    - padded_shape: (N, C, H_padded, W_padded), the shape of the array the windows were taken from
+    - stride: (stride_h, stride_w), ints >= 1
 
-def _spread_along(grad, axis, size, stride, full_size, dtype, first=None):
-    """Adjoint of ``_sum_along`` (``first=None``) or of ``_max_along`` (``first`` from it).
-
-    Sends every value of ``grad`` (``n_out`` along ``axis``) back to the ``size``
-    positions it was combined from (sum), or to the one offset ``first`` names
-    (max). Returns an array of grad's shape with ``full_size`` along ``axis``, in
-    ``dtype``; where windows overlap (``stride < size``) the shares add up.
+    Returns dx_padded, an array of ``padded_shape`` in dwindows' dtype where each
+    entry is the sum of the values of every window that contains it (0 where
+    no window reaches): windows overlap when the stride is smaller than the window.
     """
     ### BEGIN SOLUTION
-    shape = list(grad.shape)
-    shape[axis] = full_size
-    spread = np.zeros(shape, dtype=dtype)  # positions no window reads keep gradient 0
-    overlapping = stride < size
-    for k in range(size):
-        target = _offset_view(spread, axis, k, stride, grad.shape[axis])
-        mask = 1 if first is None else np.equal(first, k)
-        if overlapping:
-            target += grad * mask  # a position may be in several windows
-        else:
-            np.multiply(grad, mask, out=target)  # each position is in at most one window
-    return spread
+    N, C, H_out, W_out, PH, PW = dwindows.shape
+    stride_h, stride_w = stride
+    dx_padded = np.zeros(padded_shape, dtype=dwindows.dtype)
+    for r in range(PH):
+        for s in range(PW):
+            # pixel (r, s) of every window: one strided slice of dx_padded, (N, C, H_out, W_out)
+            rows = slice(r, r + stride_h * (H_out - 1) + 1, stride_h)
+            columns = slice(s, s + stride_w * (W_out - 1) + 1, stride_w)
+            dx_padded[:, :, rows, columns] += dwindows[:, :, :, :, r, s]
+    return dx_padded
     ### END SOLUTION
 
 
@@ -157,11 +152,10 @@ def max_pool_forward_fast(x, pool_param):
     - out: (N, C, H_out, W_out), dtype of x, where
       H_out = floor((H + 2*pad_h - pool_height) / stride_h) + 1 (same for W;
       see ``cs7150.pool`` for ceil mode)
-    - cache: (x, pool_param, first_row, first_col) for ``max_pool_backward_fast``;
-      first_row (N, C, H_out, W_out) is the window offset r of each window's
-      first row holding its maximum, first_col (N, C, H_padded, W_out) the
-      offset s of each row segment's first maximum (H_padded = H without
-      padding or ceil mode, else the rows ``_padded`` gives)
+    - cache: (x, pool_param, argmax) for ``max_pool_backward_fast``; argmax
+      (N, C, H_out, W_out) ints is the position ``r * pool_width + s`` of each
+      window's first maximum in row-major order (what ``np.argmax`` of the
+      flattened window returns)
 
     Raises TypeError/ValueError for a non-float or non-4-D x, an unknown,
     missing or out-of-range pool_param entry, or a window larger than the
@@ -169,11 +163,19 @@ def max_pool_forward_fast(x, pool_param):
     """
     geometry = pool_geometry(x, pool_param, average=False)
     PH, PW, stride_h, stride_w, pad_h, pad_w, H_out, W_out = geometry
-    ### BEGIN SOLUTION
     x_padded = _padded(x, geometry, -np.inf)  # (N, C, H_padded, W_padded): -inf is never a window's maximum
-    row_max, first_col = _max_along(x_padded, W_AXIS, PW, stride_w, W_out)  # (N, C, H_padded, W_out)
-    out, first_row = _max_along(row_max, H_AXIS, PH, stride_h, H_out)  # (N, C, H_out, W_out)
-    cache = (x, pool_param, first_row, first_col)
+    ### BEGIN SOLUTION
+    windows = window_view(x_padded, PH, PW, (stride_h, stride_w), (H_out, W_out))  # (N, C, H_out, W_out, PH, PW)
+    # One pass per window position (r, s), each over every window at once. The same argmax in one line, but
+    # copying every window first: windows.reshape(N, C, H_out, W_out, PH * PW).argmax(axis=-1)
+    out = windows[..., 0, 0].copy()  # (N, C, H_out, W_out): the largest value so far
+    argmax = np.zeros(out.shape, dtype=np.intp)  # where it is, r * PW + s
+    for r in range(PH):
+        for s in range(PW):
+            later = np.greater(windows[..., r, s], out)  # strictly: a tie keeps the first maximum
+            np.copyto(argmax, r * PW + s, where=later)
+            np.maximum(out, windows[..., r, s], out=out)
+    cache = (x, pool_param, argmax)
     return out, cache
     ### END SOLUTION
 
@@ -186,7 +188,7 @@ def max_pool_backward_fast(dout, cache):
 
     Inputs:
     - dout: upstream gradient, (N, C, H_out, W_out)
-    - cache: (x, pool_param, first_row, first_col) from ``max_pool_forward_fast``
+    - cache: (x, pool_param, argmax) from ``max_pool_forward_fast``
 
     Returns:
     - dx: gradient with respect to x, (N, C, H, W), dtype of x
@@ -194,16 +196,16 @@ def max_pool_backward_fast(dout, cache):
     Raises TypeError/ValueError when dout is not a float array of the forward
     output's shape.
     """
-    x, pool_param, first_row, first_col = cache
+    x, pool_param, argmax = cache
     geometry = pool_geometry(x, pool_param, average=False)
     check_pool_dout(dout, x, geometry)
     PH, PW, stride_h, stride_w, pad_h, pad_w, H_out, W_out = geometry
+    padded_shape = _padded_shape(x, geometry)  # (N, C, H_padded, W_padded), as the forward pass padded x
     ### BEGIN SOLUTION
-    H, W = x.shape[2:]
-    H_padded = _padded_size(H, pad_h, PH, stride_h, H_out)
-    W_padded = _padded_size(W, pad_w, PW, stride_w, W_out)
-    row_grad = _spread_along(dout, H_AXIS, PH, stride_h, H_padded, x.dtype, first_row)  # (N, C, H_padded, W_out)
-    dx_padded = _spread_along(row_grad, W_AXIS, PW, stride_w, W_padded, x.dtype, first_col)
+    N, C, H, W = x.shape
+    dwindows = np.zeros((N, C, H_out, W_out, PH * PW), dtype=x.dtype)  # a gradient for every pixel of every window
+    np.put_along_axis(dwindows, argmax[..., None], dout[..., None], axis=-1)  # dout at each window's first maximum
+    dx_padded = add_windows(dwindows.reshape(N, C, H_out, W_out, PH, PW), padded_shape, (stride_h, stride_w))
     return dx_padded[:, :, pad_h:pad_h + H, pad_w:pad_w + W]  # (N, C, H, W)
     ### END SOLUTION
 
@@ -220,7 +222,8 @@ def avg_pool_forward_fast(x, pool_param):
 
     Returns a tuple of:
     - out: (N, C, H_out, W_out), dtype of x, each value the sum of its
-      window divided by its divisor (as ``avg_pool_forward_naive``);
+      window divided by its divisor (``pool_height * pool_width`` for a window
+      inside the input; see ``avg_pool_forward_naive``);
       H_out = floor((H + 2*pad_h - pool_height) / stride_h) + 1 (see
       ``cs7150.pool`` for ceil mode)
     - cache: (x, pool_param) for ``avg_pool_backward_fast``
@@ -231,14 +234,16 @@ def avg_pool_forward_fast(x, pool_param):
     """
     geometry = pool_geometry(x, pool_param, average=True)
     PH, PW, stride_h, stride_w, pad_h, pad_w, H_out, W_out = geometry
-    count_include_pad = pool_param.get("count_include_pad", True)  # checked: a bool
+    x_padded = _padded(x, geometry, 0)  # (N, C, H_padded, W_padded), zeros around x
+    divisors = _divisors(x, geometry, pool_param.get("count_include_pad", True))  # (H_out, W_out)
     ### BEGIN SOLUTION
-    H, W = x.shape[2:]
-    row_sums = _sum_along(_padded(x, geometry, 0), W_AXIS, PW, stride_w, W_out)  # (N, C, H_padded, W_out)
-    out = _sum_along(row_sums, H_AXIS, PH, stride_h, H_out)  # (N, C, H_out, W_out)
-    rows = _window_counts(H, pad_h, PH, stride_h, H_out, count_include_pad)  # (H_out,)
-    cols = _window_counts(W, pad_w, PW, stride_w, W_out, count_include_pad)  # (W_out,)
-    out /= np.multiply.outer(rows, cols).astype(x.dtype)  # (H_out, W_out) divisors
+    windows = window_view(x_padded, PH, PW, (stride_h, stride_w), (H_out, W_out))  # (N, C, H_out, W_out, PH, PW)
+    out = windows[..., 0, 0].copy()  # one pass per window position (r, s), as in max pooling
+    for r in range(PH):
+        for s in range(PW):
+            if r or s:
+                out += windows[..., r, s]
+    out /= divisors
     cache = (x, pool_param)
     return out, cache
     ### END SOLUTION
@@ -246,6 +251,9 @@ def avg_pool_forward_fast(x, pool_param):
 
 def avg_pool_backward_fast(dout, cache):
     """Vectorized backward pass of average pooling; same results as ``avg_pool_backward_naive``.
+
+    Every pixel of a window receives ``1 / divisor`` of the window's upstream
+    gradient; overlapping windows add their shares.
 
     Inputs:
     - dout: upstream gradient, (N, C, H_out, W_out)
@@ -261,15 +269,12 @@ def avg_pool_backward_fast(dout, cache):
     geometry = pool_geometry(x, pool_param, average=True)
     check_pool_dout(dout, x, geometry)
     PH, PW, stride_h, stride_w, pad_h, pad_w, H_out, W_out = geometry
-    count_include_pad = pool_param.get("count_include_pad", True)  # checked: a bool
+    padded_shape = _padded_shape(x, geometry)  # (N, C, H_padded, W_padded), as the forward pass padded x
+    divisors = _divisors(x, geometry, pool_param.get("count_include_pad", True))  # (H_out, W_out)
     ### BEGIN SOLUTION
-    H, W = x.shape[2:]
-    rows = _window_counts(H, pad_h, PH, stride_h, H_out, count_include_pad)  # (H_out,)
-    cols = _window_counts(W, pad_w, PW, stride_w, W_out, count_include_pad)  # (W_out,)
-    share = dout / np.multiply.outer(rows, cols).astype(x.dtype)  # (N, C, H_out, W_out): each pixel's part
-    H_padded = _padded_size(H, pad_h, PH, stride_h, H_out)
-    W_padded = _padded_size(W, pad_w, PW, stride_w, W_out)
-    row_grad = _spread_along(share, H_AXIS, PH, stride_h, H_padded, x.dtype)  # (N, C, H_padded, W_out)
-    dx_padded = _spread_along(row_grad, W_AXIS, PW, stride_w, W_padded, x.dtype)
+    N, C, H, W = x.shape
+    share = (dout / divisors).astype(x.dtype, copy=False)  # (N, C, H_out, W_out): what each pixel of a window gets
+    dwindows = np.broadcast_to(share[..., None, None], (N, C, H_out, W_out, PH, PW))  # no copy
+    dx_padded = add_windows(dwindows, padded_shape, (stride_h, stride_w))
     return dx_padded[:, :, pad_h:pad_h + H, pad_w:pad_w + W]  # (N, C, H, W)
     ### END SOLUTION

@@ -15,9 +15,10 @@ def int_or_tuple(nd, low, high):
 
 
 @st.composite
-def conv_cases(draw, nd=2, max_n=2, max_channels=4, max_size=8, max_kernel=4):
-    """(x, w, b, conv_param, dout) in float64 with ``nd`` spatial axes, the kernel fitting the padded input."""
-    groups = draw(st.integers(1, 2))
+def conv_cases(draw, nd=2, max_n=2, max_channels=4, max_size=8, max_kernel=4, max_groups=2):
+    """(x, w, b, conv_param, dout) in float64 with ``nd`` spatial axes, the kernel fitting the padded input;
+    groups 1 to ``max_groups`` (at most 2)."""
+    groups = draw(st.integers(1, max_groups))
     N = draw(st.integers(1, max_n))
     C = groups * draw(st.integers(1, max_channels // groups))
     F_ = groups * draw(st.integers(1, max_channels // groups))

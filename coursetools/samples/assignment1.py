@@ -70,9 +70,13 @@ SAMPLES = [
                  "dx_padded[n, channels, h_window, w_window] ="),),
            diagnoses={"conv_backward_naive": mistakes.DX_ASSIGNED}),
     Sample("dw_first_chunk", 94,  # the fast backward passes' cases of several batch chunks fail: 2 + 2 + 2
-           (Edit("conv_nd_backward", "dw += np.matmul", "dw = np.matmul"),), extra_credit=8,
+           (Edit("conv_backward_fast", "dw_rows += dout_rows @ cols.T", "dw_rows = dout_rows @ cols.T"),
+            Edit("conv_nd_backward", "dw += np.matmul", "dw = np.matmul")), extra_credit=8,
            diagnoses={"conv_backward_fast": mistakes.DW_ONE_CHUNK, "conv1d_backward_fast": mistakes.DW_ONE_CHUNK,
                       "conv3d_backward_fast": mistakes.DW_ONE_CHUNK}),
+    Sample("col2im_assigned", 90,  # every conv_backward_fast case has overlapping windows: 10 of 10
+           (Edit("col2im", "dx_padded[:, :, rows, columns] +=", "dx_padded[:, :, rows, columns] ="),),
+           diagnoses={"conv_backward_fast": mistakes.DX_ASSIGNED}),
     Sample("wrong_output_size", 92,
            (Edit("max_pool_forward_naive", "(N, C, H_out, W_out)", "(N, C, H_out - 1, W_out - 1)"),
             Edit("max_pool_forward_naive", "range(H_out)", "range(H_out - 1)"),

@@ -78,8 +78,8 @@ def test_every_fast_conv_is_graded_on_a_batch_of_several_of_the_reference_chunks
     from autograder.package import cases
     from cs7150 import conv_fast
     chunks, batch_chunks = [], conv_fast._batch_chunks
-    monkeypatch.setattr(conv_fast, "_batch_chunks", lambda N, size: chunks.append(len(batch_chunks(N, size)))
-                        or batch_chunks(N, size))
+    monkeypatch.setattr(conv_fast, "_batch_chunks", lambda N, size, *least: chunks.append(
+        len(batch_chunks(N, size, *least))) or batch_chunks(N, size, *least))
     assignment = config.load("assignment1")
     for part in assignment.parts:
         if part.kind.startswith("conv") and part.function.endswith("_fast"):

@@ -9,10 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cs7150 import mistakes
+from cs7150 import conv_fast, mistakes, pool_fast
 from cs7150.layers import (
-    avg_pool_backward_naive, avg_pool_forward_naive, conv_backward_fast, conv_backward_naive, conv_forward_fast,
-    conv_forward_naive, max_pool_backward_naive, max_pool_forward_naive,
+    avg_pool_backward_naive, avg_pool_forward_naive, conv1d_backward_fast, conv1d_forward_fast, conv_backward_fast,
+    conv_backward_naive, conv_forward_fast, conv_forward_naive, max_pool_backward_naive, max_pool_forward_naive,
 )
 from cs7150.oracle import check_conv, check_pool, tie_free
 
@@ -122,6 +122,41 @@ def test_dw_of_the_last_chunk_only():
     named(mistakes.DW_ONE_CHUNK, check_conv, conv_forward_fast, planted, X, W, B, OVERLAP)
 
 
+def _col2im_assigned(dcols, padded_shape, HH, WW, stride, dilation):
+    """Section 6's col2im with = where += belongs: the last tap written at a pixel wins."""
+    N, C, H_padded, W_padded = padded_shape
+    (sh, sw), (dh, dw) = stride, dilation
+    H_out, W_out = (H_padded - dh * (HH - 1) - 1) // sh + 1, (W_padded - dw * (WW - 1) - 1) // sw + 1
+    dcols = dcols.reshape(C, HH, WW, N, H_out, W_out)
+    dx_padded = np.zeros(padded_shape, dtype=dcols.dtype)
+    for p, q in np.ndindex(HH, WW):
+        rows, columns = slice(p * dh, p * dh + sh * (H_out - 1) + 1, sh), slice(q * dw, q * dw + sw * (W_out - 1) + 1, sw)
+        dx_padded[:, :, rows, columns] = dcols[:, p, q].transpose(1, 0, 2, 3)
+    return dx_padded
+
+
+@pytest.mark.parametrize("conv_param", [OVERLAP, {"stride": (1, 2), "pad": 2, "dilation": (2, 1)}])
+def test_col2im_assigned(conv_param, monkeypatch):
+    monkeypatch.setattr(conv_fast, "col2im", _col2im_assigned)
+    named(mistakes.DX_ASSIGNED, check_conv, conv_forward_fast, conv_backward_fast, X, W, B, conv_param)
+
+
+def test_col2im_nd_assigned(monkeypatch):
+    """The extension's col2im_nd with =, in 1-D with groups: the same diagnosis."""
+    def col2im_nd_assigned(dcols, padded_size, stride, dilation):
+        C, N = dcols.shape[0], dcols.shape[-1]
+        kernel_size, out_size = dcols.shape[1:2], dcols.shape[2:-1]
+        dx_padded = np.zeros((C, *padded_size, N), dtype=dcols.dtype)
+        for (k,) in np.ndindex(*kernel_size):
+            dx_padded[:, k * dilation[0]:k * dilation[0] + stride[0] * (out_size[0] - 1) + 1:stride[0]] = dcols[:, k]
+        return dx_padded
+    monkeypatch.setattr(conv_fast, "col2im_nd", col2im_nd_assigned)
+    rng = np.random.default_rng(22)
+    x, w, b = rng.standard_normal((3, 4, 11)), rng.standard_normal((6, 2, 3)), rng.standard_normal(6)
+    named(mistakes.DX_ASSIGNED, check_conv, conv1d_forward_fast, conv1d_backward_fast, x, w, b,
+          {"stride": 1, "pad": 1, "groups": 2})
+
+
 # --- pooling ------------------------------------------------------------------------------------
 
 POOL = {"pool_height": 3, "pool_width": 3, "stride": 2}  # overlapping windows
@@ -178,6 +213,21 @@ def test_pool_dx_assigned(kind):
     forward = max_pool_forward_naive if kind == "max" else avg_pool_forward_naive
     named(mistakes.DX_ASSIGNED, check_pool, kind, forward,
           lambda d, c: _pool_backward_loops(d, c, kind, assign=True), XP, POOL)
+
+
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_add_windows_assigned(kind, monkeypatch):
+    """Section 6's add_windows with = where += belongs: the fast backward passes' last window pixel wins."""
+    def add_windows_assigned(dwindows, padded_shape, stride):
+        N, C, H_out, W_out, PH, PW = dwindows.shape
+        dx_padded = np.zeros(padded_shape, dtype=dwindows.dtype)
+        for r, s in np.ndindex(PH, PW):
+            dx_padded[:, :, r:r + stride[0] * (H_out - 1) + 1:stride[0], s:s + stride[1] * (W_out - 1) + 1:stride[1]] = \
+                dwindows[..., r, s]
+        return dx_padded
+    monkeypatch.setattr(pool_fast, "add_windows", add_windows_assigned)
+    forward, backward = (getattr(pool_fast, f"{kind}_pool_{step}_fast") for step in ("forward", "backward"))
+    named(mistakes.DX_ASSIGNED, check_pool, kind, forward, backward, XP, POOL)
 
 
 def test_every_tied_maximum_gets_the_gradient():

@@ -19,10 +19,12 @@ from cs7150.pool import (
 from cs7150.gradcheck import numeric_gradient, rel_error
 from cs7150.oracle import assert_close, tie_free, torch_pool
 from cs7150.pool_fast import (
+    add_windows,
     avg_pool_backward_fast,
     avg_pool_forward_fast,
     max_pool_backward_fast,
     max_pool_forward_fast,
+    window_view,
 )
 
 MAX_POOLS = [(max_pool_forward_naive, max_pool_backward_naive), (max_pool_forward_fast, max_pool_backward_fast)]
@@ -178,6 +180,44 @@ def test_ceil_mode_output_size_as_torch(forward, backward, H, window, stride, pa
         assert out.shape == out_torch.shape == (1, 2, H_out, H_out)
         assert rel_error(out, out_torch) < 1e-10
         assert rel_error(backward(dout, cache), dx_torch) < 1e-10
+
+
+def test_window_view_layout_and_add_windows_adjoint():
+    """windows[n, c, i, j, r, s] = x_padded[n, c, i*stride_h + r, j*stride_w + s], a view (no copy), and
+    add_windows is window_view's adjoint: <windows(x), d> == <x, add_windows(d)>."""
+    rng = np.random.default_rng(3)
+    x_padded = rng.standard_normal((2, 3, 8, 9))
+    PH, PW, stride, out_size = 3, 2, (2, 3), (3, 3)
+    windows = window_view(x_padded, PH, PW, stride, out_size)
+    assert windows.shape == (2, 3, 3, 3, PH, PW) and np.shares_memory(windows, x_padded)
+    for n, c, i, j, r, s in np.ndindex(windows.shape):
+        assert windows[n, c, i, j, r, s] == x_padded[n, c, i * 2 + r, j * 3 + s]
+    d = rng.standard_normal(windows.shape)
+    dx_padded = add_windows(d, x_padded.shape, stride)
+    assert dx_padded.shape == x_padded.shape
+    assert rel_error(np.sum(windows * d), np.sum(x_padded * dx_padded)) < 1e-12
+
+
+def test_add_windows_adds_where_windows_overlap():
+    """3x3 windows at stride 1 on a 4x4 input: ones add up to the number of windows covering each pixel."""
+    dx_padded = add_windows(np.ones((1, 1, 2, 2, 3, 3)), (1, 1, 4, 4), (1, 1))
+    np.testing.assert_array_equal(dx_padded[0, 0], [[1, 2, 2, 1], [2, 4, 4, 2], [2, 4, 4, 2], [1, 2, 2, 1]])
+
+
+@pytest.mark.parametrize("pool_param", [{"pool_height": 2, "pool_width": 3, "stride": 1},
+                                        {"pool_height": 3, "pool_width": 3, "stride": 2, "pad": 1, "ceil_mode": True}])
+def test_max_pool_fast_caches_the_first_maximum(pool_param):
+    """The cache's argmax is np.argmax of each flattened (padded) window: its first maximum in row-major order."""
+    rng = np.random.default_rng(6)
+    x = np.maximum(rng.integers(-2, 3, (2, 2, 7, 7)), 0).astype(np.float64)  # many ties
+    out, (_, _, argmax) = max_pool_forward_fast(x, pool_param)
+    pad = pool_param.get("pad", 0)
+    x_padded = np.pad(x, ((0, 0), (0, 0), (pad, pad + 1), (pad, pad + 1)), constant_values=-np.inf)
+    windows = window_view(x_padded, pool_param["pool_height"], pool_param["pool_width"],
+                          (pool_param["stride"],) * 2, out.shape[2:])
+    flat = windows.reshape(*out.shape, -1)
+    np.testing.assert_array_equal(argmax, flat.argmax(axis=-1))
+    np.testing.assert_array_equal(out, flat.max(axis=-1))
 
 
 GOOD_PARAM = {"pool_height": 2, "pool_width": 2, "stride": 2}

@@ -225,6 +225,40 @@ except NotImplementedError as error:
     assert "stub: conv_forward_naive: implement this in cs7150/conv.py (conv_pool.ipynb, section 3)" in result.stdout
 
 
+def test_released_fast_path_names_the_core_and_the_extension(built):
+    """Section 6's 2-D core and its fast pooling are stubs naming section 6; the extension (1-D, 3-D, groups) names
+    section 9, also where a grouped 2-D convolution reaches it through conv_forward_fast."""
+    script = f"""
+import sys
+sys.path.insert(0, {str(built)!r})
+import numpy as np
+from cs7150 import conv_fast, layers, pool_fast
+x, w, b = np.zeros((1, 2, 4, 4)), np.zeros((2, 2, 3, 3)), np.zeros(2)
+calls = {{
+    "core": lambda: layers.conv_forward_fast(x, w, b, {{"stride": 1, "pad": 1}}),
+    "im2col": lambda: conv_fast.im2col(x, 3, 3, (1, 1), (1, 1)),
+    "grouped": lambda: layers.conv_forward_fast(x, w[:, :1], b, {{"stride": 1, "pad": 1, "groups": 2}}),
+    "1-D": lambda: layers.conv1d_forward_fast(x[..., 0], w[..., 0], b, {{"stride": 1, "pad": 1}}),
+    "pool": lambda: layers.max_pool_forward_fast(x, {{"pool_height": 2, "pool_width": 2, "stride": 2}}),
+    "window_view": lambda: pool_fast.window_view(x, 2, 2, (2, 2), (2, 2)),
+}}
+for name, call in calls.items():
+    try:
+        call()
+    except NotImplementedError as error:
+        print(f"{{name}}: {{error}}")
+"""
+    result = subprocess.run([sys.executable, "-I", "-B", "-c", script], capture_output=True, text=True, cwd=built)
+    assert result.returncode == 0, result.stderr
+    expected = {"core": "conv_forward_fast: implement this in cs7150/conv_fast.py (conv_pool.ipynb, section 6)",
+                "im2col": "im2col: implement this in cs7150/conv_fast.py (conv_pool.ipynb, section 6)",
+                "grouped": "conv_nd_forward: implement this in cs7150/conv_fast.py (conv_pool.ipynb, section 9)",
+                "1-D": "conv_nd_forward: implement this in cs7150/conv_fast.py (conv_pool.ipynb, section 9)",
+                "pool": "max_pool_forward_fast: implement this in cs7150/pool_fast.py (conv_pool.ipynb, section 6)",
+                "window_view": "window_view: implement this in cs7150/pool_fast.py (conv_pool.ipynb, section 6)"}
+    assert result.stdout.splitlines() == [f"{name}: {message}" for name, message in expected.items()]
+
+
 def test_rerelease_is_identical_and_replaces_in_place(built):
     before = _tree_hashes(built)
     release.release("assignment1", built)

@@ -22,11 +22,15 @@ def _where(function: str, sections: dict) -> str | None:
 
 
 def _edit_rows(assignment: Assignment, functions: dict, sections: dict) -> str:
+    """A table row per student file: its functions (those of an extra-credit part's section marked so) and
+    where each is taught."""
+    extra = {_where(part.function, sections) for part in assignment.parts if part.extra_credit} - {None}
     rows = []
     for rel in assignment.own_files:
         names = functions.get(rel, [])
         where = sorted({w for w in (_where(f, sections) for f in names) if w}) or ["its docstrings"]
-        rows.append(f"| `{rel}` | {', '.join(f'`{f}`' for f in names) or '-'} | {', '.join(where)} |")
+        listed = [f"`{f}`" + (" (extra credit)" if _where(f, sections) in extra else "") for f in names]
+        rows.append(f"| `{rel}` | {', '.join(listed) or '-'} | {', '.join(where)} |")
     return "\n".join(rows)
 
 

@@ -311,6 +311,7 @@ UID_MODE = {"late_rewriter": 100, "session_escape": 100, "forged_files": 96, "ed
 UID_MODE_RUN = """
 import json, sys, time
 from pathlib import Path
+sys.path.insert(0, str(Path.cwd() / "tests"))  # the corpus lives in tests/ (run from the repository's root)
 from autograder.sandbox import isolation
 from corpus import LIMITS, attacks_for, run_corpus
 root, names = Path(sys.argv[1]), sys.argv[2].split(",")

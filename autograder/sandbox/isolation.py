@@ -4,6 +4,9 @@ Its specification: docs/grader.md, `autograder/sandbox/isolation.py`.
 """
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import importlib.util
 import json
 import os
@@ -11,6 +14,7 @@ import pwd
 import secrets
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -249,14 +253,72 @@ def python_access(folders=None):
     """A context that lets a group of its own read the Python installation's folders that a throwaway uid
     cannot (a root-only venv, as Gradescope's run_autograder makes it), and enter (not list) the private folders
     above them: it yields that gid (None where every folder is readable already), for a notebook kernel's
-    ``Confinement.groups``; package runs, with no groups, still cannot reach it. Each changed folder's group and
-    mode are restored on exit. Needs root."""
+    ``Confinement.groups``; package runs, with no groups, still cannot reach it. Needs root.
+
+    Each folder gets an access-ACL entry for that group alone, and loses it on exit, so graders that run at the
+    same time on one machine (each with its own group) neither take access from each other nor leave one
+    another's group behind: the folders' owners, groups and modes stay as they were. Where the file system
+    has no ACLs, the folder's group and mode are changed instead and restored on exit (graders must then not
+    overlap)."""
     return _PythonAccess(python_folders() if folders is None else folders)
+
+
+ACL_XATTR = "system.posix_acl_access"  # the kernel's binary form: a version, then (tag, perm, id) entries
+ACL_USER_OBJ, ACL_USER, ACL_GROUP_OBJ, ACL_GROUP, ACL_MASK, ACL_OTHER = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
+ACL_NO_ID = 0xFFFFFFFF
+
+
+def _acl(path: str) -> list[tuple[int, int, int]]:
+    """The access ACL of ``path`` as (tag, perm, id) entries (its mode's three, where it has none)."""
+    try:
+        data = os.getxattr(path, ACL_XATTR, follow_symlinks=False)
+    except OSError as error:
+        if error.errno != errno.ENODATA:
+            raise
+        mode = os.stat(path, follow_symlinks=False).st_mode
+        return [(ACL_USER_OBJ, mode >> 6 & 7, ACL_NO_ID), (ACL_GROUP_OBJ, mode >> 3 & 7, ACL_NO_ID),
+                (ACL_OTHER, mode & 7, ACL_NO_ID)]
+    return [struct.unpack_from("<HHI", data, offset) for offset in range(4, len(data), 8)]
+
+
+def _set_acl(path: str, entries) -> None:
+    """Write ``entries`` (no mask: it is recomputed) as the access ACL of ``path``; without named entries, the
+    mode alone (the ACL is removed)."""
+    entries = sorted(((tag, perm, ident) for tag, perm, ident in entries if tag != ACL_MASK),
+                     key=lambda entry: (entry[0], entry[2]))
+    if not any(tag in (ACL_USER, ACL_GROUP) for tag, _, _ in entries):
+        try:
+            os.removexattr(path, ACL_XATTR, follow_symlinks=False)
+        except OSError as error:
+            if error.errno != errno.ENODATA:
+                raise
+        perms = {tag: perm for tag, perm, _ in entries}
+        special = os.stat(path, follow_symlinks=False).st_mode & 0o7000
+        os.chmod(path, special | perms[ACL_USER_OBJ] << 6 | perms[ACL_GROUP_OBJ] << 3 | perms[ACL_OTHER])
+        return
+    mask = 0
+    for tag, perm, _ in entries:
+        if tag in (ACL_USER, ACL_GROUP_OBJ, ACL_GROUP):
+            mask |= perm
+    entries.insert(next(i for i, entry in enumerate(entries) if entry[0] > ACL_MASK), (ACL_MASK, mask, ACL_NO_ID))
+    data = struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *entry) for entry in entries)
+    os.setxattr(path, ACL_XATTR, data, follow_symlinks=False)
+
+
+@contextlib.contextmanager
+def _locked(path: str):
+    """An exclusive lock on ``path`` (flock), held by the graders that change its ACL one after another."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
 
 
 class _PythonAccess:
     def __init__(self, folders):
-        self.folders, self.changed, self.gid = list(folders), [], None
+        self.folders, self.changed, self.granted, self.gid = list(folders), [], [], None
 
     def __enter__(self):
         private = [f for f in self.folders if os.geteuid() == 0 and not readable_by(new_uid(), f)]
@@ -269,13 +331,25 @@ class _PythonAccess:
                     if not os.stat(above).st_mode & 0o001:
                         grants.setdefault(str(above), 0o010)
             for path, bits in sorted(grants.items()):
-                info = os.stat(path)
+                try:
+                    with _locked(path):
+                        _set_acl(path, [*_acl(path), (ACL_GROUP, bits >> 3, self.gid)])
+                    self.granted.append(path)
+                    continue
+                except OSError as error:
+                    if error.errno not in (errno.EOPNOTSUPP, errno.ENOTSUP):
+                        raise
+                info = os.stat(path)  # no ACLs here: the folder's own group and mode
                 self.changed.append((path, info.st_gid, info.st_mode & 0o7777))
                 os.chown(path, -1, self.gid)
                 os.chmod(path, (info.st_mode & 0o7777 & ~0o070) | bits)
         return self.gid
 
     def __exit__(self, *exc):
+        for path in self.granted:
+            with _locked(path):
+                _set_acl(path, [(tag, perm, ident) for tag, perm, ident in _acl(path)
+                                if (tag, ident) != (ACL_GROUP, self.gid)])
         for folder, gid, mode in self.changed:
             os.chown(folder, -1, gid)
             os.chmod(folder, mode)

@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import re
+import secrets
 import shutil
 import sys
 from dataclasses import dataclass
@@ -248,8 +249,9 @@ KERNEL_NAME = "python3"  # the name the source notebooks use; nbgrader writes it
 
 
 def _kernel_jail(course: Path, student_id: str, name: str, work: Path, limits, mode: isolation.Mode,
-                 python_group: int | None) -> tuple[int, dict]:
-    """Make this course's ``python3`` kernel start confined; return its uid and the job's environment.
+                 python_group: int | None) -> tuple[int, dict, list[str]]:
+    """Make this course's ``python3`` kernel start confined; return its uid, the job's environment and nbgrader's
+    options for the kernel's connection.
 
     The kernelspec lies in ``<course>/jupyter`` (first on ``JUPYTER_PATH``).
     The kernel runs as a uid of its own (with ``python_group``, where the
@@ -262,6 +264,15 @@ def _kernel_jail(course: Path, student_id: str, name: str, work: Path, limits, m
     uid mode (no namespaces) it shares the file system, where everything of
     the course but the path to its notebook's folder is private to root
     (``_private_course``), and works in a home folder of its own.
+
+    Also returns nbgrader's options for the kernel's connection: in the uid
+    mode nbgrader and the kernel share the machine's network, where a TCP port
+    chosen free before the kernel binds it (and reused when the kernel is
+    restarted) can be taken meanwhile by any other process (another grader's
+    kernel, any outgoing connection): the kernel then dies at start or answers
+    no one. There they talk over abstract Unix sockets of a random name, which
+    nothing else on the machine picks by chance; in the jail nbgrader's network
+    namespace is theirs alone.
     """
     uid = isolation.new_uid()
     groups = [python_group] if python_group is not None else []
@@ -282,7 +293,9 @@ def _kernel_jail(course: Path, student_id: str, name: str, work: Path, limits, m
     argv = confinement.command([sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"])
     spec = {"argv": argv, "display_name": "Python 3 (cs7150 grading jail)", "language": "python"}
     (kernel / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
-    return uid, {"JUPYTER_PATH": str(course / "jupyter")}
+    options = [] if mode.kind == "namespaces" else [
+        "--KernelManager.transport=ipc", f"--KernelManager.ip=@cs7150-kernel-{secrets.token_hex(8)}"]
+    return uid, {"JUPYTER_PATH": str(course / "jupyter")}, options
 
 
 def _sources_out_of_reach(mode: isolation.Mode, course_root: Path, name: str) -> bool:
@@ -354,10 +367,10 @@ def grade(run, assignment, found, template: Path, work: Path, names) -> dict:
         for student_id, (course, missing) in courses.items():
             if len(missing) == len(names):
                 continue
-            args = ["autograde", name, f"--student={student_id}", "--force", *AUTOGRADE_OPTIONS,
+            uid, env, options = (_kernel_jail(course, student_id, name, work, limits, mode, python_group) if confine
+                                 else (None, {}, []))
+            args = ["autograde", name, f"--student={student_id}", "--force", *AUTOGRADE_OPTIONS, *options,
                     f"--CourseDirectory.root={course}", "--log-level=WARN"]
-            uid, env = (_kernel_jail(course, student_id, name, work, limits, mode, python_group) if confine
-                        else (None, {}))
             proofs[student_id] = {"autograde": evidence.new_proof(), "feedback": evidence.new_proof()}
             jobs.append(_nbgrader_job(warm, args, mode.kind == "namespaces", limits, key=student_id, cwd=course,
                                       log_dir=course / "logs", wall_s=limits.notebook_s, uid=uid,

@@ -250,6 +250,8 @@ class ExecuteApart(Execute):
     completion here (the kernel died before it, the grader could not run it) fails, saying why."""
 
     call_timeout = Integer(120, help="Seconds the kernel may take to answer one call of a test cell").tag(config=True)
+    startup_timeout = Integer(180, help="Seconds a new kernel may take to answer (nbclient's 60 s is short on a "
+                              "loaded grading machine; a kernel that dies is seen at once)").tag(config=True)
     in_kernel = List(Unicode(), help="Assignments whose test cells run in the student's kernel as stock nbgrader "
                      "runs them (an explicit, logged opt-out; every other assignment's run apart)").tag(config=True)
 
@@ -272,20 +274,27 @@ class ExecuteApart(Execute):
         NotebookClient.__init__(self, nb, km)
         self.reset_execution_trackers()
         self._check_assign_resources(resources)
-        with self.setup_kernel():
-            info = self.wait_for_reply(self.kc.kernel_info())
-            self.nb.metadata["language_info"] = info["content"]["language_info"]
-            stopped, end = self._run_cells(resources, len(self.nb.cells))
-            if stopped is not None and self._pending:
-                # The test cells before the cell that ended the kernel are graded in a fresh kernel that ran the
-                # notebook again up to that cell (no hidden input has been sent yet); those after it do not run.
-                self._bridge, self._snapshots, self._pending, self._models = Bridge(self), {}, [], {}
-                if not self._restart():
-                    stopped = f"{stopped}, and no new kernel started to grade the cells before it"
-                elif self._run_cells(resources, end)[0] is not None:
-                    stopped = f"{stopped}, and again when the cells before it ran in a new kernel"
-                    self._pending = []
-            self._run_tests()
+        with contextlib.ExitStack() as kernel:
+            try:
+                kernel.enter_context(self.setup_kernel())
+            except Exception as error:  # noqa: BLE001 - no kernel (nbclient has cleaned up): no cell ran, none passes
+                stopped = (f"the notebook's kernel could not be started ({type(error).__name__}: {error}), so no cell "
+                           "ran; a failure of the grading machine, not of the notebook: it can be graded again")
+                self.log.warning("%s", stopped)
+            else:
+                info = self.wait_for_reply(self.kc.kernel_info())
+                self.nb.metadata["language_info"] = info["content"]["language_info"]
+                stopped, end = self._run_cells(resources, len(self.nb.cells))
+                if stopped is not None and self._pending:
+                    # The test cells before the cell that ended the kernel are graded in a fresh kernel that ran the
+                    # notebook again up to that cell (no hidden input has been sent yet); those after it do not run.
+                    self._bridge, self._snapshots, self._pending, self._models = Bridge(self), {}, [], {}
+                    if not self._restart():
+                        stopped = f"{stopped}, and no new kernel started to grade the cells before it"
+                    elif self._run_cells(resources, end)[0] is not None:
+                        stopped = f"{stopped}, and again when the cells before it ran in a new kernel"
+                        self._pending = []
+                self._run_tests()
         verdicts = {self._grade_id(cell): verdict(cell.outputs) for cell in self._pending}
         for cell in self.nb.cells:
             grade_id = self._grade_id(cell)
@@ -346,7 +355,7 @@ class ExecuteApart(Execute):
         await ensure_async(self.km.restart_kernel(now=True))
         self.kc = self.km.client()
         await ensure_async(self.kc.start_channels())
-        await ensure_async(self.kc.wait_for_ready(timeout=max(self.startup_timeout, 180)))
+        await ensure_async(self.kc.wait_for_ready(timeout=self.startup_timeout))
         self.kc.allow_stdin = False
 
     def _preprocess_in_kernel(self, nb: NotebookNode, resources, km, proof: str):

@@ -252,6 +252,26 @@ def test_a_test_cell_the_kernel_never_reached_fails_saying_so(course, ending="im
     assert all(outputs[0]["evalue"] == f"not run: {died}" for _, outputs in grades.values())
 
 
+def test_a_kernel_that_cannot_start_gives_no_point_and_says_the_notebook_can_be_graded_again(course, tmp_path,
+                                                                                             monkeypatch):
+    """The reference notebook, and a machine where its kernel dies before it answers (nbgrader alone would stop on
+    the error and lose the notebook): every test cell fails, saying that no cell ran and why, and nbgrader ends
+    normally, so the notebook is graded (0) and can be graded again."""
+    spec = tmp_path / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    argv = [sys.executable, "-c", "import sys; sys.exit(3)"]
+    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "Python 3", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
+    grades, executed = _submit(course, "no_kernel")
+    assert grades and {name: score for name, (score, _) in grades.items()} == dict.fromkeys(grades, 0)
+    record = executed.metadata[evidence.RECORD]["tests"]
+    assert set(record) == set(grades)
+    why = ("not run: the notebook's kernel could not be started "
+           "(RuntimeError: Kernel died before replying to kernel_info)")
+    assert all(verdict.startswith(why) and "graded again" in verdict for verdict in record.values()), record
+    assert all(outputs[0]["evalue"] == record[name] for name, (_, outputs) in grades.items())
+
+
 @pytest.mark.slow
 def test_an_honest_crash_costs_only_the_test_cells_after_it(course):
     """A kernel that ends before the last test cell: the test cells before it are graded in a new kernel that ran

@@ -143,7 +143,8 @@ def test_a_kernel_in_the_uid_mode_restarts_whatever_else_takes_free_ports(monkey
     from jupyter_client.manager import KernelManager
     from traitlets.config.loader import KVArgParseConfigLoader
 
-    from autograder import autograde, notebooks
+    from autograder.classrun import Limits
+    from autograder.notebook import nbgrade
 
     with tempfile.TemporaryDirectory(prefix="cs7150-kernel-test-") as tmp, \
             isolation.python_access() as group:
@@ -154,11 +155,11 @@ def test_a_kernel_in_the_uid_mode_restarts_whatever_else_takes_free_ports(monkey
         folder.mkdir(parents=True)
         for path in (course, course / "autograded", course / "autograded" / "s"):
             path.chmod(0o711)
-        uid, env, options = notebooks._kernel_jail(course, "s", "a", work, autograde.Limits(),
-                                                   isolation.Mode("uid"), group)
+        uid, env, options = nbgrade._kernel_jail(course, "s", "a", work, Limits(),
+                                                isolation.Mode("uid"), group)
         monkeypatch.setenv("JUPYTER_PATH", env["JUPYTER_PATH"])
         monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(course / "runtime"))
-        manager = KernelManager(kernel_name=notebooks.KERNEL_NAME, config=KVArgParseConfigLoader(options).load_config())
+        manager = KernelManager(kernel_name=nbgrade.KERNEL_NAME, config=KVArgParseConfigLoader(options).load_config())
         taken = []
         try:
             manager.start_kernel(cwd=str(folder))

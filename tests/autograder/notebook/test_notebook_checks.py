@@ -212,8 +212,18 @@ def _wrong_answers(nb):
     _cell(nb, "compose_convs").source += "\n\ndef compose_convs(w1, b1, w2, b2):\n    return w1, b1\n"
 
 
+def _with_slow_only(request, covered_by: str) -> None:
+    """Skip unless ``-m slow`` selects the test: it repeats a notebook run that ``make test`` makes elsewhere."""
+    expression = request.config.getoption("markexpr") or ""
+    if "slow" not in expression or "not slow" in expression:
+        pytest.skip(f"runs with -m slow; make test checks the same in {covered_by}")
+
+
 @pytest.mark.slow
-def test_honest_notebook_scores_every_notebook_point(course):
+def test_honest_notebook_scores_every_notebook_point(course, request):
+    _with_slow_only(request, "test_points.py (the reference earns every notebook point through the grader's "
+                             "nbgrader) and test_added_cells_cannot_change_a_verdict (plain nbgrader: every test cell "
+                             "but the two answered wrongly earns its points)")
     grades, executed = _submit(course, "honest")
     assert set(executed.metadata[evidence.RECORD]["tests"].values()) == {evidence.PASSED}
     assert {name: score for name, (score, _) in grades.items()} == {
@@ -452,7 +462,11 @@ def _a2(grades):
 
 
 @pytest.mark.slow
-def test_assignment2_honest_notebook_scores_every_notebook_point(course2):
+def test_assignment2_honest_notebook_scores_every_notebook_point(course2, request):
+    _with_slow_only(request, "test_points.py (the reference earns every notebook point through the grader's "
+                             "nbgrader) and test_assignment2_added_cells_cannot_change_a_verdict_and_see_no_"
+                             "hidden_test (plain nbgrader: every test cell the tampering does not touch earns its "
+                             "points)")
     grades, executed = _submit(course2, "honest2", assignment="assignment2", notebook="lenet5.ipynb")
     assert _a2(grades) == A2_POINTS, {name: outputs for name, (_, outputs) in grades.items() if outputs}
 
